@@ -1,0 +1,8 @@
+export { OverlayError, ConfigError, errorCode, type ErrorOrigin, type OverlayErrorOptions } from './errors.js';
+export { createLogger, silentLogger, printReadyLine, type Logger, type LogOptions } from './log.js';
+export { SmoothedValue, Backoff, defaultBackoff, monotonicNow, type BackoffOptions, type Clock } from './timing.js';
+export { validate, expandEnv, parseConfigText, loadConfigFile, formatPath, parseHostPort, formatHostPort } from './config.js';
+export {
+  createRegistry, startAdminServer, Counter, Gauge, Histogram, Registry,
+  type AdminServer, type AdminServerOptions, type AdminRoute,
+} from './admin.js';
