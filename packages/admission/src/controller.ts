@@ -1,0 +1,235 @@
+import { monotonicNow, type Clock } from '@overlay/common';
+import { LatencyWindow } from './latency-window.js';
+import { defaultLimitControllerOptions, verifyLimitControllerOptions, type LimitControllerOptions } from './options.js';
+import type { LimitControl, Sample, SampleContext } from './sample.js';
+
+export type ControllerPhase = 'probing' | 'adapting';
+
+export type AdjustReason =
+  /** Baseline re-measurement starts: concurrency drops to probeLimit. */
+  | 'probe-start'
+  /** Baseline measured: the limit from before the probe (or initialLimit) returns. */
+  | 'probe-end'
+  /** Latency inside the band's lower part and work waiting: additive increase. */
+  | 'grow'
+  /** Latency past the band: multiplicative decrease by the gradient. */
+  | 'congested'
+  /** Too many failures in a window: multiplicative decrease by decreaseFloor. */
+  | 'errors'
+  /** Latency inside the band's upper part and nothing queued: one less. */
+  | 'idle-latency'
+  /** The last increase did not raise completed requests/s: undone, increases held. */
+  | 'goodput-plateau';
+
+export interface LimitAdjustment {
+  from: number;
+  to: number;
+  reason: AdjustReason;
+  /** When it happened, ms on the injected clock. */
+  at: number;
+}
+
+export interface ControllerSnapshot {
+  limit: number;
+  phase: ControllerPhase;
+  /** Latency of the unloaded origin as last measured, ms. */
+  baselineMs: number | undefined;
+  /** The last closed window's latency percentile, ms. */
+  sampleMs: number | undefined;
+  /** The last closed window's completed requests/s. */
+  goodputPerSec: number;
+  /** The last closed window's response bytes/s. */
+  bytesPerSec: number;
+}
+
+export interface LimitControllerDeps {
+  now?: Clock;
+  /** Uniform in [0, 1), for probe jitter. */
+  random?: () => number;
+  /** Called on every limit change (logs, metrics, tests). */
+  onAdjust?: (adjustment: LimitAdjustment) => void;
+}
+
+interface PendingIncrease {
+  from: number;
+  goodputBefore: number;
+}
+
+/**
+ * Adapts one origin's concurrency limit to what it serves well (seed 000's feedback loop, shaped after
+ * Netflix's Gradient2/Vegas and Envoy's gradient controller). Per closed window of completions:
+ * latency below baseline × growthTolerance with work queued → grow by ⌈√limit⌉; between that and
+ * baseline × tolerance → hold, or shrink by one if nothing is queued; past it → multiply by the gradient;
+ * an increase that did not raise goodput is undone. The baseline is re-probed at low concurrency now
+ * and then. docs/admission.md has the full law.
+ */
+export class LimitController implements LimitControl {
+  readonly options: Readonly<LimitControllerOptions>;
+  private readonly now: Clock;
+  private readonly random: () => number;
+  private readonly onAdjust: ((adjustment: LimitAdjustment) => void) | undefined;
+
+  private current: number;
+  private phase: ControllerPhase = 'probing';
+  private resumeLimit: number;
+  private probeStartedAt: number;
+  private nextProbeAt = Infinity;
+  private baselineMs: number | undefined;
+  private windowsAtMin = 0;
+  private windowIndex = 0;
+  private holdUntilWindow = -1;
+  private pendingIncrease: PendingIncrease | undefined;
+
+  /** The open window (or, while probing, the probe's samples). */
+  private readonly latencies: LatencyWindow;
+  private windowStartedAt: number;
+  private succeeded = 0;
+  private failed = 0;
+  private bytes = 0;
+  private queuedSeen = false;
+
+  private last: Pick<ControllerSnapshot, 'sampleMs' | 'goodputPerSec' | 'bytesPerSec'> = {
+    sampleMs: undefined,
+    goodputPerSec: 0,
+    bytesPerSec: 0,
+  };
+
+  constructor(options: Partial<LimitControllerOptions> = {}, deps: LimitControllerDeps = {}) {
+    this.options = Object.freeze({ ...defaultLimitControllerOptions, ...options });
+    verifyLimitControllerOptions(this.options);
+    this.now = deps.now ?? monotonicNow;
+    this.random = deps.random ?? Math.random;
+    this.onAdjust = deps.onAdjust;
+    this.latencies = new LatencyWindow(Math.max(this.options.maxWindowSamples, this.options.probeSamples));
+    // The first baseline is measured before anything else, so start as a probe.
+    this.current = this.options.probeLimit;
+    this.resumeLimit = this.options.initialLimit;
+    this.probeStartedAt = this.windowStartedAt = this.now();
+  }
+
+  get limit(): number {
+    return this.current;
+  }
+
+  get snapshot(): ControllerSnapshot {
+    return { limit: this.current, phase: this.phase, baselineMs: this.baselineMs, ...this.last };
+  }
+
+  onSample(sample: Sample, context: SampleContext): void {
+    const now = this.now();
+    if (this.phase === 'probing') {
+      this.probeSample(sample, context, now);
+      return;
+    }
+    if (sample.ok) {
+      this.succeeded++;
+      this.latencies.add(sample.latencyMs);
+    } else {
+      this.failed++;
+    }
+    this.bytes += sample.bytes;
+    if (context.queued > 0) this.queuedSeen = true;
+    if (now - this.windowStartedAt < this.options.windowMs || this.succeeded + this.failed < this.options.minSamples) return;
+    if (now >= this.nextProbeAt || this.windowsAtMin >= this.options.probeAfterMinWindows) this.startProbe(now);
+    else this.closeWindow(now);
+  }
+
+  private probeSample(sample: Sample, context: SampleContext, now: number): void {
+    // Requests sent before the probe finish at the old concurrency; their latency is not the baseline.
+    if (sample.ok && context.inFlight <= this.options.probeLimit) this.latencies.add(sample.latencyMs);
+    if (this.latencies.count >= this.options.probeSamples || now - this.probeStartedAt >= this.options.probeMaxMs) {
+      this.endProbe(now);
+    }
+  }
+
+  private startProbe(now: number): void {
+    this.phase = 'probing';
+    // An increase not yet judged by its goodput is not carried over the probe.
+    this.resumeLimit = this.pendingIncrease?.from ?? this.current;
+    this.pendingIncrease = undefined;
+    this.probeStartedAt = now;
+    this.latencies.clear();
+    this.set(this.options.probeLimit, 'probe-start', now);
+  }
+
+  private endProbe(now: number): void {
+    const { percentile, probeIntervalMs, probeJitter } = this.options;
+    this.baselineMs = this.latencies.percentile(percentile) ?? this.baselineMs;
+    this.phase = 'adapting';
+    this.nextProbeAt = now + probeIntervalMs * (1 + probeJitter * (2 * this.random() - 1));
+    this.windowsAtMin = 0;
+    // The first window after a probe includes the ramp back up: too low a goodput to judge an increase by.
+    this.holdUntilWindow = Math.max(this.holdUntilWindow, this.windowIndex + 1);
+    this.resetWindow(now);
+    this.set(this.resumeLimit, 'probe-end', now);
+  }
+
+  private closeWindow(now: number): void {
+    const seconds = (now - this.windowStartedAt) / 1000;
+    const sampleMs = this.latencies.percentile(this.options.percentile);
+    const goodputPerSec = this.succeeded / seconds;
+    this.last = { sampleMs, goodputPerSec, bytesPerSec: this.bytes / seconds };
+    const decision = this.decide(sampleMs, this.failed / (this.succeeded + this.failed), goodputPerSec, this.queuedSeen);
+    this.windowIndex++;
+    this.resetWindow(now);
+    if (decision) this.set(decision[0], decision[1], now);
+    this.windowsAtMin = this.current === this.options.minLimit ? this.windowsAtMin + 1 : 0;
+  }
+
+  private decide(
+    sampleMs: number | undefined,
+    errorRatio: number,
+    goodputPerSec: number,
+    saturated: boolean,
+  ): [number, AdjustReason] | undefined {
+    const { tolerance, growthTolerance, decreaseFloor, maxErrorRatio, goodputGain, holdWindows, maxLimit } = this.options;
+    const limit = this.current;
+    const pending = this.pendingIncrease;
+    this.pendingIncrease = undefined;
+    if (sampleMs === undefined || errorRatio > maxErrorRatio) return [shrink(limit, decreaseFloor), 'errors'];
+
+    // A window at higher concurrency that was faster than the baseline means the baseline was high.
+    const baselineMs = Math.min(this.baselineMs ?? sampleMs, sampleMs);
+    this.baselineMs = baselineMs;
+
+    // Only a window that had work waiting shows what the origin can do at this limit.
+    if (pending && saturated) {
+      const wanted = pending.goodputBefore * (1 + (goodputGain * (limit - pending.from)) / pending.from);
+      if (goodputPerSec < wanted) {
+        this.holdUntilWindow = this.windowIndex + 1 + holdWindows;
+        return [pending.from, 'goodput-plateau'];
+      }
+    }
+
+    const gradient = (baselineMs * tolerance) / sampleMs;
+    if (gradient < 1) return [shrink(limit, Math.max(decreaseFloor, gradient)), 'congested'];
+    if (sampleMs <= baselineMs * growthTolerance) {
+      if (!saturated || this.windowIndex < this.holdUntilWindow || limit >= maxLimit) return undefined;
+      this.pendingIncrease = { from: limit, goodputBefore: goodputPerSec };
+      return [limit + Math.ceil(Math.sqrt(limit)), 'grow'];
+    }
+    return saturated ? undefined : [limit - 1, 'idle-latency'];
+  }
+
+  private set(limit: number, reason: AdjustReason, at: number): void {
+    const to = Math.min(this.options.maxLimit, Math.max(this.options.minLimit, Math.round(limit)));
+    if (to === this.current) return;
+    const from = this.current;
+    this.current = to;
+    this.onAdjust?.({ from, to, reason, at });
+  }
+
+  private resetWindow(now: number): void {
+    this.windowStartedAt = now;
+    this.latencies.clear();
+    this.succeeded = 0;
+    this.failed = 0;
+    this.bytes = 0;
+    this.queuedSeen = false;
+  }
+}
+
+/** A multiplicative decrease that always takes at least one off. */
+function shrink(limit: number, factor: number): number {
+  return Math.min(limit - 1, Math.floor(limit * factor));
+}

@@ -1,0 +1,210 @@
+import test from 'ava';
+import fc from 'fast-check';
+import {
+  LimitController, defaultLimitControllerOptions, modelThroughputPerSec,
+  type LimitControllerOptions, type OriginModel,
+} from '@overlay/admission';
+import { meanLimitBetween, simulate, throughputBetween } from './simulation.js';
+
+/** Drives a controller by hand: one window of identical samples, spread over windowMs. */
+function harness(options: Partial<LimitControllerOptions> = {}) {
+  let now = 0;
+  const reasons: string[] = [];
+  const controller = new LimitController(options, { now: () => now, random: () => 0.5, onAdjust: (a) => reasons.push(a.reason) });
+  const { windowMs, minSamples, probeSamples } = controller.options;
+  return {
+    controller,
+    reasons,
+    probe(latencyMs: number) {
+      for (let i = 0; i < probeSamples; i++) {
+        now += 1;
+        controller.onSample({ latencyMs, ok: true, bytes: 100 }, { inFlight: 1, queued: 0 });
+      }
+    },
+    window(latencyMs: number, queued: number, { count = minSamples, failed = 0 } = {}) {
+      for (let i = 0; i < count; i++) {
+        now += windowMs / count;
+        const ok = i >= failed;
+        controller.onSample({ latencyMs, ok, bytes: 100 }, { inFlight: controller.limit, queued });
+      }
+    },
+  };
+}
+
+test('starts by probing the baseline at probeLimit, then applies initialLimit', (t) => {
+  const h = harness();
+  t.is(h.controller.limit, defaultLimitControllerOptions.probeLimit);
+  t.is(h.controller.snapshot.phase, 'probing');
+  h.probe(10);
+  t.is(h.controller.limit, defaultLimitControllerOptions.initialLimit);
+  t.is(h.controller.snapshot.baselineMs, 10);
+  t.is(h.controller.snapshot.phase, 'adapting');
+});
+
+test('grows by ⌈√limit⌉ when latency is near the baseline and work is queued, not when nothing waits', (t) => {
+  const h = harness({ initialLimit: 9 });
+  h.probe(10);
+  h.window(10, 0); // the window right after a probe never grows
+  h.window(10, 0);
+  t.is(h.controller.limit, 9, 'nothing queued: no growth');
+  h.window(10, 5);
+  t.is(h.controller.limit, 12);
+  h.window(10, 5); // goodput is judged by completions/s: same count in the same time is no gain
+  t.is(h.controller.limit, 9);
+  t.deepEqual(h.reasons.slice(-2), ['grow', 'goodput-plateau']);
+});
+
+test('an increase that raised goodput is kept and the next one follows', (t) => {
+  const h = harness({ initialLimit: 9 });
+  h.probe(10);
+  h.window(10, 0);
+  h.window(10, 5);
+  t.is(h.controller.limit, 12);
+  h.window(10, 5, { count: 40 }); // twice the completions per window
+  t.is(h.controller.limit, 16);
+});
+
+test('shrinks multiplicatively by the gradient past the band, floored at decreaseFloor', (t) => {
+  const h = harness({ initialLimit: 40 });
+  h.probe(10);
+  h.window(20, 5); // gradient = 10 × 1.5 / 20 = 0.75
+  t.is(h.controller.limit, 30);
+  h.window(100, 5); // gradient 0.15, floored at 0.5
+  t.is(h.controller.limit, 15);
+  t.deepEqual(h.reasons.slice(-2), ['congested', 'congested']);
+});
+
+test('inside the band it holds while work waits and gives back one when nothing does', (t) => {
+  const h = harness({ initialLimit: 20 });
+  h.probe(10);
+  h.window(13, 5); // 1.3 × baseline: between growthTolerance and tolerance
+  t.is(h.controller.limit, 20);
+  h.window(13, 0);
+  t.is(h.controller.limit, 19);
+  t.is(h.reasons.at(-1), 'idle-latency');
+});
+
+test('failures past maxErrorRatio cut the limit by decreaseFloor', (t) => {
+  const h = harness({ initialLimit: 20 });
+  h.probe(10);
+  h.window(10, 5, { failed: 10 });
+  t.is(h.controller.limit, 10);
+  t.is(h.reasons.at(-1), 'errors');
+});
+
+test('a window faster than the baseline lowers the baseline', (t) => {
+  const h = harness();
+  h.probe(10);
+  h.window(6, 0);
+  t.is(h.controller.snapshot.baselineMs, 6);
+});
+
+test('probe ignores completions of work sent before it, still at high concurrency', (t) => {
+  const controller = new LimitController({ probeSamples: 3 }, { now: () => 0 });
+  for (let i = 0; i < 5; i++) controller.onSample({ latencyMs: 500, ok: true, bytes: 0 }, { inFlight: 40 - i, queued: 9 });
+  t.is(controller.snapshot.phase, 'probing');
+  for (let i = 0; i < 3; i++) controller.onSample({ latencyMs: 20, ok: true, bytes: 0 }, { inFlight: 2, queued: 9 });
+  t.is(controller.snapshot.baselineMs, 20);
+});
+
+test('rejects options outside their ranges', (t) => {
+  t.throws(() => new LimitController({ minLimit: 10, maxLimit: 5 }), { instanceOf: RangeError });
+  t.throws(() => new LimitController({ initialLimit: 500 }), { instanceOf: RangeError });
+  t.throws(() => new LimitController({ tolerance: 1.1, growthTolerance: 1.2 }), { instanceOf: RangeError });
+  t.throws(() => new LimitController({ decreaseFloor: 1 }), { instanceOf: RangeError });
+  t.throws(() => new LimitController({ percentile: 2 }), { instanceOf: RangeError });
+});
+
+test('raises the limit to maxLimit for an origin whose latency stays flat as concurrency grows', (t) => {
+  const model: OriginModel = { capacity: 100_000, serviceTimeMs: 100, collapseFactor: 0 };
+  const run = simulate({ model, limit: { maxLimit: 100 }, durationMs: 60_000 });
+  const reachedAt = run.trace.find(([, limit]) => limit === 100)?.[0];
+  t.truthy(reachedAt !== undefined && reachedAt < 30_000, `reached maxLimit at ${reachedAt} ms`);
+  t.true(meanLimitBetween(run, 30_000, 60_000) > 90);
+  t.true(run.adjustments.every((a) => a.reason === 'grow' || a.reason.startsWith('probe')));
+  t.true(throughputBetween(run, 30_000, 60_000) > 900, 'about 100 in flight / 100 ms');
+});
+
+const knees: Array<[string, OriginModel]> = [
+  ['thrashing origin', { capacity: 20, serviceTimeMs: 50, collapseFactor: 1 }],
+  ['processor-sharing origin (flat throughput past N)', { capacity: 30, serviceTimeMs: 40, collapseFactor: 0 }],
+  ['slow origin that collapses hard', { capacity: 8, serviceTimeMs: 200, collapseFactor: 3 }],
+];
+
+for (const [name, model] of knees) {
+  test(`finds and holds the knee: ${name}`, (t) => {
+    const durationMs = 240_000;
+    const adaptive = simulate({ model, limit: {}, durationMs, clients: 300 });
+    const unlimited = simulate({ model, limit: { fixed: 256 }, durationMs, clients: 300 });
+    const N = model.capacity;
+    const mean = meanLimitBetween(adaptive, 60_000, durationMs);
+    t.true(mean >= 0.75 * N && mean <= 1.35 * N, `mean limit ${mean.toFixed(1)} for knee ${N}`);
+    const late = adaptive.trace.filter(([at]) => at >= 60_000);
+    const above = late.filter(([, limit]) => limit > 1.5 * N).length / late.length;
+    t.true(above < 0.02, `above 1.5 N ${(above * 100).toFixed(1)} % of the time`);
+    const peak = modelThroughputPerSec(model, N);
+    const got = throughputBetween(adaptive, 60_000, durationMs);
+    t.true(got >= 0.85 * peak, `throughput ${got.toFixed(1)}/s of peak ${peak.toFixed(1)}/s`);
+    if (model.collapseFactor > 0) {
+      const plain = throughputBetween(unlimited, 60_000, durationMs);
+      t.true(got >= 3 * plain, `limited ${got.toFixed(1)}/s vs unlimited ${plain.toFixed(1)}/s`);
+    }
+  });
+}
+
+test('undoes increases that did not raise goodput (flat throughput past the knee)', (t) => {
+  const model: OriginModel = { capacity: 30, serviceTimeMs: 40, collapseFactor: 0 };
+  const run = simulate({ model, limit: {}, durationMs: 120_000, clients: 300 });
+  const undone = run.adjustments.filter((a) => a.reason === 'goodput-plateau');
+  t.true(undone.length >= 3);
+  t.true(undone.every((a) => a.to < a.from && a.from > model.capacity));
+  t.true(meanLimitBetween(run, 30_000, 120_000) <= 1.2 * model.capacity);
+});
+
+test('re-probes and finds the new knee after the origin slows down for good', (t) => {
+  const model = (at: number): OriginModel => ({ capacity: 20, serviceTimeMs: at < 60_000 ? 20 : 80, collapseFactor: 1 });
+  const run = simulate({ model, limit: {}, durationMs: 240_000, clients: 300 });
+  // The old baseline makes every window look congested: the limit falls to the floor, and only a fresh
+  // baseline measurement (probe after probeAfterMinWindows windows there) lets it climb back.
+  t.true(run.trace.some(([at, limit]) => at > 60_000 && limit === defaultLimitControllerOptions.minLimit));
+  const mean = meanLimitBetween(run, 150_000, 240_000);
+  t.true(mean >= 15 && mean <= 27, `mean limit ${mean.toFixed(1)}`);
+  t.true(throughputBetween(run, 150_000, 240_000) >= 0.85 * modelThroughputPerSec(model(100_000), 20));
+});
+
+test('does not grow an origin nobody queues for', (t) => {
+  const run = simulate({ model: { capacity: 100, serviceTimeMs: 50, collapseFactor: 1 }, limit: {}, durationMs: 60_000, clients: 5 });
+  t.true(run.trace.every(([, limit]) => limit <= defaultLimitControllerOptions.initialLimit));
+});
+
+test('shrinks to minLimit when most requests fail', (t) => {
+  const run = simulate({ model: { capacity: 20, serviceTimeMs: 50, collapseFactor: 1 }, limit: { minLimit: 3, probeLimit: 3 }, durationMs: 30_000, failureRatio: 0.5 });
+  t.is(run.trace.at(-1)?.[1], 3);
+});
+
+test('property: the limit never leaves [minLimit, maxLimit] and no request is sent past it', (t) => {
+  fc.assert(
+    fc.property(
+      fc.record({
+        capacity: fc.integer({ min: 1, max: 150 }),
+        serviceTimeMs: fc.integer({ min: 1, max: 500 }),
+        collapseFactor: fc.double({ min: 0, max: 4, noNaN: true }),
+      }),
+      fc.integer({ min: 1, max: 20 }),
+      fc.integer({ min: 0, max: 200 }),
+      fc.double({ min: 0, max: 0.6, noNaN: true }),
+      fc.integer({ min: 1, max: 400 }),
+      fc.integer(),
+      (model, minLimit, span, failureRatio, clients, seed) => {
+        const maxLimit = minLimit + span;
+        const options = { minLimit, maxLimit, initialLimit: minLimit + (span >> 1), probeLimit: minLimit, windowMs: 200, minSamples: 5 };
+        const run = simulate({ model, limit: options, durationMs: 120_000, clients, failureRatio, seed, maxCompletions: 8000 });
+        for (const a of run.adjustments) if (a.to < minLimit || a.to > maxLimit || !Number.isInteger(a.to)) return false;
+        for (const [, limit, inFlight] of run.trace) if (limit < minLimit || limit > maxLimit || inFlight > Math.max(limit, maxLimit)) return false;
+        return run.worstGrant.inFlight <= run.worstGrant.limit;
+      },
+    ),
+    { numRuns: 60 },
+  );
+  t.pass();
+});

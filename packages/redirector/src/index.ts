@@ -1,0 +1,27 @@
+export {
+  loadRedirectorConfig,
+  redirectorConfigSchema,
+  redirectorStateSchema,
+  redirectorDefaults,
+  rateLimitSchema,
+  type RedirectorConfig,
+  type RedirectorConfigInput,
+  type RedirectorState,
+  type RedirectorStateInput,
+  type RateLimitOptions,
+} from './config.js';
+export { Redirector, type RedirectorOptions, type ClientInfo } from './redirector.js';
+export { startRedirector, type RunningRedirector, type StartRedirectorOptions } from './start.js';
+export {
+  selectFrontEnds,
+  rendezvousScore,
+  type FrontEndView,
+  type Selection,
+  type SelectionBasis,
+  type SelectionInput,
+} from './select.js';
+export { PopTable, type PopMatch } from './pop-table.js';
+export { ResponseRateLimiter, type RateDecision } from './rate-limit.js';
+export { decodeQuery, type DecodedQuery, type Question, type Edns, type ClientSubnet } from './wire/query.js';
+export { TcpMessageReader, frameMessage } from './wire/tcp-framing.js';
+export { parseAddress, type IpBytes } from './address.js';

@@ -1,0 +1,290 @@
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { connect, type Socket } from 'node:net';
+import { connect as connectTls, type ConnectionOptions } from 'node:tls';
+import { Backoff, defaultBackoff, monotonicNow, silentLogger, type BackoffOptions, type Clock, type Logger } from '@overlay/common';
+import { TunnelError, TunnelErrorCode } from './errors.js';
+import { initiatorHandshake } from './handshake.js';
+import { resolveSessionOptions, type SessionOptions } from './options.js';
+import type { QosReport } from './qos.js';
+import { keyBytes } from './server.js';
+import { TunnelSession, type OpenOptions } from './session.js';
+import type { TunnelStream } from './stream.js';
+
+export interface StripingOptions {
+  /** Most TCP connections one tunnel uses. */
+  maxConnections: number;
+  /** Hosted streams per connection before another connection is opened. */
+  streamsPerConnection: number;
+  /** An extra connection idle (no streams) this long is retired, ms. */
+  idleMs: number;
+}
+
+export const defaultStriping: Readonly<StripingOptions> = Object.freeze({ maxConnections: 4, streamsPerConnection: 64, idleMs: 30_000 });
+
+export interface TunnelClientOptions {
+  /** This front-end's gateway id. */
+  id: string;
+  host: string;
+  port: number;
+  key: string | Buffer;
+  /** Connect over TLS with these options (ca, servername, cert/key for mutual TLS …). */
+  tls?: ConnectionOptions;
+  session?: Partial<SessionOptions>;
+  striping?: Partial<StripingOptions>;
+  backoff?: BackoffOptions;
+  connectTimeoutMs?: number;
+  handshakeTimeoutMs?: number;
+  log?: Logger;
+  clock?: Clock;
+}
+
+interface Slot {
+  index: number;
+  session: TunnelSession | null;
+  connecting: boolean;
+  backoff: Backoff;
+  retry: NodeJS.Timeout | null;
+  idleSince: number;
+}
+
+/** Aggregate view of a tunnel for back-end selection and metrics. */
+export interface TunnelQos {
+  connected: boolean;
+  connections: number;
+  streams: number;
+  /** Smoothed RTT over the tunnel's connections, ms; -1 before any sample. */
+  rttMs: number;
+  jitterMs: number;
+  /** The back-end's latest report over any connection (its view of load and of our traffic). */
+  peer: QosReport | undefined;
+  reconnects: number;
+}
+
+/**
+ * The front-end's end of one tunnel to one back-end: keeps at least one authenticated connection up,
+ * reconnecting with backoff, and stripes streams over more connections as they grow (seed 001: a tunnel
+ * hosting many streams must be as aggressive as many TCP connections; a stream stays on one connection).
+ * Events: 'up' (session), 'down' (error), 'qos' (report), 'stream' (a stream the back-end opened).
+ */
+export class TunnelClient extends EventEmitter {
+  readonly tunnelId = randomUUID();
+  private readonly options: TunnelClientOptions;
+  private readonly sessionOptions: SessionOptions;
+  private readonly striping: StripingOptions;
+  private readonly key: Buffer;
+  private readonly log: Logger;
+  private readonly clock: Clock;
+  private readonly slots: Slot[] = [];
+  private stopped = false;
+  private started = false;
+  private reaper: NodeJS.Timeout | null = null;
+  private lastPeerQos: QosReport | undefined;
+  reconnects = 0;
+
+  constructor(options: TunnelClientOptions) {
+    super();
+    this.options = options;
+    this.sessionOptions = resolveSessionOptions(options.session);
+    this.striping = { ...defaultStriping, ...options.striping };
+    this.key = keyBytes(options.key);
+    this.log = options.log ?? silentLogger;
+    this.clock = options.clock ?? monotonicNow;
+  }
+
+  /** Starts connecting; keeps the tunnel up until close(). */
+  start(): this {
+    if (this.started) return this;
+    this.started = true;
+    this.addSlot();
+    this.reaper = setInterval(() => this.retireIdle(), Math.max(250, this.striping.idleMs / 2));
+    this.reaper.unref();
+    return this;
+  }
+
+  get connected(): boolean {
+    return this.slots.some((slot) => slot.session && !slot.session.closed && !slot.session.goneAway);
+  }
+
+  /** Resolves once a connection is up; rejects after `timeoutMs`. */
+  ready(timeoutMs = 10_000): Promise<void> {
+    if (this.connected) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.off('up', onUp);
+        reject(new TunnelError(TunnelErrorCode.UNAVAILABLE, `tunnel to ${this.options.host}:${this.options.port} not up within ${timeoutMs} ms`, { retryable: true }));
+      }, timeoutMs);
+      const onUp = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.once('up', onUp);
+    });
+  }
+
+  /** Opens a stream on the least loaded connection; throws ERR_TUNNEL_UNAVAILABLE while none is up. */
+  openStream(options: OpenOptions = {}): TunnelStream {
+    const session = this.pickSession();
+    if (!session) throw new TunnelError(TunnelErrorCode.UNAVAILABLE, `tunnel to ${this.options.host}:${this.options.port} is down`, { retryable: true, origin: 'upstream' });
+    const stream = session.openStream(options);
+    this.growIfCrowded();
+    return stream;
+  }
+
+  get sessions(): TunnelSession[] {
+    return this.slots.flatMap((slot) => (slot.session && !slot.session.closed ? [slot.session] : []));
+  }
+
+  qos(): TunnelQos {
+    const sessions = this.sessions;
+    const measured = sessions.filter((session) => session.rtt.value !== undefined);
+    const mean = (pick: (session: TunnelSession) => number) => (measured.length ? measured.reduce((sum, s) => sum + pick(s), 0) / measured.length : -1);
+    return {
+      connected: this.connected,
+      connections: sessions.length,
+      streams: sessions.reduce((sum, session) => sum + session.streamCount, 0),
+      rttMs: mean((session) => session.rtt.value as number),
+      jitterMs: mean((session) => session.rtt.jitter),
+      peer: this.lastPeerQos,
+      reconnects: this.reconnects,
+    };
+  }
+
+  /** Stops reconnecting and drains every connection (GOAWAY, then close). */
+  async close(): Promise<void> {
+    this.stopped = true;
+    if (this.reaper) clearInterval(this.reaper);
+    const drains: Promise<void>[] = [];
+    for (const slot of this.slots) {
+      if (slot.retry) clearTimeout(slot.retry);
+      if (slot.session) drains.push(slot.session.goAway('front-end closing'));
+    }
+    await Promise.all(drains);
+  }
+
+  private pickSession(): TunnelSession | undefined {
+    let best: TunnelSession | undefined;
+    for (const slot of this.slots) {
+      const session = slot.session;
+      if (!session || session.closed || session.goneAway || session.draining) continue;
+      if (!best || session.streamCount < best.streamCount) best = session;
+    }
+    return best;
+  }
+
+  private growIfCrowded(): void {
+    const streams = this.sessions.reduce((sum, session) => sum + session.streamCount, 0);
+    const wanted = Math.min(this.striping.maxConnections, Math.max(1, Math.ceil(streams / this.striping.streamsPerConnection)));
+    const live = this.slots.filter((slot) => slot.session || slot.connecting || slot.retry).length;
+    for (let i = live; i < wanted; i++) this.addSlot();
+  }
+
+  private retireIdle(): void {
+    const now = this.clock();
+    for (const slot of [...this.slots]) {
+      if (slot.index === 0) continue;
+      const session = slot.session;
+      if (session && session.streamCount > 0) {
+        slot.idleSince = now;
+        continue;
+      }
+      if (now - slot.idleSince < this.striping.idleMs) continue;
+      this.slots.splice(this.slots.indexOf(slot), 1);
+      if (slot.retry) clearTimeout(slot.retry);
+      if (session) void session.goAway('idle connection retired');
+      this.log.debug({ slot: slot.index }, 'retired idle tunnel connection');
+    }
+  }
+
+  private addSlot(): void {
+    const index = this.slots.reduce((max, slot) => Math.max(max, slot.index + 1), 0);
+    const slot: Slot = { index, session: null, connecting: false, backoff: new Backoff(this.options.backoff ?? defaultBackoff), retry: null, idleSince: this.clock() };
+    this.slots.push(slot);
+    void this.connectSlot(slot);
+  }
+
+  private async connectSlot(slot: Slot): Promise<void> {
+    if (this.stopped || !this.slots.includes(slot)) return;
+    slot.connecting = true;
+    slot.retry = null;
+    let socket: Socket | undefined;
+    try {
+      socket = await this.dial();
+      const { peer, rest } = await initiatorHandshake(socket, {
+        key: this.key,
+        id: this.options.id,
+        tunnel: this.tunnelId,
+        settings: this.sessionOptions.settings,
+        timeoutMs: this.options.handshakeTimeoutMs ?? 5_000,
+      });
+      if (this.stopped || !this.slots.includes(slot)) {
+        socket.destroy();
+        return;
+      }
+      const session = new TunnelSession(socket, 'initiator', peer, this.sessionOptions, rest, {
+        log: this.log.child({ backEnd: peer.id, connection: slot.index }),
+        clock: this.clock,
+      });
+      slot.session = session;
+      slot.connecting = false;
+      slot.backoff.reset();
+      slot.idleSince = this.clock();
+      session.on('qos', (report: QosReport) => {
+        this.lastPeerQos = report;
+        this.emit('qos', report);
+      });
+      session.on('stream', (stream: TunnelStream) => this.emit('stream', stream, session));
+      session.once('close', (error?: Error) => this.onSessionClosed(slot, session, error));
+      this.log.info({ backEnd: peer.id, connection: slot.index, tunnel: this.tunnelId }, 'tunnel connection up');
+      this.emit('up', session);
+    } catch (error) {
+      socket?.destroy();
+      slot.connecting = false;
+      const err = error as Error;
+      const level = err instanceof TunnelError && err.code === TunnelErrorCode.AUTH_FAILED ? 'error' : 'warn';
+      this.log[level]({ connection: slot.index, code: (err as TunnelError).code, reason: err.message }, 'tunnel connection failed');
+      this.scheduleReconnect(slot);
+    }
+  }
+
+  private onSessionClosed(slot: Slot, session: TunnelSession, error?: Error): void {
+    if (slot.session !== session) return;
+    slot.session = null;
+    if (this.stopped) return;
+    this.log.warn({ connection: slot.index, code: (error as TunnelError | undefined)?.code, reason: error?.message }, 'tunnel connection lost');
+    if (!this.connected) this.emit('down', error);
+    if (slot.index === 0 || this.slots.includes(slot)) {
+      this.reconnects++;
+      this.scheduleReconnect(slot);
+    }
+  }
+
+  private scheduleReconnect(slot: Slot): void {
+    if (this.stopped || !this.slots.includes(slot)) return;
+    const delay = slot.backoff.next();
+    slot.retry = setTimeout(() => void this.connectSlot(slot), delay);
+    slot.retry.unref();
+  }
+
+  private dial(): Promise<Socket> {
+    const { host, port, tls } = this.options;
+    const timeoutMs = this.options.connectTimeoutMs ?? 5_000;
+    return new Promise<Socket>((resolve, reject) => {
+      const socket: Socket = tls ? connectTls({ host, port, ...tls }) : connect({ host, port, noDelay: true });
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new TunnelError(TunnelErrorCode.UNAVAILABLE, `connect to ${host}:${port} timed out after ${timeoutMs} ms`, { retryable: true }));
+      }, timeoutMs);
+      socket.once(tls ? 'secureConnect' : 'connect', () => {
+        clearTimeout(timer);
+        socket.removeListener('error', onError);
+        resolve(socket);
+      });
+      const onError = (err: Error) => {
+        clearTimeout(timer);
+        reject(new TunnelError(TunnelErrorCode.UNAVAILABLE, `connect to ${host}:${port} failed: ${err.message}`, { retryable: true, cause: err }));
+      };
+      socket.once('error', onError);
+    });
+  }
+}

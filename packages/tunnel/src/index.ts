@@ -1,0 +1,11 @@
+export { TunnelClient, defaultStriping, type TunnelClientOptions, type StripingOptions, type TunnelQos } from './client.js';
+export { TunnelServer, keyBytes, type TunnelServerOptions } from './server.js';
+export { TunnelSession, type OpenOptions, type SessionRole, type SessionStats } from './session.js';
+export { TunnelStream } from './stream.js';
+export { TunnelError, TunnelErrorCode } from './errors.js';
+export { FrameDecoder, encodeFrame, packPayload, unpackPayload, writeHeader } from './codec.js';
+export { FrameType, FrameFlag, WireError, HEADER_SIZE, wireErrorName } from './frame.js';
+export { initiatorHandshake, acceptorHandshake, keyId, MAGIC, PROTOCOL_VERSION, type PeerHello } from './handshake.js';
+export { ReceiveWindow } from './flow.js';
+export { defaultSessionOptions, defaultSettings, resolveSessionOptions, type SessionOptions, type Settings } from './options.js';
+export { emptyQosReport, readQosReport, type QosReport } from './qos.js';

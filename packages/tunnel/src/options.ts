@@ -1,0 +1,95 @@
+import type { BlenderOptions } from '@overlay/blender';
+import { defaultBlenderOptions } from '@overlay/blender';
+
+/** What each end tells the other in the handshake: limits on what the peer may send it. */
+export interface Settings {
+  /** Credit a new stream starts with in each direction, bytes (the receiver's initial window). */
+  initialWindow: number;
+  /** Bytes the peer may have in flight on the whole session before a session WINDOW update. */
+  sessionWindow: number;
+  /** Largest frame payload the receiver accepts, bytes. */
+  maxFramePayload: number;
+  /** Streams the peer may have open towards the receiver at once. */
+  maxStreams: number;
+  /** Whether the receiver accepts COMPRESSED data frames. */
+  compression: boolean;
+}
+
+export interface SessionOptions {
+  settings: Settings;
+  /** Ceiling a stream's receive window may grow to while its reader keeps up, bytes. */
+  maxWindow: number;
+  /** Compress a DATA frame with lz4 when its payload is at least this long and compression is agreed. */
+  compressMinBytes: number;
+  /** Keep at most this many bytes written to the socket and not yet taken by the kernel (late priority). */
+  writeLowWatermark: number;
+  /** Bytes assembled into one socket write (one syscall for many frames). */
+  writeBatchBytes: number;
+  /** A stream's writer is told to wait once this many of its bytes are queued in the blender. */
+  streamHighWaterMark: number;
+  /** Interval between PINGs, ms. */
+  pingIntervalMs: number;
+  /** No frame at all from the peer for this long closes the session, ms. */
+  deadPeerTimeoutMs: number;
+  /** Interval between QOS reports, ms. */
+  qosIntervalMs: number;
+  /** How long a closed session waits for its streams after GOAWAY before it ends them, ms. */
+  drainTimeoutMs: number;
+  blender: BlenderOptions;
+}
+
+export const defaultSettings: Readonly<Settings> = Object.freeze({
+  initialWindow: 256 * 1024,
+  sessionWindow: 64 * 1024 * 1024,
+  maxFramePayload: 64 * 1024,
+  maxStreams: 16_384,
+  compression: true,
+});
+
+export const defaultSessionOptions: Readonly<SessionOptions> = Object.freeze({
+  settings: defaultSettings,
+  maxWindow: 16 * 1024 * 1024,
+  compressMinBytes: 1024,
+  writeLowWatermark: 16 * 1024,
+  writeBatchBytes: 64 * 1024,
+  streamHighWaterMark: 64 * 1024,
+  pingIntervalMs: 5_000,
+  deadPeerTimeoutMs: 15_000,
+  qosIntervalMs: 2_000,
+  drainTimeoutMs: 30_000,
+  blender: defaultBlenderOptions,
+});
+
+export function resolveSessionOptions(options: Partial<SessionOptions> = {}): SessionOptions {
+  const merged: SessionOptions = {
+    ...defaultSessionOptions,
+    ...options,
+    settings: { ...defaultSettings, ...options.settings },
+    blender: { ...defaultBlenderOptions, ...options.blender },
+  };
+  verifySessionOptions(merged);
+  return merged;
+}
+
+export function verifySessionOptions(options: SessionOptions): void {
+  const positive = (name: string, value: number) => {
+    if (!Number.isFinite(value) || value <= 0) throw new RangeError(`tunnel ${name}: must be a positive number`);
+  };
+  const { settings } = options;
+  positive('settings.initialWindow', settings.initialWindow);
+  positive('settings.sessionWindow', settings.sessionWindow);
+  positive('settings.maxStreams', settings.maxStreams);
+  if (settings.maxFramePayload < 1024 || settings.maxFramePayload > 16 * 1024 * 1024) {
+    throw new RangeError('tunnel settings.maxFramePayload: between 1 KiB and 16 MiB');
+  }
+  if (settings.initialWindow > 0x7fff_ffff || settings.sessionWindow > 0x7fff_ffff) {
+    throw new RangeError('tunnel settings windows: at most 2 GiB - 1');
+  }
+  if (options.maxWindow < settings.initialWindow) throw new RangeError('tunnel maxWindow: at least settings.initialWindow');
+  positive('writeLowWatermark', options.writeLowWatermark);
+  positive('writeBatchBytes', options.writeBatchBytes);
+  positive('streamHighWaterMark', options.streamHighWaterMark);
+  positive('pingIntervalMs', options.pingIntervalMs);
+  positive('qosIntervalMs', options.qosIntervalMs);
+  if (options.deadPeerTimeoutMs <= options.pingIntervalMs) throw new RangeError('tunnel deadPeerTimeoutMs: must exceed pingIntervalMs');
+}

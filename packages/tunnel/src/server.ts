@@ -1,0 +1,128 @@
+import { EventEmitter } from 'node:events';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer, type TlsOptions } from 'node:tls';
+import { monotonicNow, silentLogger, type Clock, type Logger } from '@overlay/common';
+import { TunnelError } from './errors.js';
+import { acceptorHandshake } from './handshake.js';
+import { resolveSessionOptions, type SessionOptions } from './options.js';
+import { TunnelSession } from './session.js';
+import type { TunnelStream } from './stream.js';
+
+export interface TunnelServerOptions {
+  /** This back-end's gateway id, told to front-ends in the handshake. */
+  id: string;
+  /** Pre-shared keys accepted (more than one during a rotation). */
+  keys: Array<string | Buffer>;
+  host?: string;
+  port?: number;
+  /** Serve the tunnel over TLS with these options (cert, key, ca, requestCert …). */
+  tls?: TlsOptions;
+  session?: Partial<SessionOptions>;
+  /** A connection must finish the handshake within this many ms. */
+  handshakeTimeoutMs?: number;
+  /** Connections allowed in the handshake at once; more are closed at accept. */
+  maxPendingHandshakes?: number;
+  log?: Logger;
+  clock?: Clock;
+}
+
+export function keyBytes(key: string | Buffer): Buffer {
+  const bytes = typeof key === 'string' ? Buffer.from(key, 'utf8') : key;
+  if (bytes.length < 16) throw new RangeError('tunnel pre-shared key: at least 16 bytes');
+  return bytes;
+}
+
+/**
+ * Accepts tunnel connections from front-ends. Events: 'session' (TunnelSession) once a connection has
+ * authenticated, 'stream' (TunnelStream, TunnelSession) for every stream a front-end opens.
+ */
+export class TunnelServer extends EventEmitter {
+  readonly sessions = new Set<TunnelSession>();
+  private readonly server: Server;
+  private readonly options: TunnelServerOptions;
+  private readonly sessionOptions: SessionOptions;
+  private readonly keys: Buffer[];
+  private readonly log: Logger;
+  private pending = new Set<Socket>();
+  /** Failed handshakes, for metrics. */
+  handshakeFailures = 0;
+
+  constructor(options: TunnelServerOptions) {
+    super();
+    this.options = options;
+    this.sessionOptions = resolveSessionOptions(options.session);
+    this.keys = options.keys.map(keyBytes);
+    if (this.keys.length === 0) throw new RangeError('tunnel server: at least one pre-shared key');
+    this.log = options.log ?? silentLogger;
+    this.server = options.tls
+      ? createTlsServer(options.tls, (socket) => this.accept(socket))
+      : createServer({ noDelay: true }, (socket) => this.accept(socket));
+  }
+
+  async listen(): Promise<AddressInfo> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.options.port ?? 0, this.options.host ?? '127.0.0.1', () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    return this.address();
+  }
+
+  address(): AddressInfo {
+    return this.server.address() as AddressInfo;
+  }
+
+  private accept(socket: Socket): void {
+    const remote = `${socket.remoteAddress}:${socket.remotePort}`;
+    if (this.pending.size >= (this.options.maxPendingHandshakes ?? 256)) {
+      this.log.warn({ remote }, 'too many tunnel handshakes in progress; connection dropped');
+      socket.destroy();
+      return;
+    }
+    this.pending.add(socket);
+    socket.on('error', () => {});
+    acceptorHandshake(socket, {
+      keys: this.keys,
+      id: this.options.id,
+      settings: this.sessionOptions.settings,
+      timeoutMs: this.options.handshakeTimeoutMs ?? 5_000,
+    }).then(
+      ({ peer, rest }) => {
+        this.pending.delete(socket);
+        if (socket.destroyed) return;
+        const log = this.log.child({ peer: peer.id, remote });
+        const session = new TunnelSession(socket, 'acceptor', peer, this.sessionOptions, rest, { log, clock: this.options.clock ?? monotonicNow });
+        this.sessions.add(session);
+        session.on('stream', (stream: TunnelStream) => this.emit('stream', stream, session));
+        session.once('close', (error?: Error) => {
+          this.sessions.delete(session);
+          log.info({ code: error instanceof TunnelError ? error.code : undefined, reason: error?.message }, 'tunnel session closed');
+        });
+        log.info({ tunnel: peer.tunnel }, 'tunnel session up');
+        this.emit('session', session);
+      },
+      (error: Error) => {
+        this.pending.delete(socket);
+        this.handshakeFailures++;
+        this.log.warn({ remote, code: (error as TunnelError).code, reason: error.message }, 'tunnel handshake failed');
+        socket.end();
+        setTimeout(() => socket.destroy(), 1_000).unref();
+      },
+    );
+  }
+
+  /** Stops accepting; open sessions get GOAWAY and may finish their streams for up to `graceMs`. */
+  async close(graceMs = 5_000): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const socket of this.pending) socket.destroy();
+    const drains = [...this.sessions].map((session) => session.goAway('server shutting down'));
+    const timer = setTimeout(() => {
+      for (const session of this.sessions) session.destroy();
+    }, graceMs);
+    await Promise.all(drains);
+    clearTimeout(timer);
+    await closed;
+  }
+}

@@ -1,0 +1,679 @@
+import { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
+import { Blender } from '@overlay/blender';
+import { SmoothedValue, monotonicNow, silentLogger, type Clock, type Logger } from '@overlay/common';
+import { encodeFrame, encodeWindow, FrameDecoder, packPayload, unpackPayload } from './codec.js';
+import { compressInto, compressionScratch, decompress } from './compress.js';
+import { protocolError, resetError, TunnelError, TunnelErrorCode } from './errors.js';
+import { ReceiveWindow, SendCredit } from './flow.js';
+import { FrameFlag, FrameType, HEADER_SIZE, MAX_STREAM_ID, WireError, wireErrorName } from './frame.js';
+import type { PeerHello } from './handshake.js';
+import type { SessionOptions, Settings } from './options.js';
+import { emptyQosReport, readQosReport, type QosReport } from './qos.js';
+import { TunnelStream, type StreamHost } from './stream.js';
+import { WriteBatch } from './write-batch.js';
+
+export type SessionRole = 'initiator' | 'acceptor';
+
+export interface OpenOptions {
+  /** 0 (highest) … rings - 1; the blender ring for this stream's bytes in both directions. */
+  priority?: number;
+  /** Carried in the OPEN frame (for HTTP streams, the request head). */
+  meta?: unknown;
+}
+
+export interface SessionStats {
+  streams: number;
+  bytesSent: number;
+  bytesReceived: number;
+  dataBytesSent: number;
+  dataBytesReceived: number;
+  framesSent: number;
+  framesReceived: number;
+  /** Bytes compression kept off the wire. */
+  compressionSaved: number;
+  /** Bytes waiting in the blender across streams. */
+  queuedBytes: number;
+  /** Per-ring bytes sent since the session began. */
+  ringBytes: number[];
+}
+
+/** Recently reset stream ids remembered, so frames the peer sent before it saw the reset are dropped quietly. */
+const RESET_MEMORY = 16_384;
+
+/**
+ * One authenticated TCP (or TLS) connection of a tunnel: multiplexes streams over it with per-stream and
+ * per-session flow control, schedules outgoing bytes with the blender, measures RTT with PINGs and trades
+ * QoS reports with the peer. Events: 'stream' (TunnelStream) for streams the peer opens, 'reply' on a
+ * stream when its reply head arrives, 'qos' (QosReport) from the peer, 'goaway', 'close' (error?).
+ */
+export class TunnelSession extends EventEmitter implements StreamHost {
+  readonly role: SessionRole;
+  readonly peer: PeerHello;
+  readonly options: SessionOptions;
+  readonly socket: Socket;
+  readonly rtt = new SmoothedValue();
+  /** The last QoS report the peer sent. */
+  peerQos: QosReport | undefined;
+  closed = false;
+  closeError: Error | undefined;
+  /** Set once this end sent GOAWAY: no new streams from the peer. */
+  draining = false;
+  /** Set once the peer sent GOAWAY: open no new streams here. */
+  goneAway = false;
+
+  private readonly log: Logger;
+  private readonly clock: Clock;
+  private readonly streams = new Map<number, TunnelStream>();
+  private readonly recentlyReset = new Set<number>();
+  private readonly blender: Blender<TunnelStream>;
+  private readonly decoder: FrameDecoder;
+  private readonly peerSettings: Settings;
+  private readonly sendCredit: SendCredit;
+  private readonly recvSession: ReceiveWindow;
+  private readonly batch: WriteBatch<TunnelStream>;
+  private readonly scratch = compressionScratch();
+  private control: Buffer[] = [];
+  private nextStreamId: number;
+  private lastPeerStreamId = 0;
+  private peerOpened = 0;
+  private localOpened = 0;
+  private windowsTotal = 0;
+  private bytesInFlight = 0;
+  private flushScheduled = false;
+  private lastReceivedAt: number;
+  private touched: TunnelStream[] = [];
+  private heldWriters: TunnelStream[] = [];
+  private readonly timers: NodeJS.Timeout[] = [];
+  private drainTimer: NodeJS.Timeout | undefined;
+  private closingSocket = false;
+  private readonly stats = {
+    bytesSent: 0, bytesReceived: 0, dataBytesSent: 0, dataBytesReceived: 0, framesSent: 0, framesReceived: 0, compressionSaved: 0,
+  };
+  private qosWindow = { at: 0, sent: 0, received: 0 };
+
+  constructor(socket: Socket, role: SessionRole, peer: PeerHello, options: SessionOptions, firstBytes: Buffer, context: { log?: Logger; clock?: Clock } = {}) {
+    super();
+    this.socket = socket;
+    this.role = role;
+    this.peer = peer;
+    this.options = options;
+    this.log = context.log ?? silentLogger;
+    this.clock = context.clock ?? monotonicNow;
+    this.peerSettings = { ...peer.settings };
+    this.nextStreamId = role === 'initiator' ? 1 : 2;
+    this.blender = new Blender(options.blender);
+    this.sendCredit = new SendCredit(this.peerSettings.sessionWindow);
+    this.recvSession = new ReceiveWindow(options.settings.sessionWindow, options.settings.sessionWindow, 0.25, this.clock());
+    this.batch = new WriteBatch(options.writeBatchBytes);
+    this.decoder = new FrameDecoder(options.settings.maxFramePayload, this.onFrame);
+    this.lastReceivedAt = this.clock();
+    this.qosWindow.at = this.lastReceivedAt;
+
+    socket.setNoDelay(true);
+    socket.on('data', this.onData);
+    socket.on('error', (err) => this.destroy(new TunnelError(TunnelErrorCode.CONNECTION_LOST, `tunnel connection failed: ${err.message}`, { cause: err, retryable: true })));
+    socket.on('close', () => this.destroy(new TunnelError(TunnelErrorCode.CONNECTION_LOST, 'tunnel connection closed', { retryable: true })));
+    socket.on('end', () => this.destroy(new TunnelError(TunnelErrorCode.CONNECTION_LOST, 'peer ended the tunnel connection', { retryable: true })));
+
+    const ping = setInterval(() => this.heartbeat(), options.pingIntervalMs);
+    const qos = setInterval(() => this.sendQos(), options.qosIntervalMs);
+    ping.unref();
+    qos.unref();
+    this.timers.push(ping, qos);
+    this.sendPing();
+    if (firstBytes.length) queueMicrotask(() => this.onData(firstBytes));
+  }
+
+  get streamCount(): number {
+    return this.streams.size;
+  }
+
+  /** Opens a stream towards the peer. Throws a TunnelError when the session cannot take one. */
+  openStream(options: OpenOptions = {}): TunnelStream {
+    if (this.closed) throw new TunnelError(TunnelErrorCode.CLOSED, 'tunnel session is closed', { retryable: true });
+    if (this.goneAway || this.draining) throw new TunnelError(TunnelErrorCode.GOAWAY, 'tunnel session is draining', { retryable: true });
+    if (this.localOpened >= this.peerSettings.maxStreams) {
+      throw new TunnelError(TunnelErrorCode.TOO_MANY_STREAMS, `peer allows ${this.peerSettings.maxStreams} concurrent streams`, { retryable: true });
+    }
+    if (this.nextStreamId > MAX_STREAM_ID - 2) throw new TunnelError(TunnelErrorCode.GOAWAY, 'stream ids exhausted', { retryable: true });
+    const id = this.nextStreamId;
+    this.nextStreamId += 2;
+    const priority = clampPriority(options.priority ?? 2, this.blender.ringCount);
+    const stream = this.createStream(id, priority, options.meta);
+    this.localOpened++;
+    this.queueControl(encodeFrame(FrameType.OPEN, 0, id, packPayload({ p: priority, m: options.meta })));
+    return stream;
+  }
+
+  /** Stops accepting new streams, lets open ones finish, then closes (or after drainTimeoutMs). */
+  goAway(reason = 'draining'): Promise<void> {
+    if (!this.closed && !this.draining) {
+      this.draining = true;
+      this.queueControl(encodeFrame(FrameType.GOAWAY, 0, 0, packPayload({ last: this.lastPeerStreamId, code: WireError.NO_ERROR, reason })));
+      this.drainTimer = setTimeout(() => this.destroy(new TunnelError(TunnelErrorCode.GOAWAY, 'drain timeout')), this.options.drainTimeoutMs);
+      this.drainTimer.unref();
+      this.closeIfDrained();
+    }
+    return this.closed ? Promise.resolve() : new Promise((resolve) => this.once('close', () => resolve()));
+  }
+
+  /** Ends the session now: every stream fails with `error` (or connection-lost). */
+  destroy(error?: Error): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.closeError = error;
+    for (const timer of this.timers) clearInterval(timer);
+    if (this.drainTimer) clearTimeout(this.drainTimer);
+    const failure = error ?? new TunnelError(TunnelErrorCode.CLOSED, 'tunnel session closed', { retryable: true });
+    for (const stream of [...this.streams.values()]) {
+      this.remove(stream);
+      failStream(stream, failure);
+    }
+    if (!this.closingSocket) this.socket.destroy();
+    this.emit('close', error);
+  }
+
+  qos(): QosReport {
+    const ringStats = this.blender.ringStats();
+    return {
+      ...emptyQosReport(),
+      rttMs: this.rtt.value ?? -1,
+      jitterMs: this.rtt.value === undefined ? -1 : this.rtt.jitter,
+      streams: this.streams.size,
+      queuedBytes: ringStats.reduce((sum, ring) => sum + ring.nBytes, 0),
+      ringBytes: ringStats.map((ring) => ring.bytesSent),
+    };
+  }
+
+  getStats(): SessionStats {
+    const rings = this.blender.ringStats();
+    return {
+      ...this.stats,
+      streams: this.streams.size,
+      queuedBytes: rings.reduce((sum, ring) => sum + ring.nBytes, 0),
+      ringBytes: rings.map((ring) => ring.bytesSent),
+    };
+  }
+
+  // ---- StreamHost: calls from TunnelStream --------------------------------------------------------
+
+  writeData(stream: TunnelStream, chunk: Buffer): void {
+    if (stream.removed || stream.finSent) return;
+    this.blender.write(stream.queue, chunk);
+    this.scheduleFlush();
+  }
+
+  endData(stream: TunnelStream): void {
+    if (stream.removed) {
+      stream.heldFinal?.();
+      stream.heldFinal = null;
+      return;
+    }
+    this.blender.end(stream.queue);
+    this.scheduleFlush();
+  }
+
+  sendReply(stream: TunnelStream, meta: unknown): void {
+    if (stream.removed) return;
+    this.queueControl(encodeFrame(FrameType.REPLY, 0, stream.id, packPayload(meta)));
+  }
+
+  consumed(stream: TunnelStream): void {
+    const delta = stream.pushed - stream.reported;
+    if (delta <= 0) return;
+    stream.reported = stream.pushed;
+    const now = this.clock();
+    if (!stream.removed && !stream.finReceived) {
+      const increment = stream.recv.consume(delta, now, this.rtt.value, this.mayGrow);
+      if (increment > 0) this.queueControl(encodeWindow(stream.id, increment));
+    } else {
+      stream.recv.consume(delta, now, undefined, this.mayGrow);
+    }
+    this.returnSessionCredit(delta);
+  }
+
+  destroyed(stream: TunnelStream, error: Error | null): void {
+    if (stream.removed) return;
+    if (!(stream.finSent && stream.finReceived)) {
+      const wire = error instanceof TunnelError ? error.wire : error ? WireError.INTERNAL_ERROR : WireError.CANCEL;
+      const reason = error ? error.message.slice(0, 200) : 'cancelled';
+      this.queueControl(encodeFrame(FrameType.RESET, 0, stream.id, packPayload({ code: wire, reason })));
+      this.rememberReset(stream.id);
+    }
+    this.remove(stream);
+  }
+
+  // ---- streams ---------------------------------------------------------------------------------
+
+  private createStream(id: number, priority: number, meta: unknown): TunnelStream {
+    const settings = this.options.settings;
+    const recv = new ReceiveWindow(settings.initialWindow, this.options.maxWindow, 0.5, this.clock());
+    const stream = new TunnelStream(this, id, priority, meta, recv, this.options.streamHighWaterMark);
+    stream.queue = this.blender.open(stream, priority, this.peerSettings.initialWindow);
+    this.windowsTotal += recv.window;
+    this.streams.set(id, stream);
+    return stream;
+  }
+
+  /** A stream window may double only while all windows together stay within the session's memory cap. */
+  private readonly mayGrow = (extra: number): boolean => {
+    if (this.windowsTotal + extra > this.options.settings.sessionWindow) return false;
+    this.windowsTotal += extra;
+    return true;
+  };
+
+  private remove(stream: TunnelStream): void {
+    if (stream.removed) return;
+    stream.removed = true;
+    this.streams.delete(stream.id);
+    this.windowsTotal -= stream.recv.window;
+    this.blender.close(stream.queue);
+    // Bytes received but never read would otherwise keep their share of the session window forever.
+    // (A stream finished cleanly keeps its inbox for its reader; the credit is returned all the same.)
+    const unread = stream.recv.discardBuffered();
+    stream.reported = stream.recv.received;
+    if (unread > 0) this.returnSessionCredit(unread);
+    if ((stream.id & 1) === (this.role === 'initiator' ? 1 : 0)) this.localOpened--;
+    else this.peerOpened--;
+    this.closeIfDrained();
+  }
+
+  /** Once drained, ends the connection; deferred, as this can be reached from inside the writer. */
+  private closeIfDrained(): void {
+    if (!this.draining || this.streams.size > 0 || this.closed) return;
+    setImmediate(() => {
+      if (this.closed || this.streams.size > 0) return;
+      this.flush();
+      this.endGracefully();
+    });
+  }
+
+  /** Ends the session but lets the socket flush what was written (a GOAWAY with the reason) first. */
+  private endGracefully(error?: Error): void {
+    const socket = this.socket;
+    this.closingSocket = true;
+    socket.end();
+    setTimeout(() => socket.destroy(), 2_000).unref();
+    this.destroy(error);
+  }
+
+  private rememberReset(id: number): void {
+    this.recentlyReset.add(id);
+    if (this.recentlyReset.size > RESET_MEMORY) {
+      const oldest = this.recentlyReset.values().next().value as number;
+      this.recentlyReset.delete(oldest);
+    }
+  }
+
+  private maybeRemove(stream: TunnelStream): void {
+    if (stream.finSent && stream.finReceived) this.remove(stream);
+  }
+
+  private returnSessionCredit(bytes: number): void {
+    const increment = this.recvSession.consume(bytes, this.clock(), undefined, () => false);
+    if (increment > 0) this.queueControl(encodeWindow(0, increment));
+  }
+
+  // ---- reading ---------------------------------------------------------------------------------
+
+  private readonly onData = (chunk: Buffer): void => {
+    if (this.closed) return;
+    this.lastReceivedAt = this.clock();
+    this.stats.bytesReceived += chunk.length;
+    try {
+      this.decoder.push(chunk);
+    } catch (err) {
+      this.deliverTouched();
+      this.failProtocol(err as Error);
+      return;
+    }
+    this.deliverTouched();
+  };
+
+  /** Pushes what each stream received in this socket read as one buffer: one push per stream per read. */
+  private deliverTouched(): void {
+    const touched = this.touched;
+    if (touched.length === 0) return;
+    this.touched = [];
+    for (const stream of touched) {
+      const pieces = stream.pieces;
+      stream.pieces = null;
+      if (stream.destroyed) continue;
+      if (pieces && pieces.length) {
+        // Copying also frees the socket's read buffer, which a view would pin for as long as the reader stalls.
+        stream.inbox.push(pieces.length === 1 ? Buffer.from(pieces[0]) : Buffer.concat(pieces));
+      }
+      stream.deliver();
+      if (stream.finReceived) this.maybeRemove(stream);
+    }
+  }
+
+  private readonly onFrame = (type: number, flags: number, id: number, payload: Buffer): void => {
+    this.stats.framesReceived++;
+    switch (type) {
+      case FrameType.DATA: return this.onDataFrame(flags, id, payload);
+      case FrameType.OPEN: return this.onOpen(id, payload);
+      case FrameType.REPLY: return this.onReply(id, payload);
+      case FrameType.RESET: return this.onReset(id, payload);
+      case FrameType.WINDOW: return this.onWindow(id, payload);
+      case FrameType.PING: return this.onPing(flags, id, payload);
+      case FrameType.SETTINGS: return this.onSettings(id, payload);
+      case FrameType.GOAWAY: return this.onGoAway(id, payload);
+      case FrameType.QOS: return this.onQos(id, payload);
+    }
+  };
+
+  /** A frame for a stream not in the map: fine if we reset it lately, a protocol error otherwise. */
+  private checkUnknown(id: number, what: string): void {
+    if (id === 0) throw protocolError(`${what} frame on stream 0`);
+    if (this.recentlyReset.has(id)) return;
+    const ours = (id & 1) === (this.role === 'initiator' ? 1 : 0);
+    const everOpened = ours ? id < this.nextStreamId : id <= this.lastPeerStreamId;
+    if (!everOpened) throw protocolError(`${what} frame on stream ${id}, which was never opened`);
+    throw protocolError(`${what} frame on closed stream ${id}`, WireError.STREAM_CLOSED);
+  }
+
+  private onDataFrame(flags: number, id: number, payload: Buffer): void {
+    let data = payload;
+    if (flags & FrameFlag.COMPRESSED) {
+      if (!this.options.settings.compression) throw protocolError('compressed DATA, but compression was not agreed');
+      data = decompress(payload, this.options.settings.maxFramePayload);
+    }
+    const length = data.length;
+    this.stats.dataBytesReceived += length;
+    if (!this.recvSession.receive(length)) throw protocolError('peer overran the session window', WireError.FLOW_CONTROL_ERROR);
+    const stream = this.streams.get(id);
+    if (!stream) {
+      this.checkUnknown(id, 'DATA');
+      this.returnSessionCredit(length);
+      return;
+    }
+    if (stream.finReceived) throw protocolError(`DATA after FIN on stream ${id}`, WireError.STREAM_CLOSED);
+    if (!stream.recv.receive(length)) throw protocolError(`peer overran the window of stream ${id}`, WireError.FLOW_CONTROL_ERROR);
+    if (stream.pieces === null) {
+      stream.pieces = [];
+      this.touched.push(stream);
+    }
+    if (length > 0) stream.pieces.push(data);
+    if (flags & FrameFlag.FIN) stream.finReceived = true;
+  }
+
+  private onOpen(id: number, payload: Buffer): void {
+    const peerParity = this.role === 'initiator' ? 0 : 1;
+    if (id === 0 || (id & 1) !== peerParity) throw protocolError(`OPEN with stream id ${id} of the wrong parity`);
+    if (id <= this.lastPeerStreamId) throw protocolError(`OPEN reuses stream id ${id}`);
+    this.lastPeerStreamId = id;
+    const open = unpackPayload(payload, 'OPEN') as { p?: unknown; m?: unknown } | null;
+    if (!open || typeof open !== 'object' || !Number.isInteger(open.p)) throw protocolError('OPEN without a priority');
+    if (this.draining || this.closed) return this.refuse(id, 'session is draining');
+    if (this.peerOpened >= this.options.settings.maxStreams) return this.refuse(id, 'too many streams');
+    this.peerOpened++;
+    const stream = this.createStream(id, clampPriority(open.p as number, this.blender.ringCount), open.m);
+    this.emit('stream', stream);
+  }
+
+  private refuse(id: number, reason: string): void {
+    this.rememberReset(id);
+    this.queueControl(encodeFrame(FrameType.RESET, 0, id, packPayload({ code: WireError.REFUSED_STREAM, reason })));
+  }
+
+  private onReply(id: number, payload: Buffer): void {
+    const stream = this.streams.get(id);
+    if (!stream) return this.checkUnknown(id, 'REPLY');
+    const meta = unpackPayload(payload, 'REPLY');
+    stream.reply = meta;
+    stream.emit('reply', meta);
+  }
+
+  private onReset(id: number, payload: Buffer): void {
+    const reset = unpackPayload(payload, 'RESET') as { code?: unknown; reason?: unknown } | null;
+    const code = typeof reset?.code === 'number' ? reset.code : WireError.INTERNAL_ERROR;
+    const reason = typeof reset?.reason === 'string' ? reset.reason.slice(0, 200) : '';
+    const stream = this.streams.get(id);
+    if (!stream) {
+      if (id === 0) throw protocolError('RESET on stream 0');
+      return;
+    }
+    this.rememberReset(id);
+    this.remove(stream);
+    failStream(stream, resetError(code, reason));
+  }
+
+  private onWindow(id: number, payload: Buffer): void {
+    if (payload.length !== 4) throw protocolError('WINDOW payload must be 4 bytes', WireError.FRAME_SIZE_ERROR);
+    const increment = payload.readUInt32BE(0);
+    if (increment === 0) throw protocolError('WINDOW with a zero increment');
+    if (id === 0) {
+      if (!this.sendCredit.add(increment)) throw protocolError('session window past 2^31 - 1', WireError.FLOW_CONTROL_ERROR);
+      this.scheduleFlush();
+      return;
+    }
+    const stream = this.streams.get(id);
+    // Credit for a finished stream is normal: it crossed our FIN on the wire.
+    if (!stream) return;
+    if (stream.queue.credit + increment > 0x7fff_ffff) throw protocolError(`window of stream ${id} past 2^31 - 1`, WireError.FLOW_CONTROL_ERROR);
+    this.blender.addCredit(stream.queue, increment);
+    this.scheduleFlush();
+  }
+
+  private onPing(flags: number, id: number, payload: Buffer): void {
+    if (id !== 0) throw protocolError('PING on a stream');
+    if (payload.length !== 8) throw protocolError('PING payload must be 8 bytes', WireError.FRAME_SIZE_ERROR);
+    if (flags & FrameFlag.ACK) {
+      const sample = this.clock() - payload.readDoubleBE(0);
+      if (sample >= 0 && sample < 600_000) this.rtt.add(sample);
+      return;
+    }
+    this.queueControl(encodeFrame(FrameType.PING, FrameFlag.ACK, 0, payload));
+  }
+
+  private onSettings(id: number, payload: Buffer): void {
+    if (id !== 0) throw protocolError('SETTINGS on a stream');
+    const update = unpackPayload(payload, 'SETTINGS') as Partial<Settings> | null;
+    if (!update || typeof update !== 'object') throw protocolError('SETTINGS payload is not a map');
+    if (update.initialWindow !== undefined) {
+      if (!Number.isInteger(update.initialWindow) || update.initialWindow <= 0 || update.initialWindow > 0x7fff_ffff) throw protocolError('SETTINGS initialWindow out of range');
+      this.peerSettings.initialWindow = update.initialWindow;
+    }
+    if (update.compression !== undefined) this.peerSettings.compression = Boolean(update.compression);
+  }
+
+  private onGoAway(id: number, payload: Buffer): void {
+    if (id !== 0) throw protocolError('GOAWAY on a stream');
+    const goaway = unpackPayload(payload, 'GOAWAY') as { last?: unknown; code?: unknown; reason?: unknown } | null;
+    const last = typeof goaway?.last === 'number' ? goaway.last : 0;
+    const code = typeof goaway?.code === 'number' ? goaway.code : WireError.NO_ERROR;
+    const reason = typeof goaway?.reason === 'string' ? goaway.reason.slice(0, 200) : '';
+    this.goneAway = true;
+    this.log.info({ peer: this.peer.id, code: wireErrorName(code), reason, last }, 'peer sent GOAWAY');
+    // Streams we opened above `last` were never seen by the peer's application: safe to retry elsewhere.
+    const ours = this.role === 'initiator' ? 1 : 0;
+    for (const stream of [...this.streams.values()]) {
+      if ((stream.id & 1) === ours && stream.id > last) {
+        this.remove(stream);
+        failStream(stream, new TunnelError(TunnelErrorCode.GOAWAY, `peer is going away (${reason || wireErrorName(code)}) before seeing this stream`, { retryable: true, wire: WireError.REFUSED_STREAM }));
+      }
+    }
+    this.emit('goaway', { code, reason });
+    if (code !== WireError.NO_ERROR) this.destroy(new TunnelError(TunnelErrorCode.GOAWAY, `peer closed the session: ${wireErrorName(code)} ${reason}`, { retryable: true, wire: code }));
+  }
+
+  private onQos(id: number, payload: Buffer): void {
+    if (id !== 0) throw protocolError('QOS on a stream');
+    this.peerQos = readQosReport(unpackPayload(payload, 'QOS'));
+    this.emit('qos', this.peerQos);
+  }
+
+  /** A broken peer: say why in a GOAWAY, log it, close; the process and the other sessions carry on. */
+  private failProtocol(error: Error): void {
+    const tunnelError = error instanceof TunnelError ? error : protocolError(error.message, WireError.INTERNAL_ERROR);
+    this.log.warn({ peer: this.peer.id, code: tunnelError.code, reason: tunnelError.message }, 'closing tunnel session: peer broke the protocol');
+    if (this.closed) return;
+    if (this.socket.writable) {
+      this.socket.write(encodeFrame(FrameType.GOAWAY, 0, 0, packPayload({ last: this.lastPeerStreamId, code: tunnelError.wire, reason: tunnelError.message.slice(0, 200) })));
+    }
+    this.endGracefully(tunnelError);
+  }
+
+  // ---- writing ---------------------------------------------------------------------------------
+
+  private queueControl(frame: Buffer): void {
+    if (this.closed) return;
+    this.control.push(frame);
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled || this.closed) return;
+    this.flushScheduled = true;
+    // setImmediate, not a microtask: writes made in the same tick join one batch, and I/O gets a turn.
+    setImmediate(this.flush);
+  }
+
+  /** Writes while the socket holds less than the low watermark: the blender decides as late as it can. */
+  private readonly flush = (): void => {
+    this.flushScheduled = false;
+    while (!this.closed && this.bytesInFlight < this.options.writeLowWatermark) {
+      if (!this.assemble()) break;
+    }
+    this.releaseHeldWriters();
+  };
+
+  /** Fills one batch: control frames first, then blender packets. False when there was nothing to send. */
+  private assemble(): boolean {
+    const batch = this.batch;
+    batch.begin();
+    if (this.control.length) {
+      const control = this.control;
+      this.control = [];
+      for (const frame of control) batch.appendFrame(frame);
+      this.stats.framesSent += control.length;
+    }
+    while (batch.length < this.options.writeBatchBytes && this.sendCredit.available > 0 && this.blender.hasReady) {
+      const before = batch.emitted;
+      const sent = this.blender.nextPacket(this.emitSlice, Math.min(this.options.blender.packetSize, this.sendCredit.available));
+      this.sendCredit.available -= sent;
+      this.stats.dataBytesSent += sent;
+      if (batch.emitted === before) break;
+    }
+    this.closeFrame();
+    return this.writeOut();
+  }
+
+  private readonly emitSlice = (stream: TunnelStream, data: Buffer, fin: boolean): void => {
+    const batch = this.batch;
+    batch.emitted++;
+    const limit = Math.min(this.peerSettings.maxFramePayload, this.options.writeBatchBytes);
+    // Consecutive slices of one stream share a frame: the sub-packet is a scheduling unit, not a wire unit.
+    if (batch.frameStream !== stream || batch.frameLength + data.length > limit || batch.room < data.length) {
+      this.closeFrame();
+      batch.openFrame(stream, stream.id, HEADER_SIZE + data.length);
+    }
+    batch.appendPayload(data);
+    if (fin) {
+      batch.frameFlags |= FrameFlag.FIN;
+      stream.finSent = true;
+      this.closeFrame();
+      const final = stream.heldFinal;
+      stream.heldFinal = null;
+      if (final) queueMicrotask(() => final());
+      this.maybeRemove(stream);
+    }
+    if (stream.heldWrite && stream.queue.queuedBytes < stream.writableHighWaterMark) this.heldWriters.push(stream);
+  };
+
+  /** Seals the open DATA frame, compressing its payload when that pays. */
+  private closeFrame(): void {
+    const batch = this.batch;
+    const stream = batch.frameStream;
+    if (!stream) return;
+    const length = batch.frameLength;
+    if (length >= this.options.compressMinBytes && this.peerSettings.compression && this.options.settings.compression) {
+      if (stream.skipCompression > 0) {
+        stream.skipCompression--;
+      } else {
+        const saved = compressInto(batch, this.scratch);
+        if (saved > 0) this.stats.compressionSaved += saved;
+        // Incompressible bytes (media, TLS) rarely turn compressible: stop trying for a while.
+        else stream.skipCompression = 16;
+      }
+    }
+    batch.closeFrame();
+    this.stats.framesSent++;
+  }
+
+  private writeOut(): boolean {
+    const out = this.batch.take();
+    if (!out) return false;
+    this.bytesInFlight += out.bytes;
+    this.stats.bytesSent += out.bytes;
+    const done = () => {
+      this.bytesInFlight -= out.bytes;
+      this.batch.recycle(out.owners);
+      if (this.blender.hasReady || this.control.length) this.scheduleFlush();
+    };
+    const last = out.chunks.length - 1;
+    if (last > 0) this.socket.cork();
+    for (let i = 0; i < last; i++) this.socket.write(out.chunks[i]);
+    this.socket.write(out.chunks[last], done);
+    if (last > 0) this.socket.uncork();
+    return true;
+  }
+
+  private releaseHeldWriters(): void {
+    const writers = this.heldWriters;
+    if (writers.length === 0) return;
+    this.heldWriters = [];
+    for (const stream of writers) {
+      const callback = stream.heldWrite;
+      if (callback && stream.queue.queuedBytes < stream.writableHighWaterMark) {
+        stream.heldWrite = null;
+        callback();
+      }
+    }
+  }
+
+  // ---- liveness and QoS ------------------------------------------------------------------------
+
+  private heartbeat(): void {
+    const silentFor = this.clock() - this.lastReceivedAt;
+    if (silentFor > this.options.deadPeerTimeoutMs) {
+      this.log.warn({ peer: this.peer.id, silentMs: Math.round(silentFor) }, 'tunnel peer stopped answering');
+      this.destroy(new TunnelError(TunnelErrorCode.PEER_TIMEOUT, `no frame from the peer for ${Math.round(silentFor)} ms`, { retryable: true }));
+      return;
+    }
+    this.sendPing();
+  }
+
+  private sendPing(): void {
+    const payload = Buffer.allocUnsafe(8);
+    payload.writeDoubleBE(this.clock(), 0);
+    this.queueControl(encodeFrame(FrameType.PING, 0, 0, payload));
+  }
+
+  private sendQos(): void {
+    const now = this.clock();
+    const seconds = Math.max(0.001, (now - this.qosWindow.at) / 1000);
+    const report: QosReport = {
+      ...this.qos(),
+      txBytesPerSec: Math.round((this.stats.bytesSent - this.qosWindow.sent) / seconds),
+      rxBytesPerSec: Math.round((this.stats.bytesReceived - this.qosWindow.received) / seconds),
+    };
+    this.qosWindow = { at: now, sent: this.stats.bytesSent, received: this.stats.bytesReceived };
+    this.queueControl(encodeFrame(FrameType.QOS, 0, 0, packPayload(report)));
+  }
+}
+
+/**
+ * Ends a stream with `error`, as 'error' if anyone listens, else quietly: a stream the application
+ * never took up must not bring the process down when its session dies.
+ */
+function failStream(stream: TunnelStream, error: Error): void {
+  if (stream.listenerCount('error') > 0) stream.destroy(error);
+  else stream.destroy();
+}
+
+function clampPriority(priority: number, rings: number): number {
+  return Math.min(rings - 1, Math.max(0, Math.trunc(priority)));
+}

@@ -1,0 +1,132 @@
+import { writeHeader } from './codec.js';
+import { FrameType, HEADER_SIZE } from './frame.js';
+
+/** What one socket write takes: views to send, and the pooled buffers behind them to recycle after. */
+export interface BatchOut {
+  chunks: Buffer[];
+  bytes: number;
+  owners: Buffer[];
+}
+
+/**
+ * Assembles frames for one socket write: control frames copied in, DATA frames built in place so that
+ * consecutive slices of one stream share a frame header. Buffers come from a small pool and go back
+ * once the socket has taken them, so a busy tunnel does not allocate per write.
+ */
+export class WriteBatch<S = unknown> {
+  readonly capacity: number;
+  /** Blender emits seen since begin(): tells the writer whether a packet produced anything. */
+  emitted = 0;
+  /** The stream whose DATA frame is open, if any. */
+  frameStream: S | null = null;
+  frameLength = 0;
+  frameFlags = 0;
+  private frameId = 0;
+  private frameStart = 0;
+  private current: Buffer | null = null;
+  private pos = 0;
+  private sealed: Buffer[] = [];
+  private sealedBytes = 0;
+  private owners: Buffer[] = [];
+  private readonly pool: Buffer[] = [];
+
+  constructor(batchBytes: number) {
+    this.capacity = batchBytes + 4096;
+  }
+
+  begin(): void {
+    this.emitted = 0;
+  }
+
+  /** Bytes assembled and not yet taken. */
+  get length(): number {
+    return this.sealedBytes + this.pos;
+  }
+
+  /** Room left in the current buffer. */
+  get room(): number {
+    return this.current ? this.capacity - this.pos : this.capacity;
+  }
+
+  appendFrame(frame: Buffer): void {
+    if (frame.length > this.capacity) {
+      this.seal();
+      this.sealed.push(frame);
+      this.sealedBytes += frame.length;
+      return;
+    }
+    const target = this.ensure(frame.length);
+    frame.copy(target, this.pos);
+    this.pos += frame.length;
+  }
+
+  /** Starts a DATA frame for `stream`, with room for at least `reserve` bytes of header and payload. */
+  openFrame(stream: S, id: number, reserve: number): void {
+    this.ensure(reserve);
+    this.frameStream = stream;
+    this.frameId = id;
+    this.frameFlags = 0;
+    this.frameLength = 0;
+    this.frameStart = this.pos;
+    this.pos += HEADER_SIZE;
+  }
+
+  appendPayload(data: Buffer): void {
+    data.copy(this.current as Buffer, this.pos);
+    this.pos += data.length;
+    this.frameLength += data.length;
+  }
+
+  /** The open frame's payload, in place (for compression). */
+  framePayload(): Buffer {
+    const start = this.frameStart + HEADER_SIZE;
+    return (this.current as Buffer).subarray(start, start + this.frameLength);
+  }
+
+  /** Replaces the open frame's payload with a shorter one written by `write` at the given offset. */
+  shrinkPayload(length: number, write: (target: Buffer, offset: number) => void): void {
+    write(this.current as Buffer, this.frameStart + HEADER_SIZE);
+    this.pos = this.frameStart + HEADER_SIZE + length;
+    this.frameLength = length;
+  }
+
+  closeFrame(): void {
+    if (this.frameStream === null) return;
+    writeHeader(this.current as Buffer, this.frameStart, FrameType.DATA, this.frameFlags, this.frameId, this.frameLength);
+    this.frameStream = null;
+  }
+
+  /** Everything assembled so far, ready to write; null when empty. The open frame must be closed first. */
+  take(): BatchOut | null {
+    this.seal();
+    if (this.sealed.length === 0) return null;
+    const out = { chunks: this.sealed, bytes: this.sealedBytes, owners: this.owners };
+    this.sealed = [];
+    this.sealedBytes = 0;
+    this.owners = [];
+    return out;
+  }
+
+  recycle(owners: Buffer[]): void {
+    for (const owner of owners) if (this.pool.length < 4) this.pool.push(owner);
+  }
+
+  private ensure(bytes: number): Buffer {
+    if (this.current && this.capacity - this.pos >= bytes) return this.current;
+    this.seal();
+    this.current = this.pool.pop() ?? Buffer.allocUnsafe(this.capacity);
+    this.pos = 0;
+    return this.current;
+  }
+
+  private seal(): void {
+    const current = this.current;
+    if (!current || this.pos === 0) return;
+    if (this.frameStream !== null) throw new Error('sealing a batch with an open frame');
+    this.sealed.push(current.subarray(0, this.pos));
+    this.sealedBytes += this.pos;
+    this.owners.push(current);
+    this.current = null;
+    this.pos = 0;
+  }
+}
