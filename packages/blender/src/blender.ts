@@ -67,7 +67,7 @@ interface Ring<T> extends RingState {
  * so the choice of what to send is made as late as possible.
  */
 export class Blender<T> {
-  readonly options: Readonly<BlenderOptions>;
+  options: Readonly<BlenderOptions>;
   private readonly rings: Ring<T>[];
   /** Ready streams whose ring still has budget this pass; 0 means the pass is over. */
   private activeRings = 0;
@@ -88,6 +88,17 @@ export class Blender<T> {
     this.rings = this.options.weights.map((weight) => ({
       weight, nSockets: 0, nReady: 0, nBytes: 0, bytesSent: 0, budget: 0, cursor: null,
     }));
+  }
+
+  /**
+   * Replaces the ring weights (same number of rings); takes effect at the next pass, so the current
+   * pass keeps the proportions it started with.
+   */
+  setWeights(weights: readonly number[]): void {
+    if (weights.length !== this.rings.length) throw new RangeError(`blender weights: expected ${this.rings.length} rings`);
+    verifyBlenderOptions({ ...this.options, weights });
+    this.options = { ...this.options, weights: [...weights] };
+    weights.forEach((weight, ring) => (this.rings[ring].weight = weight));
   }
 
   get ringCount(): number {

@@ -259,3 +259,15 @@ test('property: every byte of every stream comes out once, in order, with one fi
   );
   t.pass();
 });
+
+test('new weights apply from the next pass', (t) => {
+  const blender = new Blender<Source>({ weights: [1, 1, 1, 1, 1] });
+  const sources = backlogged(blender, [1, 0, 0, 0, 1]);
+  run(blender, 2_000);
+  t.true(Math.abs(sources[0].sent / sources[1].sent - 1) < 0.05);
+  blender.setWeights([4, 1, 1, 1, 1]);
+  for (const source of sources) source.sent = 0;
+  run(blender, 4_000);
+  t.true(Math.abs(sources[0].sent / sources[1].sent - 4) < 0.2, `ratio ${sources[0].sent / sources[1].sent}`);
+  t.throws(() => blender.setWeights([1, 2]), { message: /5 rings/ });
+});

@@ -70,7 +70,7 @@ export interface TunnelQos {
 export class TunnelClient extends EventEmitter {
   readonly tunnelId = randomUUID();
   private readonly options: TunnelClientOptions;
-  private readonly sessionOptions: SessionOptions;
+  private sessionOptions: SessionOptions;
   private readonly striping: StripingOptions;
   private readonly key: Buffer;
   private readonly log: Logger;
@@ -148,6 +148,12 @@ export class TunnelClient extends EventEmitter {
       peer: this.lastPeerQos,
       reconnects: this.reconnects,
     };
+  }
+
+  /** New ring weights for every connection, now and later (the manager's PUT /v1/rings). */
+  setRingWeights(weights: readonly number[]): void {
+    for (const session of this.sessions) session.setRingWeights(weights);
+    this.sessionOptions = { ...this.sessionOptions, blender: { ...this.sessionOptions.blender, weights: [...weights] } };
   }
 
   /** Stops reconnecting and drains every connection (GOAWAY, then close). */

@@ -22,6 +22,8 @@ export interface TunnelServerOptions {
   handshakeTimeoutMs?: number;
   /** Connections allowed in the handshake at once; more are closed at accept. */
   maxPendingHandshakes?: number;
+  /** This back-end's load 0..1, sent to front-ends in every QOS report (origin queue pressure). */
+  reportLoad?: () => number;
   log?: Logger;
   clock?: Clock;
 }
@@ -40,7 +42,7 @@ export class TunnelServer extends EventEmitter {
   readonly sessions = new Set<TunnelSession>();
   private readonly server: Server;
   private readonly options: TunnelServerOptions;
-  private readonly sessionOptions: SessionOptions;
+  private sessionOptions: SessionOptions;
   private readonly keys: Buffer[];
   private readonly log: Logger;
   private pending = new Set<Socket>();
@@ -94,6 +96,7 @@ export class TunnelServer extends EventEmitter {
         if (socket.destroyed) return;
         const log = this.log.child({ peer: peer.id, remote });
         const session = new TunnelSession(socket, 'acceptor', peer, this.sessionOptions, rest, { log, clock: this.options.clock ?? monotonicNow });
+        if (this.options.reportLoad) session.loadProbe = this.options.reportLoad;
         this.sessions.add(session);
         session.on('stream', (stream: TunnelStream) => this.emit('stream', stream, session));
         session.once('close', (error?: Error) => {
@@ -111,6 +114,12 @@ export class TunnelServer extends EventEmitter {
         setTimeout(() => socket.destroy(), 1_000).unref();
       },
     );
+  }
+
+  /** New ring weights for every connection, now and later (the manager's PUT /v1/rings). */
+  setRingWeights(weights: readonly number[]): void {
+    for (const session of this.sessions) session.setRingWeights(weights);
+    this.sessionOptions = { ...this.sessionOptions, blender: { ...this.sessionOptions.blender, weights: [...weights] } };
   }
 
   /** Stops accepting; open sessions get GOAWAY and may finish their streams for up to `graceMs`. */

@@ -125,6 +125,14 @@ export class TunnelSession extends EventEmitter implements StreamHost {
     if (firstBytes.length) queueMicrotask(() => this.onData(firstBytes));
   }
 
+  /** New ring weights for this session's outgoing bytes (the manager's PUT /v1/rings). */
+  setRingWeights(weights: readonly number[]): void {
+    this.blender.setWeights(weights);
+  }
+
+  /** What this end reports as its load (0..1) in QOS frames; -1 for unknown. */
+  loadProbe: () => number = () => -1;
+
   get streamCount(): number {
     return this.streams.size;
   }
@@ -183,6 +191,7 @@ export class TunnelSession extends EventEmitter implements StreamHost {
       streams: this.streams.size,
       queuedBytes: ringStats.reduce((sum, ring) => sum + ring.nBytes, 0),
       ringBytes: ringStats.map((ring) => ring.bytesSent),
+      load: this.loadProbe(),
     };
   }
 
