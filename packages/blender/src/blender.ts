@@ -2,8 +2,11 @@ import { defaultBlenderOptions, verifyBlenderOptions, type BlenderOptions } from
 
 const EMPTY = Buffer.alloc(0);
 
-/** Receives what the blender decided to send: a slice of one stream's bytes, with `fin` on its last. */
-export type EmitFn<T> = (context: T, data: Buffer, fin: boolean) => void;
+/**
+ * Receives what the blender decided to send: `length` bytes of `chunk` from `offset`, all from one stream,
+ * with `fin` on its last slice. Valid only during the call (the chunk is not copied).
+ */
+export type EmitFn<T> = (context: T, chunk: Buffer, offset: number, length: number, fin: boolean) => void;
 
 /**
  * One stream's connection buffer (seed 001: one per client socket), with its priority fixed at open.
@@ -79,8 +82,8 @@ export class Blender<T> {
   private readyTotal = 0;
   /** Number of the current pass, so a stream is given budget at most once per pass. */
   private pass = 0;
-  /** Scratch list of the slices making up one sub-packet, reused to avoid an allocation each time. */
-  private readonly pieces: Buffer[] = [];
+  /** Scratch (chunk, offset, length) triples of a sub-packet that spans chunks, reused across calls. */
+  private readonly pieces: Array<Buffer | number> = [];
 
   constructor(options: Partial<BlenderOptions> = {}) {
     this.options = { ...defaultBlenderOptions, ...options };
@@ -163,7 +166,11 @@ export class Blender<T> {
    * (the session's send window) or nothing else is ready. Returns the payload bytes emitted.
    */
   nextPacket(emit: EmitFn<T>, maxBytes: number = this.options.packetSize): number {
-    const limit = Math.min(this.options.packetSize, maxBytes);
+    // With one ready stream the sweep can only pick it, sub-packet after sub-packet: take the run in one
+    // step (same bytes, same order, same budget), up to what the caller can take.
+    const alone = this.readyTotal === 1;
+    const limit = alone ? maxBytes : Math.min(this.options.packetSize, maxBytes);
+    const slice = alone ? limit : this.options.subPacketSize;
     let filled = 0;
     while (this.readyTotal > 0) {
       const room = limit - filled;
@@ -171,7 +178,8 @@ export class Blender<T> {
       if (this.activeRings === 0) this.startPass();
       const ring = this.nextRing();
       if (ring === undefined) break;
-      filled += this.takeSubPacket(ring, Math.min(room, this.options.subPacketSize), emit);
+      filled += this.takeSubPacket(ring, Math.min(room, slice), emit);
+      if (alone && this.readyTotal !== 1) break;
     }
     return filled;
   }
@@ -226,19 +234,27 @@ export class Blender<T> {
     ring.cursor = queue.next;
     const size = Math.min(room, queue.sendable, Math.ceil(ring.budget));
     // Settle all state before calling out: `emit` may write to this very queue.
-    const pieces = this.pieces;
-    let left = size;
-    while (left > 0) {
-      const chunk = queue.chunks[queue.head];
-      const take = Math.min(chunk.length - queue.offset, left);
-      pieces.push(take === chunk.length ? chunk : chunk.subarray(queue.offset, queue.offset + take));
-      left -= take;
-      queue.offset += take;
-      if (queue.offset === chunk.length) {
-        queue.chunks[queue.head] = EMPTY;
-        queue.head++;
-        queue.offset = 0;
+    const first = queue.chunks[queue.head];
+    const firstOffset = queue.offset;
+    const firstAvailable = first === undefined ? 0 : first.length - firstOffset;
+    let slices = 0;
+    if (size > 0 && size <= firstAvailable) {
+      // Common case: the sub-packet lies inside one chunk.
+      slices = 1;
+      queue.offset += size;
+      if (queue.offset === first.length) this.dropHead(queue);
+    } else if (size > 0) {
+      let left = size;
+      const pieces = this.pieces;
+      while (left > 0) {
+        const chunk = queue.chunks[queue.head];
+        const take = Math.min(chunk.length - queue.offset, left);
+        pieces.push(chunk, queue.offset, take);
+        left -= take;
+        queue.offset += take;
+        if (queue.offset === chunk.length) this.dropHead(queue);
       }
+      slices = pieces.length / 3;
     }
     if (queue.head > 32 && queue.head * 2 > queue.chunks.length) {
       queue.chunks = queue.chunks.slice(queue.head);
@@ -252,14 +268,24 @@ export class Blender<T> {
     else this.refresh(queue);
     this.spend(ring, size);
     const context = queue.context;
-    const count = pieces.length;
-    if (count === 0) {
-      emit(context, EMPTY, true);
+    if (slices === 0) {
+      emit(context, EMPTY, 0, 0, true);
+    } else if (slices === 1 && this.pieces.length === 0) {
+      emit(context, first, firstOffset, size, fin);
     } else {
-      for (let i = 0; i < count; i++) emit(context, pieces[i], fin && i === count - 1);
+      const pieces = this.pieces;
+      for (let i = 0; i < pieces.length; i += 3) {
+        emit(context, pieces[i] as Buffer, pieces[i + 1] as number, pieces[i + 2] as number, fin && i === pieces.length - 3);
+      }
+      pieces.length = 0;
     }
-    pieces.length = 0;
     return size;
+  }
+
+  private dropHead(queue: BlendQueue<T>): void {
+    queue.chunks[queue.head] = EMPTY;
+    queue.head++;
+    queue.offset = 0;
   }
 
   private spend(ring: Ring<T>, bytes: number): void {

@@ -28,9 +28,9 @@ function backlogged(blender: Blender<Source>, counts: number[]): Source[] {
 function run(blender: Blender<Source>, packets: number, onPacket?: (slices: Array<[Source, number]>) => void): void {
   for (let p = 0; p < packets; p++) {
     const slices: Array<[Source, number]> = [];
-    blender.nextPacket((source, data) => {
-      source.sent += data.length;
-      slices.push([source, data.length]);
+    blender.nextPacket((source, _chunk, _offset, length) => {
+      source.sent += length;
+      slices.push([source, length]);
       if (source.queue.queuedBytes < 16 * 1024) blender.write(source.queue, Buffer.alloc(64 * 1024));
     });
     onPacket?.(slices);
@@ -141,7 +141,7 @@ test('a small high-priority stream arriving mid-pass is served at once', (t) => 
   let packets = 0;
   let finished = false;
   while (!finished && packets < 100) {
-    blender.nextPacket((source, _data, fin) => {
+    blender.nextPacket((source, _chunk, _offset, _length, fin) => {
       if (source === urgent && fin) finished = true;
     });
     packets++;
@@ -156,12 +156,12 @@ test('credit bounds what a stream sends, and new credit resumes it', (t) => {
   const queue = blender.open('a', 2, 1000);
   blender.write(queue, Buffer.alloc(5000, 1));
   let sent = 0;
-  while (blender.hasReady) blender.nextPacket((_ctx, data) => (sent += data.length));
+  while (blender.hasReady) blender.nextPacket((_ctx, _chunk, _offset, length) => (sent += length));
   t.is(sent, 1000);
   t.false(blender.hasReady);
   blender.addCredit(queue, 4000);
   t.true(blender.hasReady);
-  while (blender.hasReady) blender.nextPacket((_ctx, data) => (sent += data.length));
+  while (blender.hasReady) blender.nextPacket((_ctx, _chunk, _offset, length) => (sent += length));
   t.is(sent, 5000);
 });
 
@@ -181,7 +181,7 @@ test('end is sent after every byte, once; close drops queued bytes', (t) => {
   blender.end(a);
   blender.write(b, Buffer.alloc(3000));
   const events: string[] = [];
-  while (blender.hasReady) blender.nextPacket((ctx, data, fin) => events.push(`${ctx}:${data.length}${fin ? ':fin' : ''}`));
+  while (blender.hasReady) blender.nextPacket((ctx, _chunk, _offset, length, fin) => events.push(`${ctx}:${length}${fin ? ':fin' : ''}`));
   t.deepEqual(events.filter((e) => e.startsWith('a')), ['a:5:fin']);
   const c = blender.open('c', 3, INFINITE);
   blender.write(c, Buffer.alloc(100));
@@ -199,7 +199,7 @@ test('an end with no bytes goes out as an empty fin', (t) => {
   const queue = blender.open('a', 4, 0);
   blender.end(queue);
   const events: Array<[number, boolean]> = [];
-  blender.nextPacket((_ctx, data, fin) => events.push([data.length, fin]));
+  blender.nextPacket((_ctx, _chunk, _offset, length, fin) => events.push([length, fin]));
   t.deepEqual(events, [[0, true]]);
 });
 
@@ -242,9 +242,9 @@ test('property: every byte of every stream comes out once, in order, with one fi
             });
             if (!granted) break;
           }
-          blender.nextPacket((index, data, fin) => {
+          blender.nextPacket((index, chunk, offset, length, fin) => {
             if (fins[index] > 0) throw new Error('data after fin');
-            received[index].push(Buffer.from(data));
+            received[index].push(Buffer.from(chunk.subarray(offset, offset + length)));
             if (fin) fins[index]++;
           }, window);
         }

@@ -41,7 +41,11 @@ export function encodeWindow(streamId: number, increment: number): Buffer {
   return encodeFrame(FrameType.WINDOW, 0, streamId, payload);
 }
 
-export type FrameHandler = (type: number, flags: number, streamId: number, payload: Buffer) => void;
+/**
+ * `owned` is true when the payload is a buffer of its own (assembled across reads), false when it is a
+ * view into the chunk being decoded.
+ */
+export type FrameHandler = (type: number, flags: number, streamId: number, payload: Buffer, owned: boolean) => void;
 
 /**
  * Incremental decoder: feed it bytes split anywhere, it calls `onFrame` once per whole frame, in order.
@@ -79,7 +83,7 @@ export class FrameDecoder {
         if (this.payloadFilled === this.payload.length) {
           const payload = this.payload;
           this.payload = null;
-          this.onFrame(this.type, this.flags, this.streamId, payload);
+          this.onFrame(this.type, this.flags, this.streamId, payload, true);
         }
         continue;
       }
@@ -108,7 +112,7 @@ export class FrameDecoder {
         throw protocolError(`frame payload of ${length} bytes exceeds the limit of ${this.maxPayload}`, WireError.FRAME_SIZE_ERROR);
       }
       if (end - offset >= length) {
-        this.onFrame(type, flags, streamId, chunk.subarray(offset, offset + length));
+        this.onFrame(type, flags, streamId, chunk.subarray(offset, offset + length), false);
         offset += length;
       } else {
         this.type = type;

@@ -23,6 +23,11 @@ export interface SessionOptions {
   compressMinBytes: number;
   /** Keep at most this many bytes written to the socket and not yet taken by the kernel (late priority). */
   writeLowWatermark: number;
+  /**
+   * Largest DATA frame this end sends, bytes. Smaller than a socket read (64 KiB) so most frames arrive
+   * whole inside one read and reach the reader without a copy.
+   */
+  maxDataFrame: number;
   /** Bytes assembled into one socket write (one syscall for many frames). */
   writeBatchBytes: number;
   /** A stream's writer is told to wait once this many of its bytes are queued in the blender. */
@@ -50,6 +55,7 @@ export const defaultSessionOptions: Readonly<SessionOptions> = Object.freeze({
   settings: defaultSettings,
   maxWindow: 16 * 1024 * 1024,
   compressMinBytes: 1024,
+  maxDataFrame: 16 * 1024,
   writeLowWatermark: 16 * 1024,
   writeBatchBytes: 64 * 1024,
   streamHighWaterMark: 64 * 1024,
@@ -88,6 +94,8 @@ export function verifySessionOptions(options: SessionOptions): void {
   if (options.maxWindow < settings.initialWindow) throw new RangeError('tunnel maxWindow: at least settings.initialWindow');
   positive('writeLowWatermark', options.writeLowWatermark);
   positive('writeBatchBytes', options.writeBatchBytes);
+  positive('maxDataFrame', options.maxDataFrame);
+  if (options.writeBatchBytes < options.blender.packetSize) throw new RangeError('tunnel writeBatchBytes: at least blender.packetSize');
   positive('streamHighWaterMark', options.streamHighWaterMark);
   positive('pingIntervalMs', options.pingIntervalMs);
   positive('qosIntervalMs', options.qosIntervalMs);

@@ -333,15 +333,15 @@ export class TunnelSession extends EventEmitter implements StreamHost {
     try {
       this.decoder.push(chunk);
     } catch (err) {
-      this.deliverTouched();
+      this.deliverTouched(chunk.length);
       this.failProtocol(err as Error);
       return;
     }
-    this.deliverTouched();
+    this.deliverTouched(chunk.length);
   };
 
   /** Pushes what each stream received in this socket read as one buffer: one push per stream per read. */
-  private deliverTouched(): void {
+  private deliverTouched(readLength: number): void {
     const touched = this.touched;
     if (touched.length === 0) return;
     this.touched = [];
@@ -349,10 +349,7 @@ export class TunnelSession extends EventEmitter implements StreamHost {
       const pieces = stream.pieces;
       stream.pieces = null;
       if (stream.destroyed) continue;
-      if (pieces && pieces.length) {
-        // Copying also frees the socket's read buffer, which a view would pin for as long as the reader stalls.
-        stream.inbox.push(pieces.length === 1 ? Buffer.from(pieces[0]) : Buffer.concat(pieces));
-      }
+      if (pieces && pieces.length) queueReceived(stream.inbox, pieces, readLength);
       stream.deliver();
       if (stream.finReceived) this.maybeRemove(stream);
     }
@@ -561,7 +558,8 @@ export class TunnelSession extends EventEmitter implements StreamHost {
     }
     while (batch.length < this.options.writeBatchBytes && this.sendCredit.available > 0 && this.blender.hasReady) {
       const before = batch.emitted;
-      const sent = this.blender.nextPacket(this.emitSlice, Math.min(this.options.blender.packetSize, this.sendCredit.available));
+      const room = this.options.writeBatchBytes - batch.length;
+      const sent = this.blender.nextPacket(this.emitSlice, Math.min(room, this.sendCredit.available));
       this.sendCredit.available -= sent;
       this.stats.dataBytesSent += sent;
       if (batch.emitted === before) break;
@@ -570,16 +568,22 @@ export class TunnelSession extends EventEmitter implements StreamHost {
     return this.writeOut();
   }
 
-  private readonly emitSlice = (stream: TunnelStream, data: Buffer, fin: boolean): void => {
+  private readonly emitSlice = (stream: TunnelStream, chunk: Buffer, offset: number, length: number, fin: boolean): void => {
     const batch = this.batch;
     batch.emitted++;
-    const limit = Math.min(this.peerSettings.maxFramePayload, this.options.writeBatchBytes);
+    const limit = Math.min(this.peerSettings.maxFramePayload, this.options.maxDataFrame);
     // Consecutive slices of one stream share a frame: the sub-packet is a scheduling unit, not a wire unit.
-    if (batch.frameStream !== stream || batch.frameLength + data.length > limit || batch.room < data.length) {
-      this.closeFrame();
-      batch.openFrame(stream, stream.id, HEADER_SIZE + data.length);
+    // A run longer than a frame (one ready stream) is cut into frames of at most `limit`.
+    while (length > 0 || batch.frameStream !== stream) {
+      if (batch.frameStream !== stream || batch.frameLength >= limit || batch.room === 0) {
+        this.closeFrame();
+        batch.openFrame(stream, stream.id, HEADER_SIZE + Math.min(length, limit));
+      }
+      const take = Math.min(length, limit - batch.frameLength, batch.room);
+      batch.appendPayload(chunk, offset, take);
+      offset += take;
+      length -= take;
     }
-    batch.appendPayload(data);
     if (fin) {
       batch.frameFlags |= FrameFlag.FIN;
       stream.finSent = true;
@@ -681,6 +685,22 @@ export class TunnelSession extends EventEmitter implements StreamHost {
 function failStream(stream: TunnelStream, error: Error): void {
   if (stream.listenerCount('error') > 0) stream.destroy(error);
   else stream.destroy();
+}
+
+/**
+ * Moves one socket read's pieces for a stream into its inbox. When they make up at least half of the
+ * read, they are queued as they are (views pin at most twice their size, and buffers of their own pin
+ * nothing else); otherwise they are copied together into one buffer, so that a small piece does not pin
+ * a whole read buffer for as long as its reader stalls.
+ */
+function queueReceived(inbox: Buffer[], pieces: Buffer[], readLength: number): void {
+  let total = 0;
+  for (const piece of pieces) total += piece.length;
+  if (total * 2 >= readLength) {
+    for (const piece of pieces) inbox.push(piece);
+  } else {
+    inbox.push(pieces.length === 1 ? Buffer.from(pieces[0]) : Buffer.concat(pieces, total));
+  }
 }
 
 function clampPriority(priority: number, rings: number): number {

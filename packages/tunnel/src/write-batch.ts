@@ -71,10 +71,10 @@ export class WriteBatch<S = unknown> {
     this.pos += HEADER_SIZE;
   }
 
-  appendPayload(data: Buffer): void {
-    data.copy(this.current as Buffer, this.pos);
-    this.pos += data.length;
-    this.frameLength += data.length;
+  appendPayload(chunk: Buffer, offset: number, length: number): void {
+    chunk.copy(this.current as Buffer, this.pos, offset, offset + length);
+    this.pos += length;
+    this.frameLength += length;
   }
 
   /** The open frame's payload, in place (for compression). */

@@ -1,0 +1,33 @@
+import { formatTable, writeReport, type Scenario, type ScenarioReport } from './harness.js';
+import { tunnelScenario } from './scenarios/tunnel.js';
+
+export { formatTable, result, writeReport, type BenchResult, type Scenario, type ScenarioReport } from './harness.js';
+
+/** Every scenario `overlay bench` knows, in the order a full run takes them. */
+export const scenarios: Scenario[] = [tunnelScenario];
+
+export interface BenchOptions {
+  names: string[];
+  outDir: string;
+  progress?: (line: string) => void;
+}
+
+/** Runs the named scenarios (all when none named), writes one JSON per scenario, returns the reports. */
+export async function runBenchmarks(options: BenchOptions): Promise<ScenarioReport[]> {
+  const progress = options.progress ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const unknown = options.names.filter((name) => !scenarios.some((s) => s.name === name));
+  if (unknown.length) throw new Error(`unknown scenario ${unknown.join(', ')}; known: ${scenarios.map((s) => s.name).join(', ')}`);
+  const chosen = options.names.length ? scenarios.filter((s) => options.names.includes(s.name)) : scenarios;
+  const reports: ScenarioReport[] = [];
+  for (const scenario of chosen) {
+    progress(`[${scenario.name}] ${scenario.description}`);
+    const started = Date.now();
+    const results = await scenario.run((line) => progress(`[${scenario.name}] ${line}`));
+    const report = { scenario: scenario.name, when: new Date().toISOString(), results };
+    const file = await writeReport(options.outDir, report);
+    progress(`[${scenario.name}] done in ${((Date.now() - started) / 1000).toFixed(1)} s, wrote ${file}`);
+    reports.push(report);
+  }
+  return reports;
+}
+
