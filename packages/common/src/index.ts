@@ -6,3 +6,4 @@ export {
   createRegistry, startAdminServer, Counter, Gauge, Histogram, Registry,
   type AdminServer, type AdminServerOptions, type AdminRoute,
 } from './admin.js';
+export { startProcess, type StartedProcess, type StartProcessOptions } from './process.js';
