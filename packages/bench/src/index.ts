@@ -1,11 +1,12 @@
 import { formatTable, writeReport, type Scenario, type ScenarioReport } from './harness.js';
 import { dnsScenario } from './scenarios/dns.js';
+import { gatewayScenario } from './scenarios/gateway.js';
 import { tunnelScenario } from './scenarios/tunnel.js';
 
 export { formatTable, result, writeReport, type BenchResult, type Scenario, type ScenarioReport } from './harness.js';
 
 /** Every scenario `overlay bench` knows, in the order a full run takes them. */
-export const scenarios: Scenario[] = [tunnelScenario, dnsScenario];
+export const scenarios: Scenario[] = [tunnelScenario, gatewayScenario, dnsScenario];
 
 export interface BenchOptions {
   names: string[];

@@ -1,0 +1,186 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { startProcess, type StartedProcess } from '@overlay/common';
+import { result, type BenchResult, type Scenario } from '../harness.js';
+import { Peer } from '../measure.js';
+import { overlayCli, requireTool } from '../tools.js';
+
+const run = promisify(execFile);
+const ORIGIN_PEER = fileURLToPath(new URL('../peers/origin-peer.js', import.meta.url));
+const SITE = 'bench.test';
+const KEY = 'gateway-benchmark-key-0123456789';
+const WRK_SECONDS = 5;
+const CONNECTIONS = 64;
+const DOWNLOAD = 64 * 1024 * 1024;
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  server.close();
+  return port;
+}
+
+interface Load { rps: number; p50: number; p99: number }
+
+/** wrk's latency distribution line, e.g. "     99%    3.52ms", in ms. */
+function percentile(output: string, label: string): number {
+  const match = new RegExp(`^\\s*${label}%\\s+([\\d.]+)(us|ms|s)`, 'm').exec(output);
+  if (!match) return NaN;
+  const value = Number(match[1]);
+  return match[2] === 'us' ? value / 1000 : match[2] === 's' ? value * 1000 : value;
+}
+
+async function wrk(url: string): Promise<Load> {
+  const { stdout } = await run('wrk', ['-t1', `-c${CONNECTIONS}`, `-d${WRK_SECONDS}s`, '--latency', '-H', `Host: ${SITE}`, url], { maxBuffer: 1 << 20 });
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? NaN);
+  const errors = /Non-2xx or 3xx responses: (\d+)/.exec(stdout);
+  if (errors) throw new Error(`wrk saw ${errors[1]} error responses from ${url}`);
+  return { rps, p50: percentile(stdout, '50'), p99: percentile(stdout, '99') };
+}
+
+/** Median of three 64 MiB downloads with curl, MB/s. */
+async function download(url: string): Promise<number> {
+  const speeds: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const { stdout } = await run('curl', ['-s', '-o', '/dev/null', '-H', `Host: ${SITE}`, '-w', '%{speed_download} %{size_download}', url]);
+    const [speed, size] = stdout.trim().split(' ').map(Number);
+    if (size !== DOWNLOAD) throw new Error(`download from ${url} got ${size} bytes`);
+    speeds.push(speed / 1e6);
+  }
+  return speeds.sort((a, b) => a - b)[1];
+}
+
+async function haproxy(dir: string, name: string, listen: number, server: string): Promise<ChildProcess> {
+  const file = join(dir, `${name}.cfg`);
+  await writeFile(file, `global
+  nbthread 1
+  maxconn 4096
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+  http-reuse always
+frontend in
+  bind 127.0.0.1:${listen}
+  default_backend out
+backend out
+  server s1 ${server}
+`);
+  const child = spawn('haproxy', ['-f', file, '-db'], { stdio: 'ignore' });
+  for (let i = 0; i < 100; i++) {
+    try {
+      await run('curl', ['-sf', '-o', '/dev/null', `http://127.0.0.1:${listen}/healthz`]);
+      return child;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+  child.kill();
+  throw new Error(`haproxy ${name} did not come up on ${listen}`);
+}
+
+async function overlay(dir: string, origin: string): Promise<{ url: string; processes: StartedProcess[] }> {
+  const backEndConfig = join(dir, 'back-end.json');
+  await writeFile(backEndConfig, JSON.stringify({
+    id: 'be-bench',
+    tunnel: { listen: '127.0.0.1:0', keys: [KEY] },
+    admin: '127.0.0.1:0',
+    state: { sites: { bench: { origins: [{ url: origin, id: 'origin-1' }] } } },
+  }));
+  const backEnd = await startProcess(process.execPath, [overlayCli(), 'back-end', '--config', backEndConfig]);
+  const httpPort = await freePort();
+  const frontEndConfig = join(dir, 'front-end.json');
+  await writeFile(frontEndConfig, JSON.stringify({
+    id: 'fe-bench',
+    pop: 'bench',
+    http: { listen: `127.0.0.1:${httpPort}` },
+    admin: '127.0.0.1:0',
+    // The baselines cache nothing; neither does the overlay here, so every request crosses the tunnel.
+    cache: { enabled: false },
+    state: {
+      backEnds: { 'be-bench': { tunnel: String(backEnd.ready.tunnel), key: KEY } },
+      sites: { bench: { domains: [SITE], backEnds: ['be-bench'] } },
+    },
+  }));
+  const frontEnd = await startProcess(process.execPath, [overlayCli(), 'front-end', '--config', frontEndConfig]);
+  const url = `http://127.0.0.1:${httpPort}`;
+  // The tunnel comes up right after the ready line; wait for a first answer.
+  for (let i = 0; i < 100; i++) {
+    try {
+      await run('curl', ['-sf', '-o', '/dev/null', '-H', `Host: ${SITE}`, `${url}/healthz`]);
+      break;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+  return { url, processes: [frontEnd, backEnd] };
+}
+
+export const gatewayScenario: Scenario = {
+  name: 'gateway',
+  description: `1 KiB requests/s and p50/p99 (wrk, ${CONNECTIONS} connections, ${WRK_SECONDS} s) and 64 MiB downloads (curl): overlay front-end → tunnel → back-end vs the origin directly vs HAProxy → HAProxy (http-reuse always)`,
+  async run(progress) {
+    await requireTool('wrk', 'wrk');
+    await requireTool('haproxy', 'haproxy');
+    await requireTool('curl', 'curl');
+    const dir = await mkdtemp(join(tmpdir(), 'overlay-bench-gateway-'));
+    const origins = await Peer.start(ORIGIN_PEER);
+    const stops: Array<() => Promise<unknown>> = [];
+    try {
+      const origin = await origins.call<string>('start', { id: 'origin-1' });
+      const path = '/bytes/1024';
+      const originPort = Number(new URL(origin).port);
+      const [edgePort, innerPort] = [await freePort(), await freePort()];
+      const inner = await haproxy(dir, 'haproxy-inner', innerPort, `127.0.0.1:${originPort}`);
+      const edge = await haproxy(dir, 'haproxy-edge', edgePort, `127.0.0.1:${innerPort}`);
+      stops.push(async () => {
+        for (const child of [edge, inner]) {
+          child.kill('SIGTERM');
+          if (child.exitCode === null) await once(child, 'exit');
+        }
+      });
+      progress('starting overlay back-end and front-end');
+      const { url, processes } = await overlay(dir, origin);
+      stops.push(() => Promise.all(processes.map((p) => p.stop())));
+
+      progress(`wrk: origin directly`);
+      const direct = await wrk(`${origin}${path}`);
+      progress(`wrk: HAProxy two-tier`);
+      const chain = await wrk(`http://127.0.0.1:${edgePort}${path}`);
+      progress(`wrk: overlay`);
+      const through = await wrk(`${url}${path}`);
+
+      progress('64 MiB downloads: direct, HAProxy two-tier, overlay');
+      const big = `/bytes/${DOWNLOAD}`;
+      const directMBs = await download(`${origin}${big}`);
+      const chainMBs = await download(`http://127.0.0.1:${edgePort}${big}`);
+      const overlayMBs = await download(`${url}${big}`);
+
+      const results: BenchResult[] = [
+        result('1 KiB requests/s', 'req/s', through.rps, 'HAProxy → HAProxy → origin, http-reuse always', chain.rps, 'ratio >= 0.5'),
+        result('1 KiB requests/s', 'req/s', through.rps, 'origin directly', direct.rps),
+        result('1 KiB p50 latency', 'ms', through.p50, 'HAProxy two-tier', chain.p50),
+        result('1 KiB p99 latency', 'ms', through.p99, 'HAProxy two-tier', chain.p99),
+        result('1 KiB p50 latency', 'ms', through.p50, 'origin directly', direct.p50),
+        result('1 KiB p99 latency', 'ms', through.p99, 'origin directly', direct.p99),
+        result('64 MiB download', 'MB/s', overlayMBs, 'HAProxy two-tier', chainMBs),
+        result('64 MiB download', 'MB/s', overlayMBs, 'origin directly', directMBs),
+      ];
+      return results;
+    } finally {
+      for (const stop of stops.reverse()) await stop().catch(() => {});
+      await origins.call('stop').catch(() => {});
+      await origins.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  },
+};

@@ -1,0 +1,28 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+export const run = promisify(execFile);
+
+/** The built `overlay` command (pnpm test builds first). */
+export const OVERLAY = fileURLToPath(new URL('../packages/cli/dist/main.js', import.meta.url));
+
+/** Runs `overlay …` to completion; never throws, returns exit code and output. */
+export async function overlay(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [OVERLAY, ...args], { env, timeout: 30_000 });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const failure = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof failure.code === 'number' ? failure.code : 1, stdout: failure.stdout ?? '', stderr: failure.stderr ?? '' };
+  }
+}
+
+/** Fails (never skips) when an outside tool the test talks to is missing. */
+export async function requireCommand(command: string, debianPackage: string): Promise<void> {
+  try {
+    await run('sh', ['-c', `command -v ${command}`]);
+  } catch {
+    throw new Error(`${command} is missing: apt-get install -y ${debianPackage} (.ci/run installs it)`);
+  }
+}
