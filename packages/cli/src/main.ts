@@ -11,6 +11,32 @@ const program = new Command('overlay')
 const address = (info: AddressInfo) => formatHostPort(info.address, info.port);
 
 program
+  .command('demo')
+  .description('the whole system on 127.0.0.1: two origins, a manager, a back-end, two front-ends (pop-a, pop-b) and the DNS redirector')
+  .option('--base-port <n>', 'first of the ports the demo uses', '7000')
+  .action(async (options: { basePort: string }) => {
+    const base = Number(options.basePort);
+    if (!Number.isInteger(base) || base < 1024 || base > 65_000) {
+      process.stderr.write('overlay demo: --base-port must be an integer from 1024 to 65000\n');
+      process.exit(2);
+    }
+    await runRole('demo', async (log) => (await import('./demo.js')).startDemo(base, log));
+  });
+
+program
+  .command('manager')
+  .description('front-end manager, back-end manager, or both (role: in the file): HTTP API, live feed, dashboard')
+  .requiredOption('--config <file>', 'YAML or JSON config file')
+  .action(async (options: { config: string }) => {
+    await runRole('manager', async (log) => {
+      const { loadManagerConfig, startManager } = await import('@overlay/manager');
+      const config = await loadManagerConfig(options.config);
+      const manager = await startManager(config, { log });
+      return { ready: { url: manager.url, managerRole: config.role }, close: () => manager.close() };
+    });
+  });
+
+program
   .command('back-end')
   .description('back-end gateway near the origins: accepts tunnels, serves streams from pooled origin connections')
   .requiredOption('--config <file>', 'YAML or JSON config file')
@@ -20,7 +46,17 @@ program
       const { loadBackEndConfig, startBackEnd } = await import('@overlay/backend');
       const config = await loadBackEndConfig(options.config);
       const backEnd = await startBackEnd(config, { log });
-      return { ready: { id: backEnd.id, tunnel: address(backEnd.tunnel), admin: address(backEnd.admin) }, close: () => backEnd.close() };
+      const ready = { id: backEnd.id, tunnel: address(backEnd.tunnel), admin: address(backEnd.admin) };
+      const attached = config.manager
+        ? (await import('@overlay/control')).attachBackEnd(backEnd, { manager: config.manager, addresses: { tunnel: ready.tunnel, admin: ready.admin }, log })
+        : undefined;
+      return {
+        ready,
+        close: async () => {
+          attached?.close();
+          await backEnd.close();
+        },
+      };
     });
   });
 
@@ -33,8 +69,20 @@ program
       const { loadFrontEndConfig, startFrontEnd } = await import('@overlay/frontend');
       const config = await loadFrontEndConfig(options.config);
       const frontEnd = await startFrontEnd(config, { log });
+      const ready = { id: frontEnd.id, http: address(frontEnd.http), admin: address(frontEnd.admin) };
+      const attached = config.manager
+        ? (await import('@overlay/control')).attachFrontEnd(frontEnd, {
+            manager: config.manager, tunnelKey: config.manager.tunnelKey, pop: config.pop, addresses: { http: ready.http, admin: ready.admin }, httpHost: frontEnd.http.address, log,
+          })
+        : undefined;
       const tcp = Object.fromEntries(Object.entries(frontEnd.tcp).map(([site, info]) => [site, address(info)]));
-      return { ready: { id: frontEnd.id, http: address(frontEnd.http), admin: address(frontEnd.admin), tcp }, close: () => frontEnd.close() };
+      return {
+        ready: { ...ready, tcp },
+        close: async () => {
+          attached?.close();
+          await frontEnd.close();
+        },
+      };
     });
   });
 
@@ -48,9 +96,24 @@ program
       const config = await loadRedirectorConfig(options.config);
       const running = await startRedirector(config, { log });
       const dns = formatHostPort(running.host, running.udpPort);
+      const ready = { dns, ...(running.adminPort ? { admin: formatHostPort(running.host, running.adminPort) } : {}) };
+      const apexes = Object.keys(config.zones);
+      const attached = config.manager
+        ? (await import('@overlay/control')).attachRedirector(running, {
+            manager: config.manager,
+            id: config.id,
+            base: { zones: config.zones, popPreferences: config.popPreferences, answerTtl: config.answerTtl, answerCount: config.answerCount, overloadThreshold: config.overloadThreshold },
+            isInZones: (name) => apexes.some((apex) => name === apex || name.endsWith(`.${apex}`)),
+            addresses: ready,
+            log,
+          })
+        : undefined;
       return {
-        ready: { dns, ...(running.adminPort ? { admin: formatHostPort(running.host, running.adminPort) } : {}) },
-        close: () => running.close(),
+        ready,
+        close: async () => {
+          attached?.close();
+          await running.close();
+        },
       };
     });
   });

@@ -3,6 +3,8 @@ import { ConfigError, createLogger, type Logger } from '@overlay/common';
 /** A started long-running role: what it prints in its ready line, and how to stop it. */
 export interface Running {
   ready: Record<string, unknown>;
+  /** Human lines printed after the ready line (stdout). */
+  hints?: string[];
   close(): Promise<void>;
 }
 
@@ -25,6 +27,7 @@ export async function runRole(role: string, start: (log: Logger) => Promise<Runn
     process.exit(1);
   }
   process.stdout.write(`${JSON.stringify({ msg: 'ready', role, time: new Date().toISOString(), ...running.ready })}\n`);
+  if (running.hints) process.stdout.write(`${running.hints.join('\n')}\n`);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

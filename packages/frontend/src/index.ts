@@ -1,1 +1,14 @@
-export {};
+export { startFrontEnd, type FrontEnd, type StartFrontEndOptions } from './front-end.js';
+export type { FrontEndStatus, TunnelStatus } from './gateway.js';
+export { runFrontEndWorker } from './cluster-worker.js';
+export {
+  frontEndConfigSchema, frontEndStateSchema, backEndStateSchema, siteStateSchema, ringsSchema, loadFrontEndConfig,
+  type FrontEndConfig, type FrontEndConfigInput, type FrontEndState, type FrontEndStateInput, type BackEndState, type SiteState,
+} from './config.js';
+export { FrontEndErrorCode, ExchangeError } from './errors.js';
+export {
+  defaultHttpListenerOptions, defaultCacheSettings, defaultBackEndRoute, clusterTimings,
+  type HttpListenerOptions, type CacheSettings,
+} from './options.js';
+export { buildRequestHead, clientAddress, requestHasBody, type ForwardContext } from './request-head.js';
+export { SiteTable, hostName, type Site } from './sites.js';

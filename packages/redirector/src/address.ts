@@ -20,6 +20,9 @@ export function parseAddress(text: string): IpBytes {
 }
 
 export function formatAddress(address: IpBytes): string {
+  const { bytes } = address;
+  // Dotted quads by hand: this runs per query for ECS clients, and ipaddr.js copies and parses.
+  if (address.family === 4) return `${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}`;
   const parsed = ipaddr.fromByteArray([...address.bytes]);
   return parsed.kind() === 'ipv6' ? (parsed as ipaddr.IPv6).toRFC5952String() : parsed.toString();
 }

@@ -3,7 +3,7 @@ import type { ClientLocation } from './location.js';
 import { selectFrontEnds, type SelectionBasis } from './select.js';
 import { Rcode, RRClass, RRType } from './wire/constants.js';
 import type { Question } from './wire/query.js';
-import type { ResourceRecord } from './wire/response.js';
+import type { ResourceRecord } from './wire/sections.js';
 import { findZone, type IndexedSite, type IndexedZone, type NameNode, type ZoneIndex } from './zone-index.js';
 
 export interface Answer {

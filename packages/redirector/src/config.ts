@@ -35,6 +35,13 @@ export const redirectorDefaults = Object.freeze({
     /** Sources never limited: loopback, so local tests and the demo are unaffected. */
     exempt: ['127.0.0.0/8', '::1/128'],
   },
+  /** Memo sizes, entries per generation (each memo holds at most twice this; see bounded-cache.ts). */
+  caches: {
+    /** Encoded answers per state: by question, and again by question and client network. */
+    answers: 10_000,
+    /** Packet source address text → parsed location, and → rate-limit network. */
+    sourceAddresses: 10_000,
+  },
   /** Address the DNS and admin listeners bind when a config names only a port. */
   host: '127.0.0.1',
 });
@@ -165,6 +172,8 @@ export const redirectorConfigSchema = z
         maxConnections: z.number().int().min(1).default(redirectorDefaults.tcp.maxConnections),
       })
       .default({ ...redirectorDefaults.tcp }),
+    /** Follow a manager: sites, assignments and front-end health come from its feed (docs/manager.md). */
+    manager: z.strictObject({ url: z.url({ protocol: /^https?$/ }), token: z.string().min(16, 'must be at least 16 characters') }).optional(),
     ...redirectorStateShape,
   })
   .superRefine(checkStateConsistency);

@@ -22,6 +22,9 @@ export {
 } from './select.js';
 export { PopTable, type PopMatch } from './pop-table.js';
 export { ResponseRateLimiter, type RateDecision } from './rate-limit.js';
-export { decodeQuery, type DecodedQuery, type Question, type Edns, type ClientSubnet } from './wire/query.js';
+export { decodeQuery, type DecodedQuery, type QueryHeader, type Question, type Edns, type ClientSubnet } from './wire/query.js';
 export { TcpMessageReader, frameMessage } from './wire/tcp-framing.js';
+export { encodeSections, type EncodedSections, type RecordSections, type ResourceRecord } from './wire/sections.js';
+export { writeResponse, type ResponseFrame, type EncodedResponse } from './wire/response.js';
+export { GenerationCache, PairCache } from './bounded-cache.js';
 export { parseAddress, type IpBytes } from './address.js';

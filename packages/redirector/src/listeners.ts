@@ -1,4 +1,5 @@
 import dgram from 'node:dgram';
+import dns from 'node:dns';
 import net from 'node:net';
 import type { Logger } from '@overlay/common';
 import { frameMessage, TcpMessageReader } from './wire/tcp-framing.js';
@@ -22,14 +23,19 @@ export interface TcpListener {
 }
 
 export function listenUdp(host: string, port: number, handle: MessageHandler, log: Logger): Promise<dgram.Socket> {
-  const socket = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
+  const family = net.isIPv6(host) ? 6 : 4;
+  // Answers go to the numeric source address the kernel reported: it needs no resolving, and the default
+  // lookup would defer every send to the next tick through dns.lookup. A host name to bind still resolves.
+  const lookup = (address: string, _family: unknown, callback: (err: Error | null, address: string, family: number) => void): void => {
+    if (net.isIP(address) === family) callback(null, address, family);
+    else dns.lookup(address, family, callback);
+  };
+  const socket = dgram.createSocket({ type: family === 6 ? 'udp6' : 'udp4', lookup: lookup as dgram.SocketOptions['lookup'] });
   socket.on('message', (message, remote) => {
     const response = handle(message, remote.address);
-    if (response) {
-      socket.send(response, remote.port, remote.address, (err) => {
-        if (err) log.debug({ err, remote: remote.address }, 'udp send failed');
-      });
-    }
+    // No send callback: with one, Node defers a call per datagram to the next tick. A failed send (a full
+    // socket buffer) loses one answer, and the client retries, as it would after any lost datagram.
+    if (response) socket.send(response, remote.port, remote.address);
   });
   return new Promise((resolve, reject) => {
     socket.once('error', reject);

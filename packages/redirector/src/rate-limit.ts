@@ -1,10 +1,14 @@
 import type { Clock } from '@overlay/common';
 import ipaddr from 'ipaddr.js';
 import { clientNetworkKey, familyBits, parseAddress } from './address.js';
-import type { RateLimitOptions } from './config.js';
+import { GenerationCache } from './bounded-cache.js';
+import { redirectorDefaults, type RateLimitOptions } from './config.js';
 
 /** What to do with one UDP response: send it, send a tiny truncated one instead (slip), or nothing. */
 export type RateDecision = 'allow' | 'slip' | 'drop';
+
+/** Stands for "exempt" where a network key would be; no key is empty. */
+const EXEMPT = '';
 
 interface Bucket {
   tokens: number;
@@ -22,6 +26,8 @@ interface Bucket {
 export class ResponseRateLimiter {
   private readonly buckets = new Map<string, Bucket>();
   private readonly exempt: Array<[ipaddr.IPv4 | ipaddr.IPv6, number]>;
+  /** Source address text → its network key, or EXEMPT: parsing the text costs more than the bucket. */
+  private readonly sources = new GenerationCache<string, string>(redirectorDefaults.caches.sourceAddresses);
 
   constructor(
     private readonly options: RateLimitOptions,
@@ -31,9 +37,9 @@ export class ResponseRateLimiter {
   }
 
   decide(sourceAddress: string): RateDecision {
-    if (!this.options.enabled || this.isExempt(sourceAddress)) return 'allow';
-    const address = parseAddress(sourceAddress);
-    const key = clientNetworkKey(address, familyBits(address.family));
+    if (!this.options.enabled) return 'allow';
+    const key = this.networkOf(sourceAddress);
+    if (key === EXEMPT) return 'allow';
     const now = this.now();
     const bucket = this.take(key, now);
     const refill = ((now - bucket.updatedAt) / 1000) * this.options.responsesPerSecond;
@@ -51,6 +57,16 @@ export class ResponseRateLimiter {
   /** Networks currently tracked (bounded by maxTrackedNetworks). */
   get size(): number {
     return this.buckets.size;
+  }
+
+  private networkOf(sourceAddress: string): string {
+    let key = this.sources.get(sourceAddress);
+    if (key === undefined) {
+      const address = parseAddress(sourceAddress);
+      key = this.isExempt(sourceAddress) ? EXEMPT : clientNetworkKey(address, familyBits(address.family));
+      this.sources.set(sourceAddress, key);
+    }
+    return key;
   }
 
   private isExempt(sourceAddress: string): boolean {

@@ -1,5 +1,5 @@
 import { silentLogger, validate, monotonicNow, Registry, type Clock, type Logger } from '@overlay/common';
-import { answerQuestion } from './answer.js';
+import { AnswerCache } from './answer-cache.js';
 import {
   rateLimitSchema,
   redirectorDefaults,
@@ -8,12 +8,12 @@ import {
   type RedirectorState,
   type RedirectorStateInput,
 } from './config.js';
-import { locateClient } from './location.js';
-import { createRedirectorMetrics, type RedirectorMetrics, type Transport } from './metrics.js';
+import { ClientLocator } from './location.js';
+import { answerTallies, createRedirectorMetrics, type RedirectorMetrics, type Transport } from './metrics.js';
 import { ResponseRateLimiter } from './rate-limit.js';
 import { MAX_TCP_MESSAGE, MIN_UDP_PAYLOAD, Rcode, rcodeLabel, typeLabel } from './wire/constants.js';
 import { decodeQuery, type DecodedQuery, type Edns } from './wire/query.js';
-import { encodeResponse, encodeTruncated, headerOnly, type EncodedResponse, type ResponseParts } from './wire/response.js';
+import { headerOnly, writeResponse, type ResponseFrame } from './wire/response.js';
 import { buildZoneIndex, type ZoneIndex } from './zone-index.js';
 
 export interface RedirectorOptions {
@@ -43,14 +43,21 @@ const errorRcodes: Record<Exclude<Answerable['kind'], 'query'>, number> = {
   badvers: Rcode.BADVERS,
 };
 
+/** A compiled state and the answers worked out from it: swapped as one, so no answer outlives its state. */
+interface Compiled {
+  index: ZoneIndex;
+  answers: AnswerCache;
+}
+
 /**
  * The authoritative DNS redirector without sockets: bytes in, bytes out. Holds the compiled state,
  * decides every answer, applies the UDP rate limit and counts what it does. `startRedirector` puts
- * UDP and TCP listeners in front of it.
+ * UDP and TCP listeners in front of it. docs/redirector.md "Hot path" says how a query is answered.
  */
 export class Redirector {
-  private index: ZoneIndex;
+  private compiled: Compiled;
   private readonly limiter: ResponseRateLimiter;
+  private readonly locator = new ClientLocator(redirectorDefaults.caches.sourceAddresses);
   private readonly metrics: RedirectorMetrics;
   private readonly log: Logger;
   private readonly udpPayloadCap: number;
@@ -60,17 +67,17 @@ export class Redirector {
     this.metrics = createRedirectorMetrics(options.registry ?? new Registry());
     this.udpPayloadCap = options.udpPayloadCap ?? redirectorDefaults.udpPayloadCap;
     this.limiter = new ResponseRateLimiter(validate(rateLimitSchema, options.rateLimit ?? {}), options.now ?? monotonicNow);
-    this.index = this.compile(options.state);
+    this.compiled = this.compile(options.state);
   }
 
   /** Replaces the whole state at once; throws ConfigError (naming the field) and keeps the old state if invalid. */
   update(state: RedirectorStateInput): void {
-    this.index = this.compile(state);
+    this.compiled = this.compile(state);
     this.metrics.stateUpdates.inc();
   }
 
   get state(): RedirectorState {
-    return this.index.state;
+    return this.compiled.index.state;
   }
 
   get metricSet(): RedirectorMetrics {
@@ -89,45 +96,46 @@ export class Redirector {
       if (decision !== 'allow') {
         this.metrics.rateLimited.inc({ action: decision });
         if (decision === 'drop') return undefined;
-        return this.noLargerThan(query, encodeTruncated(this.bareParts(decoded, Rcode.NOERROR)), decoded);
+        const slip = writeResponse({ ...this.bareFrame(decoded, Rcode.NOERROR), truncated: true }, this.udpLimit(decoded));
+        return this.noLargerThan(query, slip.message, decoded);
       }
     }
     const maxSize = client.transport === 'udp' ? this.udpLimit(decoded) : MAX_TCP_MESSAGE;
-    const qtype = 'question' in decoded && decoded.question ? typeLabel(decoded.question.type) : 'none';
-    const { message, truncated, rcode } = this.answer(decoded, client, maxSize);
+    if (decoded.kind === 'query') return this.answer(decoded, client, maxSize);
+    const rcode = errorRcodes[decoded.kind];
+    const { message, truncated } = writeResponse(this.bareFrame(decoded, rcode), maxSize);
+    const qtype = decoded.question ? typeLabel(decoded.question.type) : 'none';
     this.metrics.queries.inc({ transport: client.transport, qtype, rcode: rcodeLabel(rcode) });
     if (truncated) this.metrics.truncated.inc({ transport: client.transport });
-    return decoded.kind === 'query' ? message : this.noLargerThan(query, message, decoded);
+    return this.noLargerThan(query, message, decoded);
   }
 
-  private answer(decoded: Answerable, client: ClientInfo, maxSize: number): EncodedResponse & { rcode: number } {
-    if (decoded.kind !== 'query') {
-      const rcode = errorRcodes[decoded.kind];
-      return { ...encodeResponse(this.bareParts(decoded, rcode), maxSize), rcode };
-    }
+  private answer(decoded: Extract<DecodedQuery, { kind: 'query' }>, client: ClientInfo, maxSize: number): Buffer {
     const { header, question, edns } = decoded;
     const subnet = edns?.clientSubnet;
-    const answer = answerQuestion(this.index, question, locateClient(client.address, subnet));
-    for (const frontEnd of answer.frontEnds) this.metrics.answers.inc({ front_end: frontEnd });
-    if (answer.basis) this.metrics.selections.inc({ basis: answer.basis });
-    const parts: ResponseParts = { header, question, ...answer, edns: this.ednsEcho(edns) };
-    if (parts.edns && subnet) {
+    const { answer, scopeLength } = this.compiled.answers.lookup(question, this.locator.locate(client.address, subnet));
+    // The counters an answer bumps are looked up once, when it is first sent.
+    answer.tallies ??= answerTallies(this.metrics, typeLabel(question.type), { ...answer, rcode: rcodeLabel(answer.rcode) });
+    for (const tally of answer.tallies[client.transport]) tally.count += 1;
+    const frame: ResponseFrame = { header, question, rcode: answer.rcode, authoritative: answer.authoritative, sections: answer.sections };
+    if (edns) {
       // SOURCE 0 means the resolver withheld the client: the answer then holds for everyone.
-      const scopePrefixLength = subnet.sourcePrefixLength === 0 ? 0 : answer.scopeLength;
-      parts.edns.clientSubnet = { ...subnet, scopePrefixLength };
+      const clientSubnet = subnet && { ...subnet, scopePrefixLength: subnet.sourcePrefixLength === 0 ? 0 : scopeLength };
+      frame.edns = { udpPayloadSize: this.udpPayloadCap, clientSubnet };
     }
-    return { ...encodeResponse(parts, maxSize), rcode: answer.rcode };
+    const { message, truncated } = writeResponse(frame, maxSize);
+    if (truncated) this.metrics.truncated.inc({ transport: client.transport });
+    return message;
   }
 
   /** Header, question (when readable) and OPT (when sent), no records. */
-  private bareParts(decoded: Answerable, rcode: number): ResponseParts {
+  private bareFrame(decoded: Answerable, rcode: number): ResponseFrame {
     const question = 'question' in decoded ? decoded.question : undefined;
     const edns = 'edns' in decoded ? decoded.edns : undefined;
-    const empty = { answers: [], authorities: [], additionals: [] };
-    return { header: decoded.header, rcode, authoritative: false, question, ...empty, edns: this.ednsEcho(edns) };
+    return { header: decoded.header, rcode, authoritative: false, question, edns: this.ednsEcho(edns) };
   }
 
-  private ednsEcho(edns: Edns | undefined): ResponseParts['edns'] {
+  private ednsEcho(edns: Edns | undefined): ResponseFrame['edns'] {
     return edns ? { udpPayloadSize: this.udpPayloadCap } : undefined;
   }
 
@@ -144,7 +152,7 @@ export class Redirector {
     return headerOnly(decoded.header, rcode, (response[2] & 0x02) !== 0);
   }
 
-  private compile(input: RedirectorStateInput): ZoneIndex {
+  private compile(input: RedirectorStateInput): Compiled {
     const state = validate(redirectorStateSchema, input);
     const index = buildZoneIndex(state);
     const frontEnds = [...index.frontEnds.values()];
@@ -157,6 +165,6 @@ export class Redirector {
       },
       'redirector state applied',
     );
-    return index;
+    return { index, answers: new AnswerCache(index, redirectorDefaults.caches.answers) };
   }
 }

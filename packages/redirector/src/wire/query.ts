@@ -6,6 +6,7 @@
  */
 import { familyBits, isMasked, type IpBytes } from '../address.js';
 import { EdnsOption, HEADER_SIZE, Opcode, RRType } from './constants.js';
+import { nameWireLength, writeName } from './name-writer.js';
 
 export interface QueryHeader {
   id: number;
@@ -19,6 +20,13 @@ export interface Question {
   name: string;
   /** Lower-case form for lookups. */
   key: string;
+  /**
+   * `wire[wireStart, wireEnd)` is the name uncompressed, with the bytes exactly as sent (case kept): what the
+   * response echoes. Usually the query itself, so reading a question copies nothing.
+   */
+  wire: Buffer;
+  wireStart: number;
+  wireEnd: number;
   type: number;
   class: number;
 }
@@ -57,11 +65,23 @@ class Malformed extends Error {
 const MAX_WIRE_NAME = 255;
 const ECS_FAMILY: Record<number, 4 | 6> = { 1: 4, 2: 6 };
 
-function readName(message: Buffer, start: number): { labels: string[]; end: number } {
-  const labels: string[] = [];
+/** Holds a name's presentation form while it is read: names are read one at a time, synchronously. */
+const nameText = Buffer.allocUnsafe(MAX_WIRE_NAME);
+const DOT = 0x2e;
+
+interface ReadName {
+  /** Labels joined by dots, case kept; '' for the root. */
+  name: string;
+  end: number;
+  /** True when no compression pointer was followed, so the name's wire form is the bytes it was read from. */
+  contiguous: boolean;
+}
+
+function readName(message: Buffer, start: number): ReadName {
   let position = start;
   let end = -1;
   let wireLength = 1;
+  let textLength = 0;
   for (;;) {
     if (position >= message.length) throw new Malformed('name runs past the end of the message');
     const length = message[position];
@@ -75,20 +95,24 @@ function readName(message: Buffer, start: number): { labels: string[]; end: numb
       continue;
     }
     if (length & 0xc0) throw new Malformed('reserved label type');
-    if (length === 0) return { labels, end: end < 0 ? position + 1 : end };
+    if (length === 0) break;
     wireLength += length + 1;
     if (wireLength > MAX_WIRE_NAME) throw new Malformed('name longer than 255 octets');
     if (position + 1 + length > message.length) throw new Malformed('label runs past the end of the message');
-    const label = message.toString('latin1', position + 1, position + 1 + length);
-    // A dot inside a label cannot be told apart from a label boundary once the name is text.
-    if (label.includes('.')) throw new Malformed('label contains a dot');
-    labels.push(label);
+    if (textLength > 0) nameText[textLength++] = DOT;
+    for (let at = position + 1; at <= position + length; at++) {
+      const octet = message[at];
+      // A dot inside a label cannot be told apart from a label boundary once the name is text.
+      if (octet === DOT) throw new Malformed('label contains a dot');
+      nameText[textLength++] = octet;
+    }
     position += 1 + length;
   }
+  return { name: nameText.toString('latin1', 0, textLength), end: end < 0 ? position + 1 : end, contiguous: end < 0 };
 }
 
 interface RawRecord {
-  labels: string[];
+  name: string;
   type: number;
   klass: number;
   ttl: number;
@@ -97,13 +121,13 @@ interface RawRecord {
 }
 
 function readRecord(message: Buffer, start: number): RawRecord {
-  const { labels, end: nameEnd } = readName(message, start);
+  const { name, end: nameEnd } = readName(message, start);
   if (nameEnd + 10 > message.length) throw new Malformed('record header cut short');
   const rdLength = message.readUInt16BE(nameEnd + 8);
   const rdataStart = nameEnd + 10;
   if (rdataStart + rdLength > message.length) throw new Malformed('record data runs past the end of the message');
   return {
-    labels,
+    name,
     type: message.readUInt16BE(nameEnd),
     klass: message.readUInt16BE(nameEnd + 2),
     ttl: message.readUInt32BE(nameEnd + 4),
@@ -130,7 +154,7 @@ function readClientSubnet(option: Buffer): ClientSubnet {
 }
 
 function readEdns(record: RawRecord): Edns {
-  if (record.labels.length > 0) throw new Malformed('OPT record not owned by the root');
+  if (record.name !== '') throw new Malformed('OPT record not owned by the root');
   const edns: Edns = {
     udpPayloadSize: record.klass,
     version: (record.ttl >>> 16) & 0xff,
@@ -162,13 +186,16 @@ function readOptions(options: Buffer, edns: Edns): void {
 }
 
 function readQuestion(message: Buffer, start: number): { question: Question; end: number } {
-  const { labels, end } = readName(message, start);
+  const { name, end, contiguous } = readName(message, start);
   if (end + 4 > message.length) throw new Malformed('question cut short');
-  const name = labels.join('.');
-  return {
-    question: { name, key: name.toLowerCase(), type: message.readUInt16BE(end), class: message.readUInt16BE(end + 2) },
-    end: end + 4,
-  };
+  const type = message.readUInt16BE(end);
+  const klass = message.readUInt16BE(end + 2);
+  const key = name.toLowerCase();
+  if (contiguous) return { question: { name, key, wire: message, wireStart: start, wireEnd: end, type, class: klass }, end: end + 4 };
+  // The response carries the question uncompressed at offset 12, so a compressed one is spelled out.
+  const wire = Buffer.allocUnsafe(nameWireLength(name));
+  writeName(wire, 0, name, new Map());
+  return { question: { name, key, wire, wireStart: 0, wireEnd: wire.length, type, class: klass }, end: end + 4 };
 }
 
 interface Sections {
@@ -191,15 +218,15 @@ function readSections(message: Buffer): Sections {
       if (questionCount === 1) sections.question = question;
       position = end;
     }
-    recordCounts.forEach((count, section) => {
-      for (let i = 0; i < count; i++) {
+    for (let section = 0; section < recordCounts.length; section++) {
+      for (let i = 0; i < recordCounts[section]; i++) {
         const record = readRecord(message, position);
         position = record.end;
         if (record.type !== RRType.OPT) continue;
         if (section !== 2 || sections.edns) throw new Malformed('OPT record misplaced or repeated');
         sections.edns = readEdns(record);
       }
-    });
+    }
   } catch (err) {
     if (!(err instanceof Malformed)) throw err;
     sections.problem = err.message;

@@ -1,38 +1,23 @@
 /**
- * Builds response bytes with dns2's encoder (records, name compression, the OPT record and its ECS
- * option, the BADVERS split into the OPT TTL: all of which it does right) and does the fitting itself:
- * dns2's UDP server truncates by dropping every record *including the OPT*, which breaks EDNS for the
- * client's retry logic, and it does not cap the size a client may ask for.
+ * Assembles response bytes by hand: header, the question as the client sent it, record sections encoded
+ * beforehand (see sections.ts), and the OPT record with its ECS option. It also does the fitting: dns2's
+ * UDP server truncates by dropping every record *including the OPT*, which breaks EDNS for the client's
+ * retry logic, and it does not cap the size a client may ask for.
  */
-import { Packet, type EcsOption, type Header, type Question as PacketQuestion, type Resource } from 'dns2';
-import { formatAddress } from '../address.js';
-import { EdnsOption, HEADER_SIZE, RRClass, RRType } from './constants.js';
+import { EdnsOption, HEADER_SIZE, RRType } from './constants.js';
 import type { ClientSubnet, QueryHeader, Question } from './query.js';
+import { noSections, type EncodedSections } from './sections.js';
 
-export type ResourceRecord = { name: string; ttl: number } & (
-  | { type: typeof RRType.A | typeof RRType.AAAA; address: string }
-  | { type: typeof RRType.NS; ns: string }
-  | {
-      type: typeof RRType.SOA;
-      primary: string;
-      admin: string;
-      serial: number;
-      refresh: number;
-      retry: number;
-      expiration: number;
-      minimum: number;
-    }
-);
-
-export interface ResponseParts {
+export interface ResponseFrame {
   header: QueryHeader;
   rcode: number;
   authoritative: boolean;
+  /** Echoed with its name's bytes exactly as the client sent them (resolvers randomize case, RFC draft 0x20). */
   question?: Question;
-  answers: ResourceRecord[];
-  authorities: ResourceRecord[];
-  /** Optional data (glue): dropped first, without TC, when the response does not fit (RFC 2181 §9). */
-  additionals: ResourceRecord[];
+  /** Must be encoded for `question.key`, and empty without a question. */
+  sections?: EncodedSections;
+  /** Sets TC and leaves every record out whatever fits: the "slip" answer of the rate limiter. */
+  truncated?: boolean;
   /** Present when the query carried EDNS: the response then carries an OPT record too (RFC 6891 §7). */
   edns?: {
     /** The UDP payload size we advertise, bytes. */
@@ -47,79 +32,123 @@ export interface EncodedResponse {
   truncated: boolean;
 }
 
-function toPacketQuestion(question: Question): PacketQuestion {
-  // Not `new Packet.Question(...)`: its constructor turns a type or class of 0 into ANY.
-  return { name: question.name, type: question.type, class: question.class } as PacketQuestion;
+/** Root owner, type, class, TTL and RDLENGTH of an OPT record, octets. */
+const OPT_FIXED = 11;
+/** ECS option code, length, family and the two prefix lengths, octets. */
+const ECS_FIXED = 8;
+const FLAG_QR = 0x8000;
+const FLAG_AA = 0x0400;
+const FLAG_TC = 0x0200;
+const FLAG_RD = 0x0100;
+const FLAG_CD = 0x0010;
+
+/** Big-endian 16 bits by index: Buffer's checked writers cost more than the rest of a cached answer. */
+function put16(out: Buffer, at: number, value: number): void {
+  out[at] = value >>> 8;
+  out[at + 1] = value & 0xff;
 }
 
-function toPacketResource(record: ResourceRecord): Resource {
-  return new Packet.Resource({ ...record, class: RRClass.IN });
+/** Messages this short copy faster byte by byte than through Buffer#copy's argument checks. */
+const SHORT_COPY = 64;
+
+function copyBytes(from: Uint8Array, start: number, end: number, to: Buffer, at: number): void {
+  if (end - start > SHORT_COPY) {
+    to.set(from.subarray(start, end), at);
+    return;
+  }
+  for (let i = start; i < end; i++) to[at + i - start] = from[i] as number;
 }
 
-function optRecord(edns: NonNullable<ResponseParts['edns']>): Resource {
-  const options: EcsOption[] = [];
+function subnetAddressLength(subnet: ClientSubnet): number {
+  // RFC 7871 §6: ADDRESS holds exactly the source prefix, rounded up to whole octets.
+  return Math.ceil(subnet.sourcePrefixLength / 8);
+}
+
+function optLength(edns: ResponseFrame['edns']): number {
+  if (!edns) return 0;
+  return OPT_FIXED + (edns.clientSubnet ? ECS_FIXED + subnetAddressLength(edns.clientSubnet) : 0);
+}
+
+function writeFlags(out: Buffer, header: QueryHeader, rcode: number, authoritative: boolean, truncated: boolean): void {
+  let flags = FLAG_QR | (header.opcode << 11) | (rcode & 0xf);
+  if (authoritative) flags |= FLAG_AA;
+  if (truncated) flags |= FLAG_TC;
+  if (header.rd) flags |= FLAG_RD;
+  if (header.cd) flags |= FLAG_CD;
+  put16(out, 0, header.id);
+  put16(out, 2, flags);
+}
+
+function writeOpt(out: Buffer, at: number, edns: NonNullable<ResponseFrame['edns']>, rcode: number): void {
+  out[at] = 0; // owned by the root
+  put16(out, at + 1, RRType.OPT);
+  put16(out, at + 3, edns.udpPayloadSize);
+  // TTL: the upper 8 bits of a 12-bit rcode, version 0, no flags (we do not sign, so DO is not echoed).
+  put16(out, at + 5, ((rcode >>> 4) & 0xff) << 8);
+  put16(out, at + 7, 0);
   const subnet = edns.clientSubnet;
-  // Built by hand, not with Packet.Resource.EDNS.ECS(): that helper always says IPv4 and turns /0 into /32.
-  if (subnet) {
-    options.push({
-      ednsCode: EdnsOption.ECS,
-      family: subnet.address.family === 4 ? 1 : 2,
-      sourcePrefixLength: subnet.sourcePrefixLength,
-      scopePrefixLength: subnet.scopePrefixLength,
-      ip: formatAddress(subnet.address),
-    });
+  if (!subnet) {
+    put16(out, at + 9, 0);
+    return;
   }
-  return Packet.Resource.EDNS(options, { udpPayloadSize: edns.udpPayloadSize });
-}
-
-function build(parts: ResponseParts, sections: 'all' | 'no-additionals' | 'question-only', truncated: boolean): Buffer {
-  const packet = new Packet();
-  packet.header = new Packet.Header({
-    id: parts.header.id,
-    qr: 1,
-    opcode: parts.header.opcode,
-    aa: parts.authoritative ? 1 : 0,
-    tc: truncated ? 1 : 0,
-    rd: parts.header.rd ? 1 : 0,
-    cd: parts.header.cd ? 1 : 0,
-    rcode: parts.rcode,
-  } as Partial<Header>);
-  packet.questions = parts.question ? [toPacketQuestion(parts.question)] : [];
-  if (sections !== 'question-only') {
-    packet.answers = parts.answers.map(toPacketResource);
-    packet.authorities = parts.authorities.map(toPacketResource);
-  }
-  if (sections === 'all') packet.additionals = parts.additionals.map(toPacketResource);
-  if (parts.edns) packet.additionals.push(optRecord(parts.edns));
-  return packet.toBuffer();
+  const addressLength = subnetAddressLength(subnet);
+  put16(out, at + 9, ECS_FIXED + addressLength);
+  put16(out, at + 11, EdnsOption.ECS);
+  put16(out, at + 13, 4 + addressLength);
+  put16(out, at + 15, subnet.address.family === 4 ? 1 : 2);
+  out[at + 17] = subnet.sourcePrefixLength;
+  out[at + 18] = subnet.scopePrefixLength;
+  out.set(subnet.address.bytes.subarray(0, addressLength), at + 19);
 }
 
 /** A bare header echoing id, opcode and flags: the last resort, and never longer than any query. */
 export function headerOnly(header: QueryHeader, rcode: number, truncated = false): Buffer {
   const message = Buffer.alloc(HEADER_SIZE);
-  message.writeUInt16BE(header.id, 0);
-  const flags = 0x8000 | (header.opcode << 11) | (truncated ? 0x0200 : 0) | (header.rd ? 0x0100 : 0) | (header.cd ? 0x0010 : 0);
-  message.writeUInt16BE(flags | (rcode & 0xf), 2);
+  writeFlags(message, header, rcode, false, truncated);
   return message;
 }
 
-/** Header, question and OPT with TC set: what a rate-limited client gets instead of the answer ("slip"). */
-export function encodeTruncated(parts: ResponseParts): Buffer {
-  return build(parts, 'question-only', true);
-}
-
 /**
- * Encodes `parts` in at most `maxSize` bytes: first everything; then without the additional data;
- * then header, question and OPT with TC set, so the client retries over TCP and still sees EDNS.
+ * Encodes `frame` in at most `maxSize` bytes: first everything; then without the additional data; then
+ * header, question and OPT with TC set, so the client retries over TCP and still sees EDNS; then a bare
+ * header with TC.
  */
-export function encodeResponse(parts: ResponseParts, maxSize: number): EncodedResponse {
-  const full = build(parts, 'all', false);
-  if (full.length <= maxSize) return { message: full, truncated: false };
-  if (parts.additionals.length > 0) {
-    const withoutGlue = build(parts, 'no-additionals', false);
-    if (withoutGlue.length <= maxSize) return { message: withoutGlue, truncated: false };
+export function writeResponse(frame: ResponseFrame, maxSize: number): EncodedResponse {
+  const { header, rcode, question, edns } = frame;
+  const sections = frame.sections ?? noSections;
+  const questionLength = question ? question.wireEnd - question.wireStart + 4 : 0;
+  const fixedLength = HEADER_SIZE + questionLength + optLength(edns);
+  let recordsLength = sections.bytes.length;
+  let additionalCount = sections.additionalCount;
+  let truncated = frame.truncated === true;
+  if (!truncated && fixedLength + recordsLength > maxSize) {
+    if (additionalCount > 0 && fixedLength + sections.withoutAdditionals <= maxSize) {
+      recordsLength = sections.withoutAdditionals;
+      additionalCount = 0;
+    } else {
+      truncated = true;
+    }
   }
-  const minimal = encodeTruncated(parts);
-  if (minimal.length <= maxSize) return { message: minimal, truncated: true };
-  return { message: headerOnly(parts.header, parts.rcode, true), truncated: true };
+  if (truncated) {
+    if (fixedLength > maxSize) return { message: headerOnly(header, rcode, true), truncated };
+    recordsLength = 0;
+  }
+  const message = Buffer.allocUnsafe(fixedLength + recordsLength);
+  writeFlags(message, header, rcode, frame.authoritative, truncated);
+  put16(message, 4, question ? 1 : 0);
+  put16(message, 6, truncated ? 0 : sections.answerCount);
+  put16(message, 8, truncated ? 0 : sections.authorityCount);
+  put16(message, 10, (truncated ? 0 : additionalCount) + (edns ? 1 : 0));
+  let position = HEADER_SIZE;
+  if (question) {
+    copyBytes(question.wire, question.wireStart, question.wireEnd, message, position);
+    position += question.wireEnd - question.wireStart;
+    put16(message, position, question.type);
+    put16(message, position + 2, question.class);
+    position += 4;
+  }
+  copyBytes(sections.bytes, 0, recordsLength, message, position);
+  position += recordsLength;
+  if (edns) writeOpt(message, position, edns, rcode);
+  return { message, truncated };
 }

@@ -1,0 +1,226 @@
+import { readFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import type { HealthChange, HealthState } from '@overlay/balancer';
+import { createRegistry, parseHostPort, silentLogger, startAdminServer, type AdminServer, type Logger, type Registry } from '@overlay/common';
+import { TunnelServer, type TunnelSession, type TunnelStream } from '@overlay/tunnel';
+import { parseBackEndConfig, parseBackEndState, type BackEndConfigInput, type BackEndState, type BackEndStateInput, type SiteMode } from './config.js';
+import type { Gateway } from './gateway.js';
+import { HealthMonitor } from './health.js';
+import { BackEndMetrics } from './metrics.js';
+import { OriginRegistry } from './origins.js';
+import { serveStream } from './serve-stream.js';
+import { SiteRuntime } from './site.js';
+
+/** Retired queues are dropped once empty; checked this often, ms. */
+const PRUNE_INTERVAL_MS = 1_000;
+
+export interface BackEndOptions {
+  /** Structured log lines (pino); silent by default. */
+  log?: Logger;
+  /** Where the metrics go; a fresh registry with process metrics by default. One back-end per registry. */
+  registry?: Registry;
+}
+
+export interface OriginStatus {
+  id: string;
+  url: string;
+  state: HealthState;
+  /** Why it is in that state (`initial`, `probe-failures`, `request-failures`, `no-response`, `probe-recovered`). */
+  reason: string;
+  inFlight: number;
+  limit: number;
+  /** Adaptive limits only: unloaded latency as measured, ms. */
+  baselineMs?: number;
+}
+
+export interface BackEndStatus {
+  id: string;
+  draining: boolean;
+  /** Reported to front-ends, 0..1. */
+  load: number;
+  sessions: Array<{ frontEnd: string; streams: number; rttMs: number | undefined }>;
+  origins: OriginStatus[];
+  sites: Array<{ name: string; mode: SiteMode; queued: number }>;
+  /** Bytes sent to front-ends per priority ring since start. */
+  ringBytes: number[];
+}
+
+export interface BackEnd {
+  readonly id: string;
+  /** Where front-ends connect. */
+  readonly tunnel: AddressInfo;
+  /** /metrics and /healthz. */
+  readonly admin: AddressInfo;
+  readonly registry: Registry;
+  /**
+   * Replaces the parts of the live state it names (`sites`, `limits`, `queue`, `health`, `pool`, `rings`;
+   * the others stay) at once: requests in flight finish where they are, queued ones stay queued (except on
+   * routes or sites that were removed). Throws ConfigError naming the field on an invalid state, leaving
+   * the current one in force.
+   */
+  update(state: BackEndStateInput): void;
+  /** Load, sessions, origins and queues right now (for a manager's registry of back-ends). */
+  status(): BackEndStatus;
+  /** GOAWAY to front-ends, in-flight streams finish (up to drainTimeoutMs), then pools and listeners close. */
+  close(): Promise<void>;
+}
+
+/** Starts a back-end gateway: tunnel listener, origin pools, health probes, admin listener. */
+export async function startBackEnd(input: BackEndConfigInput, options: BackEndOptions = {}): Promise<BackEnd> {
+  const config = parseBackEndConfig(input);
+  const log = options.log ?? silentLogger;
+  const registry = options.registry ?? createRegistry('back-end', config.id);
+  const tls = config.tunnel.tls && (await readTls(config.tunnel.tls));
+  const sites = new Map<string, SiteRuntime>();
+  let state: BackEndState = config.state;
+  let draining = false;
+
+  const load = (): number => Math.max(0, ...[...sites.values()].map((site) => site.pressure()));
+  // The sources are read at scrape time, by then every part below exists.
+  const metrics: BackEndMetrics = new BackEndMetrics(registry, {
+    sessions: () => tunnel.sessions,
+    origins: () => origins.all(),
+    isUp: (id) => health.isAvailable(id),
+    queues: () => [...sites.values()].flatMap((site) => site.queueLengths().map((queue) => ({ site: site.name, ...queue }))),
+    load,
+  });
+  const health = new HealthMonitor(state.health, (change: HealthChange) => {
+    const fields = { origin: change.id, state: change.state, previous: change.previous, reason: change.reason, detail: change.detail };
+    if (change.state === 'down') log.warn(fields, 'origin down');
+    else log.info(fields, 'origin up');
+    metrics.healthChanges.inc({ origin: change.id, state: change.state, reason: change.reason });
+    for (const site of sites.values()) site.dispatch();
+  });
+  const origins = new OriginRegistry({
+    retireGraceMs: config.drainTimeoutMs,
+    onAdjust: (origin, { from, to, reason }) => {
+      log.info({ origin, from, to, reason }, 'origin limit changed');
+      metrics.limitChanges.inc({ origin, reason });
+    },
+  });
+  const tunnel: TunnelServer = new TunnelServer({
+    id: config.id,
+    keys: config.tunnel.keys,
+    ...parseHostPort(config.tunnel.listen),
+    tls,
+    reportLoad: load,
+    log: log.child({ component: 'tunnel' }),
+  });
+  const gateway: Gateway = {
+    id: config.id,
+    log,
+    metrics,
+    health,
+    origins,
+    site: (name) => sites.get(name),
+    get state() {
+      return state;
+    },
+  };
+
+  function apply(next: BackEndState): void {
+    const fresh = origins.apply(next);
+    for (const [name, site] of sites) {
+      if (name in next.sites) continue;
+      site.close();
+      sites.delete(name);
+    }
+    for (const [name, site] of Object.entries(next.sites)) {
+      const existing = sites.get(name);
+      if (existing) existing.apply(site, next.queue);
+      else sites.set(name, new SiteRuntime(name, site, next.queue, { origins, health }));
+    }
+    health.apply([...origins.all()], next.health, fresh);
+    if (next.rings) tunnel.setRingWeights(next.rings.weights);
+    state = next;
+    for (const site of sites.values()) site.dispatch();
+    log.info({ sites: sites.size, origins: [...origins.all()].length }, 'state applied');
+  }
+
+  apply(state);
+  tunnel.on('stream', (stream: TunnelStream, session: TunnelSession) => serveStream(gateway, stream, session));
+  tunnel.on('session', (session: TunnelSession) => session.once('close', () => metrics.sessionClosed(session)));
+  const pruner = setInterval(() => {
+    for (const site of sites.values()) site.prune();
+  }, PRUNE_INTERVAL_MS);
+  pruner.unref();
+
+  let admin: AdminServer;
+  let tunnelAddress: AddressInfo;
+  try {
+    tunnelAddress = await tunnel.listen();
+    admin = await startAdminServer({
+      ...parseHostPort(config.admin),
+      registry,
+      health: () => ({ ok: !draining, id: config.id, draining, sessions: tunnel.sessions.size, originsDown: countDown() }),
+    });
+  } catch (err) {
+    clearInterval(pruner);
+    await Promise.allSettled([tunnel.close(0), health.close(), origins.close()]);
+    throw err;
+  }
+  log.info({ id: config.id, tunnel: tunnelAddress, admin: admin.address, sites: sites.size }, 'back-end listening');
+
+  function countDown(): number {
+    return [...origins.all()].filter((origin) => !health.isAvailable(origin.id)).length;
+  }
+
+  function status(): BackEndStatus {
+    return {
+      id: config.id,
+      draining,
+      load: load(),
+      sessions: [...tunnel.sessions].map((session) => ({ frontEnd: session.peer.id, streams: session.streamCount, rttMs: session.rtt.value })),
+      origins: [...origins.all()].map((origin) => {
+        const healthStatus = health.status(origin.id);
+        const entry: OriginStatus = {
+          id: origin.id,
+          url: origin.source,
+          state: healthStatus?.state ?? 'up',
+          reason: healthStatus?.reason ?? 'initial',
+          inFlight: origin.limit.inFlight,
+          limit: origin.limit.limit,
+        };
+        const baselineMs = origin.controllerSnapshot?.baselineMs;
+        if (baselineMs !== undefined) entry.baselineMs = baselineMs;
+        return entry;
+      }),
+      sites: [...sites.values()].map((site) => ({ name: site.name, mode: site.mode, queued: site.queueLengths().reduce((sum, queue) => sum + queue.length, 0) })),
+      ringBytes: metrics.ringBytes(),
+    };
+  }
+
+  let closing: Promise<void> | undefined;
+  return {
+    id: config.id,
+    tunnel: tunnelAddress,
+    admin: admin.address,
+    registry,
+    update(next) {
+      if (draining) throw new Error(`back-end ${config.id} is closing`);
+      // A part the update leaves out stays as it is (a manager pushes sites, not the file's tunables).
+      const current: BackEndStateInput = { sites: state.sites, limits: state.limits, queue: state.queue, health: state.health, pool: state.pool };
+      if (state.rings) current.rings = state.rings;
+      apply(parseBackEndState({ ...current, ...next }));
+    },
+    status,
+    close() {
+      closing ??= (async () => {
+        draining = true;
+        log.info({ id: config.id }, 'back-end draining');
+        clearInterval(pruner);
+        await tunnel.close(config.drainTimeoutMs);
+        for (const site of sites.values()) site.close();
+        await Promise.all([health.close(), origins.close()]);
+        await admin.close();
+        log.info({ id: config.id }, 'back-end closed');
+      })();
+      return closing;
+    },
+  };
+}
+
+async function readTls(tls: { cert: string; key: string; ca?: string }) {
+  const [cert, key, ca] = await Promise.all([readFile(tls.cert), readFile(tls.key), tls.ca ? readFile(tls.ca) : undefined]);
+  return ca ? { cert, key, ca } : { cert, key };
+}

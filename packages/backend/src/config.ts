@@ -1,0 +1,231 @@
+import { dirname, resolve } from 'node:path';
+import { defaultLimitControllerOptions, verifyLimitControllerOptions } from '@overlay/admission';
+import { RouteTable, siteLimits } from '@overlay/balancer';
+import { loadConfigFile, parseHostPort, validate } from '@overlay/common';
+import { z } from 'zod';
+import { backEndDefaults, backEndLimits } from './defaults.js';
+
+function isHostPort(value: string): boolean {
+  try {
+    parseHostPort(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const hostPort = z.string().refine(isHostPort, 'must be host:port, e.g. 127.0.0.1:7000');
+const gatewayId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'letters, digits, . _ - (at most 128)');
+const siteName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/, 'site names are letters, digits, . _ -');
+const originId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9.:_\[\]-]{0,127}$/, 'letters, digits, . : _ - [ ] (at most 128)');
+const positiveInt = z.number().int().positive();
+const ms = z.number().int().min(0).max(2_147_483_647);
+const positiveMs = z.number().int().min(1).max(2_147_483_647);
+
+export type SiteMode = 'http' | 'tcp';
+
+const SCHEMES: Record<SiteMode, readonly string[]> = { http: ['http:', 'https:'], tcp: ['tcp:'] };
+
+/** Why an origin URL is unusable, or undefined. Origins are scheme://host[:port] with no path, query or credentials. */
+function originUrlProblem(text: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return 'must be a URL such as http://10.0.0.5:8080 or tcp://10.0.0.5:5432';
+  }
+  if (![...SCHEMES.http, ...SCHEMES.tcp].includes(url.protocol)) return 'scheme must be http, https or tcp';
+  if (!url.hostname) return 'must name a host';
+  if (url.protocol === 'tcp:' && !url.port) return 'a tcp origin needs a port';
+  if (url.username || url.password) return 'must not carry credentials';
+  if ((url.pathname !== '' && url.pathname !== '/') || url.search || url.hash) return 'must not have a path, query or fragment';
+  return undefined;
+}
+
+/** The id an origin gets when the config names none: its host:port, so the same URL is the same origin everywhere. */
+export function defaultOriginId(url: string): string {
+  const parsed = new URL(url);
+  const port = parsed.port || (parsed.protocol === 'https:' ? '443' : '80');
+  return `${parsed.hostname}:${port}`;
+}
+
+const originSchema = z
+  .strictObject({
+    url: z.string().superRefine((text, ctx) => {
+      const problem = originUrlProblem(text);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    }),
+    /** Name in metrics, logs and `x-origin`-style reporting; default host:port of the URL. */
+    id: originId.optional(),
+    /** Share of the work relative to the list's other origins. */
+    weight: z.number().positive().finite().optional(),
+    /** Primaries get all the work until every one is saturated or down (seed 001). */
+    primary: z.boolean().optional(),
+  })
+  .transform((origin) => ({ ...origin, id: origin.id ?? defaultOriginId(origin.url) }));
+
+const routeSchema = z.strictObject({
+  pathPrefix: z.string().min(1).max(2048).startsWith('/', 'must start with "/"'),
+  origins: z.array(originSchema).min(1).max(siteLimits.maxOrigins),
+});
+
+export const siteSchema = z
+  .strictObject({
+    mode: z.enum(['http', 'tcp']).default('http'),
+    origins: z.array(originSchema).min(1).max(siteLimits.maxOrigins),
+    /** Longest matching path prefix picks the origin list (seed 002); HTTP sites only. */
+    routes: z.array(routeSchema).max(siteLimits.maxRoutes).default([]),
+  })
+  .superRefine((site, ctx) => {
+    const check = (origins: ReadonlyArray<{ url: string }>, path: Array<string | number>) =>
+      origins.forEach((origin, index) => {
+        if (!SCHEMES[site.mode].includes(new URL(origin.url).protocol)) {
+          ctx.addIssue({ code: 'custom', path: [...path, index, 'url'], message: `a ${site.mode} site needs ${SCHEMES[site.mode].join(' or ').replace(/:/g, '')} origins` });
+        }
+      });
+    check(site.origins, ['origins']);
+    site.routes.forEach((route, index) => check(route.origins, ['routes', index, 'origins']));
+    if (site.mode === 'tcp' && site.routes.length > 0) ctx.addIssue({ code: 'custom', path: ['routes'], message: 'tcp sites have no path routes' });
+    try {
+      new RouteTable(site);
+    } catch (err) {
+      // RouteTable names the field in its message ("routes[1].pathPrefix: ... appears twice").
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+    }
+  });
+
+const controllerKeys = Object.keys(defaultLimitControllerOptions).filter((key) => !['minLimit', 'maxLimit', 'initialLimit'].includes(key));
+
+const limitsSchema = z
+  .strictObject({
+    adaptive: z.boolean().default(backEndDefaults.limits.adaptive),
+    min: positiveInt.default(backEndDefaults.limits.min),
+    max: positiveInt.max(4096).default(backEndDefaults.limits.max),
+    initial: positiveInt.default(backEndDefaults.limits.initial),
+    /** Further LimitController options (docs/admission.md), for tuning the adaptive law. */
+    controller: z.partialRecord(z.enum(controllerKeys as [string, ...string[]]), z.number()).default({}),
+  })
+  .superRefine((limits, ctx) => {
+    if (limits.min > limits.max) ctx.addIssue({ code: 'custom', path: ['min'], message: 'must not exceed max' });
+    if (limits.initial < limits.min || limits.initial > limits.max) ctx.addIssue({ code: 'custom', path: ['initial'], message: 'must be within [min, max]' });
+    if (!limits.adaptive || limits.min > limits.max) return;
+    try {
+      verifyLimitControllerOptions(controllerOptions(limits));
+    } catch (err) {
+      const [field, ...rest] = (err as Error).message.split(': ');
+      ctx.addIssue({ code: 'custom', path: ['controller', field], message: rest.join(': ') || (err as Error).message });
+    }
+  });
+
+/** The LimitController options a `limits` block stands for. */
+export function controllerOptions(limits: { min: number; max: number; initial: number; controller: Partial<Record<string, number>> }) {
+  const probeLimit = Math.min(limits.max, Math.max(limits.min, defaultLimitControllerOptions.probeLimit));
+  return { ...defaultLimitControllerOptions, probeLimit, ...limits.controller, minLimit: limits.min, maxLimit: limits.max, initialLimit: limits.initial };
+}
+
+const queueSchema = z.strictObject({
+  maxQueue: z.number().int().min(0).default(backEndDefaults.queue.maxQueue),
+  queueTimeoutMs: positiveMs.default(backEndDefaults.queue.queueTimeoutMs),
+});
+
+const healthSchema = z.strictObject({
+  path: z.string().startsWith('/', 'must start with "/"').max(2048).default(backEndDefaults.health.path),
+  intervalMs: positiveMs.default(backEndDefaults.health.intervalMs),
+  timeoutMs: positiveMs.default(backEndDefaults.health.timeoutMs),
+  rise: positiveInt.default(backEndDefaults.health.rise),
+  fall: positiveInt.default(backEndDefaults.health.fall),
+  passiveFailures: positiveInt.default(backEndDefaults.health.passiveFailures),
+  passiveHoldMs: ms.max(60_000).default(backEndDefaults.health.passiveHoldMs),
+  silenceMs: positiveMs.default(backEndDefaults.health.silenceMs),
+  slowStartMs: ms.default(backEndDefaults.health.slowStartMs),
+});
+
+const poolSchema = z.strictObject({
+  idleTimeoutMs: positiveMs.default(backEndDefaults.pool.idleTimeoutMs),
+  connectTimeoutMs: positiveMs.default(backEndDefaults.pool.connectTimeoutMs),
+  responseTimeoutMs: positiveMs.default(backEndDefaults.pool.responseTimeoutMs),
+  bodyTimeoutMs: ms.default(backEndDefaults.pool.bodyTimeoutMs),
+  connectRetries: z.number().int().min(0).max(16).default(backEndDefaults.pool.connectRetries),
+});
+
+/** The live part: what `update(state)` replaces and a manager pushes. */
+export const backEndStateSchema = z
+  .strictObject({
+    sites: z.record(siteName, siteSchema).default({}),
+    limits: limitsSchema.prefault({}),
+    queue: queueSchema.prefault({}),
+    health: healthSchema.prefault({}),
+    pool: poolSchema.prefault({}),
+    /** Blender weight per priority ring 0..4 for response bytes, bytes per round per ready stream. */
+    rings: z.strictObject({ weights: z.array(z.number().positive().finite()).length(5) }).optional(),
+  })
+  .superRefine((state, ctx) => {
+    const names = Object.keys(state.sites);
+    if (names.length > backEndLimits.maxSites) ctx.addIssue({ code: 'custom', path: ['sites'], message: `at most ${backEndLimits.maxSites} sites` });
+    // One id, one URL: sites share an origin's limit, pool and health by its id.
+    const urlOf = new Map<string, string>();
+    for (const name of names) {
+      const site = state.sites[name];
+      const lists = [{ origins: site.origins, path: ['sites', name, 'origins'] }, ...site.routes.map((route, index) => ({ origins: route.origins, path: ['sites', name, 'routes', index, 'origins'] }))];
+      for (const { origins, path } of lists) {
+        origins.forEach((origin, index) => {
+          const known = urlOf.get(origin.id);
+          if (known !== undefined && known !== origin.url) ctx.addIssue({ code: 'custom', path: [...path, index, 'id'], message: `origin "${origin.id}" is already ${known}` });
+          urlOf.set(origin.id, origin.url);
+        });
+      }
+    }
+    if (urlOf.size > backEndLimits.maxOrigins) ctx.addIssue({ code: 'custom', path: ['sites'], message: `at most ${backEndLimits.maxOrigins} distinct origins` });
+  });
+
+export const backEndConfigSchema = z.strictObject({
+  /** This back-end's gateway id: told to front-ends in the handshake, sent as `x-overlay-backend`. */
+  id: gatewayId,
+  tunnel: z.strictObject({
+    /** Where front-ends connect. */
+    listen: hostPort,
+    /** Pre-shared keys accepted (several during a rotation); use `${ENV}` in files. */
+    keys: z.array(z.string().min(16, 'must be at least 16 characters')).min(1).max(8),
+    /** Serve the tunnel over TLS: PEM file paths (relative to the config file). */
+    tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1), ca: z.string().min(1).optional() }).optional(),
+  }),
+  /** /metrics and /healthz. */
+  admin: hostPort,
+  drainTimeoutMs: ms.default(backEndDefaults.drainTimeoutMs),
+  state: backEndStateSchema.prefault({}),
+  /** Follow a manager: its pushes update `state`, part by part (docs/manager.md). `${ENV}` for the token. */
+  manager: z
+    .strictObject({ url: z.url({ protocol: /^https?$/ }), token: z.string().min(16, 'must be at least 16 characters') })
+    .optional(),
+});
+
+export type BackEndConfig = z.output<typeof backEndConfigSchema>;
+export type BackEndConfigInput = z.input<typeof backEndConfigSchema>;
+export type BackEndState = z.output<typeof backEndStateSchema>;
+export type BackEndStateInput = z.input<typeof backEndStateSchema>;
+export type SiteConfig = z.output<typeof siteSchema>;
+export type OriginConfig = SiteConfig['origins'][number];
+export type LimitsConfig = BackEndState['limits'];
+export type QueueConfig = BackEndState['queue'];
+export type HealthConfig = BackEndState['health'];
+export type PoolConfig = BackEndState['pool'];
+
+/** Validates a whole config (for callers that build one in code); throws ConfigError naming the field. */
+export function parseBackEndConfig(value: unknown): BackEndConfig {
+  return validate(backEndConfigSchema, value);
+}
+
+/** Validates a live state (what a manager pushes); throws ConfigError naming the field. */
+export function parseBackEndState(value: unknown): BackEndState {
+  return validate(backEndStateSchema, value);
+}
+
+/** Reads a YAML or JSON back-end config, expanding `${ENV}`; TLS paths resolve against the file's folder. */
+export async function loadBackEndConfig(file: string): Promise<BackEndConfig> {
+  const config = await loadConfigFile(file, backEndConfigSchema);
+  const tls = config.tunnel.tls;
+  if (!tls) return config;
+  const base = dirname(resolve(file));
+  const at = (path: string) => resolve(base, path);
+  return { ...config, tunnel: { ...config.tunnel, tls: { cert: at(tls.cert), key: at(tls.key), ...(tls.ca ? { ca: at(tls.ca) } : {}) } } };
+}

@@ -1,0 +1,79 @@
+import type { RequestInfo } from '@overlay/balancer';
+import type { ResponseHead } from '@overlay/stream-heads';
+import { TunnelError, TunnelErrorCode, WireError, type TunnelStream } from '@overlay/tunnel';
+import { sendErrorAnswer } from './answers.js';
+import { answerFor } from './errors.js';
+import type { Gateway } from './gateway.js';
+
+/**
+ * One tunnel stream being served: knows its site and request, notices when the front-end goes away
+ * (`signal`), and does the bookkeeping every answer needs (metrics, logs).
+ */
+export class StreamExchange {
+  readonly signal: AbortSignal;
+  private readonly controller = new AbortController();
+
+  constructor(
+    readonly gateway: Gateway,
+    readonly stream: TunnelStream,
+    readonly site: string,
+    /** What the balancer sees: path and method (TCP streams: `/` and CONNECT). */
+    readonly request: RequestInfo,
+    /** HTTP answers carry a short text body; TCP ones only the head. */
+    readonly withBody: boolean,
+  ) {
+    this.signal = this.controller.signal;
+    const gone = () => {
+      if (!this.controller.signal.aborted) this.controller.abort(new TunnelError(TunnelErrorCode.STREAM_RESET, 'front-end went away'));
+    };
+    // A stream that closes before both of its sides finished was reset (by the front-end, or its session died).
+    stream.on('error', gone);
+    stream.once('close', () => {
+      if (stream.errored || !(stream.writableFinished && stream.readableEnded)) gone();
+    });
+  }
+
+  /** Sends a REPLY head and counts it. */
+  respond(head: ResponseHead): void {
+    this.stream.respond(head);
+    this.gateway.metrics.requests.inc({ site: this.site, status: String(head.status), origin: head.origin ?? '' });
+  }
+
+  /** Answers for the back-end itself (queue, health, connect failures…): status, `error.code`, short body. */
+  answerError(error: unknown, origin?: string): void {
+    const { gateway, stream } = this;
+    const answer = answerFor(error);
+    const level = answer.status >= 500 ? 'warn' : 'info';
+    gateway.log[level]({ site: this.site, code: answer.code, status: answer.status, origin, frontEnd: frontEndOf(stream), reason: answer.message }, 'answered with an error');
+    gateway.metrics.errorAnswers.inc({ site: this.site, code: answer.code });
+    if (stream.destroyed) return;
+    gateway.metrics.requests.inc({ site: this.site, status: String(answer.status), origin: origin ?? '' });
+    sendErrorAnswer(stream, gateway.id, answer, { withBody: this.withBody, origin });
+  }
+
+  /** The origin failed after the reply head went out: the front-end learns it from a RESET UPSTREAM_ERROR. */
+  failUpstream(reason: string, origin: string): void {
+    this.gateway.log.warn({ site: this.site, origin, reason }, 'origin failed mid-response; stream reset');
+    this.gateway.metrics.streamFailures.inc({ reason: 'upstream' });
+    this.stream.destroy(new TunnelError(TunnelErrorCode.STREAM_RESET, `origin ${origin} failed: ${reason}`, { wire: WireError.UPSTREAM_ERROR }));
+  }
+
+  /** The front-end went away while the origin was working for it. */
+  cancelled(origin: string): void {
+    this.gateway.log.debug({ site: this.site, origin }, 'front-end went away; origin request abandoned');
+    this.gateway.metrics.streamFailures.inc({ reason: 'cancelled' });
+  }
+
+  countIn(bytes: number): void {
+    this.gateway.metrics.bodyBytes.inc({ site: this.site, direction: 'in' }, bytes);
+  }
+
+  countOut(bytes: number): void {
+    this.gateway.metrics.bodyBytes.inc({ site: this.site, direction: 'out' }, bytes);
+  }
+}
+
+function frontEndOf(stream: TunnelStream): string | undefined {
+  const meta = stream.meta as { frontEnd?: unknown } | undefined;
+  return typeof meta?.frontEnd === 'string' ? meta.frontEnd : undefined;
+}

@@ -1,0 +1,117 @@
+import { HealthTracker, type HealthChange, type HealthOptions, type HealthStatus, type OriginHealthView, type RequestOutcome } from '@overlay/balancer';
+import { Agent } from 'undici';
+import type { HealthConfig } from './config.js';
+import type { OriginRuntime } from './origin.js';
+import { probeHttp, probeTcp } from './probe.js';
+
+/** HealthTracker's own time-driven checks (silence, end of a passive hold) run this often, ms. */
+const TICK_MS = 1_000;
+
+function trackerOptions(health: HealthConfig): Partial<HealthOptions> {
+  const { rise, fall, passiveFailures, passiveHoldMs, silenceMs, slowStartMs } = health;
+  return { rise, fall, passiveFailures, passiveHoldMs, silenceMs, slowStartMs };
+}
+
+/**
+ * Origin health for the whole gateway (seed 003): active probes every `intervalMs` (GET `path` on HTTP
+ * origins, a connect on TCP ones) with rise/fall counts, plus what real requests report. Down origins keep
+ * being probed: only probes bring them back. Every state change goes to `onChange`.
+ */
+export class HealthMonitor implements OriginHealthView {
+  private tracker: HealthTracker;
+  private settings: HealthConfig;
+  private origins: OriginRuntime[] = [];
+  private readonly probing = new Set<OriginRuntime>();
+  private readonly agent = new Agent({ connections: 1, pipelining: 1 });
+  private probeTimer: NodeJS.Timeout | undefined;
+  private readonly tickTimer: NodeJS.Timeout;
+  private unsubscribe: () => void;
+  private closed = false;
+
+  constructor(
+    settings: HealthConfig,
+    private readonly onChange: (change: HealthChange) => void,
+  ) {
+    this.settings = settings;
+    this.tracker = new HealthTracker({ options: trackerOptions(settings) });
+    this.unsubscribe = this.tracker.onChange(onChange);
+    this.tickTimer = setInterval(() => this.tracker.tick(), TICK_MS);
+    this.tickTimer.unref();
+  }
+
+  /**
+   * Watches exactly `origins` with `settings`. `fresh` ids (new origins, or a new URL for an id) start up
+   * with no history. New tracker options keep each origin's up/down state.
+   */
+  apply(origins: OriginRuntime[], settings: HealthConfig, fresh: readonly string[]): void {
+    const ids = origins.map((origin) => origin.id);
+    if (JSON.stringify(trackerOptions(settings)) !== JSON.stringify(trackerOptions(this.settings))) this.rebuildTracker(settings);
+    this.tracker.setOrigins(ids.filter((id) => !fresh.includes(id)));
+    this.tracker.setOrigins(ids);
+    const reschedule = settings.intervalMs !== this.settings.intervalMs || this.probeTimer === undefined;
+    this.settings = settings;
+    this.origins = origins;
+    if (reschedule) this.schedule();
+  }
+
+  isAvailable(id: string): boolean {
+    return this.tracker.isAvailable(id);
+  }
+
+  weightFactor(id: string): number {
+    return this.tracker.weightFactor(id);
+  }
+
+  status(id: string): HealthStatus | undefined {
+    return this.tracker.status(id);
+  }
+
+  requestStarted(id: string): void {
+    this.tracker.requestStarted(id);
+  }
+
+  requestEnded(id: string, outcome: RequestOutcome, detail?: string): void {
+    this.tracker.requestEnded(id, outcome, detail);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.tickTimer);
+    clearInterval(this.probeTimer);
+    this.unsubscribe();
+    await this.agent.destroy();
+  }
+
+  private schedule(): void {
+    clearInterval(this.probeTimer);
+    this.probeTimer = setInterval(() => this.probeAll(), this.settings.intervalMs);
+    this.probeTimer.unref();
+    setImmediate(() => this.probeAll());
+  }
+
+  private probeAll(): void {
+    if (this.closed) return;
+    for (const origin of this.origins) {
+      if (this.probing.has(origin)) continue;
+      this.probing.add(origin);
+      const { path, timeoutMs } = this.settings;
+      const probe = origin.kind === 'tcp' ? probeTcp(origin, timeoutMs) : probeHttp(this.agent, origin, path, timeoutMs);
+      void probe.then((result) => {
+        this.probing.delete(origin);
+        if (!this.closed) this.tracker.probeResult(origin.id, result.ok, result.detail);
+      });
+    }
+  }
+
+  /** A tracker with new options that starts where the old one was: down origins stay down, quietly. */
+  private rebuildTracker(settings: HealthConfig): void {
+    const previous = this.tracker;
+    this.unsubscribe();
+    this.tracker = new HealthTracker({ origins: previous.ids(), options: trackerOptions(settings) });
+    for (const id of previous.ids()) {
+      if (previous.isAvailable(id)) continue;
+      for (let i = 0; i < settings.fall; i++) this.tracker.probeResult(id, false, 'carried over a health settings change');
+    }
+    this.unsubscribe = this.tracker.onChange(this.onChange);
+  }
+}

@@ -1,0 +1,103 @@
+import { OriginLimit, type LimitAdjustment } from '@overlay/admission';
+import { Pool } from 'undici';
+import type { LimitsConfig, PoolConfig } from './config.js';
+import { ReplaceableLimit } from './limit-control.js';
+
+export type OriginKind = 'http' | 'tcp';
+
+/**
+ * One origin server as the gateway uses it: its concurrency limit (seed 000, shared by every site and route
+ * that names it), its keep-alive connection pool (seed 002) and where to reach it.
+ */
+export class OriginRuntime {
+  readonly id: string;
+  /** The URL as configured (a push with another URL for this id replaces the runtime). */
+  readonly source: string;
+  readonly url: URL;
+  readonly kind: OriginKind;
+  readonly host: string;
+  readonly port: number;
+  /** `Host` sent to the origin: the origin's own host (and port when not the default). */
+  readonly hostHeader: string;
+  readonly limit: OriginLimit;
+  private readonly control: ReplaceableLimit;
+  private currentPool: Pool | undefined;
+  private poolConfig = '';
+  private readonly closing = new Set<Promise<void>>();
+
+  constructor(
+    id: string,
+    url: string,
+    limits: LimitsConfig,
+    pool: PoolConfig,
+    private readonly context: { onAdjust: (id: string, adjustment: LimitAdjustment) => void; retireGraceMs: number },
+  ) {
+    this.id = id;
+    this.source = url;
+    this.url = new URL(url);
+    this.kind = this.url.protocol === 'tcp:' ? 'tcp' : 'http';
+    this.host = this.url.hostname.replace(/^\[(.*)\]$/, '$1');
+    this.port = Number(this.url.port || (this.url.protocol === 'https:' ? 443 : 80));
+    this.hostHeader = this.url.host;
+    this.control = new ReplaceableLimit(limits, (adjustment) => context.onAdjust(id, adjustment));
+    this.limit = new OriginLimit(id, this.control);
+    this.applyPool(pool, limits.max);
+  }
+
+  /** The pool new requests use; requests already sent keep the one they started on. */
+  get pool(): Pool {
+    if (!this.currentPool) throw new Error(`origin ${this.id} is not an HTTP origin`);
+    return this.currentPool;
+  }
+
+  get controllerSnapshot() {
+    return this.control.snapshot;
+  }
+
+  /** Applies a config push; true when the limit law changed (waiting work may now be dispatched). */
+  apply(limits: LimitsConfig, pool: PoolConfig): boolean {
+    this.applyPool(pool, limits.max);
+    return this.control.apply(limits);
+  }
+
+  /** Closes the pool once its requests finish; `retireGraceMs` later whatever is left is cut. */
+  async close(): Promise<void> {
+    this.retirePool();
+    await Promise.all(this.closing);
+  }
+
+  private applyPool(pool: PoolConfig, maxLimit: number): void {
+    if (this.kind !== 'http') return;
+    const config = JSON.stringify([pool, maxLimit]);
+    if (config === this.poolConfig) return;
+    this.retirePool();
+    this.poolConfig = config;
+    this.currentPool = new Pool(this.url.origin, {
+      // Never fewer connections than the limit allows requests, so undici never queues: the admission
+      // limit is the only gate, and each request has a connection to itself (seed 000).
+      connections: maxLimit,
+      pipelining: 1,
+      keepAliveTimeout: pool.idleTimeoutMs,
+      keepAliveMaxTimeout: pool.idleTimeoutMs,
+      headersTimeout: pool.responseTimeoutMs,
+      bodyTimeout: pool.bodyTimeoutMs,
+      connect: { timeout: pool.connectTimeoutMs },
+    });
+  }
+
+  private retirePool(): void {
+    const pool = this.currentPool;
+    if (!pool) return;
+    this.currentPool = undefined;
+    const timer = setTimeout(() => void pool.destroy().catch(() => {}), this.context.retireGraceMs);
+    timer.unref();
+    const closed = pool
+      .close()
+      .catch(() => {})
+      .finally(() => {
+        clearTimeout(timer);
+        this.closing.delete(closed);
+      });
+    this.closing.add(closed);
+  }
+}

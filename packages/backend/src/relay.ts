@@ -1,0 +1,83 @@
+import type { Duplex, Readable } from 'node:stream';
+import type { RequestOutcome } from '@overlay/balancer';
+import { errorCode } from '@overlay/common';
+import type { StreamExchange } from './exchange.js';
+import type { OriginLease } from './lease.js';
+
+/**
+ * Streams an origin's response body into the tunnel stream with backpressure (pipe: the origin read pauses
+ * while the stream's window is full), then ends the stream. The lease ends when the origin's side is done:
+ * `ok` on a clean end, `error` (and a RESET UPSTREAM_ERROR) when the origin fails mid-body, `cancelled`
+ * when the front-end goes away (the origin request is abandoned and its connection closed).
+ */
+export function relayResponseBody(exchange: StreamExchange, body: Readable, lease: OriginLease): Promise<void> {
+  const { stream, signal } = exchange;
+  return new Promise((resolve) => {
+    let settled = false;
+    const settle = (result: RequestOutcome, detail?: string) => {
+      if (settled) return;
+      settled = true;
+      signal.removeEventListener('abort', onAbort);
+      lease.end(result, detail);
+      resolve();
+    };
+    const onAbort = () => {
+      exchange.cancelled(lease.origin.id);
+      settle('cancelled');
+      body.destroy();
+    };
+    body.on('data', (chunk: Buffer) => {
+      lease.bytes += chunk.length;
+      exchange.countOut(chunk.length);
+    });
+    body.once('end', () => settle('ok'));
+    body.once('error', (err) => {
+      if (signal.aborted) return settle('cancelled');
+      const reason = `${errorCode(err)}: ${err.message}`;
+      settle('error', reason);
+      exchange.failUpstream(reason, lease.origin.id);
+    });
+    body.once('close', () => {
+      if (!settled && !body.readableEnded) {
+        settle('error', 'response body closed early');
+        exchange.failUpstream('response body closed early', lease.origin.id);
+      }
+    });
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    body.pipe(stream);
+  });
+}
+
+/**
+ * Raw bytes both ways between a tunnel stream and an origin socket (upgraded connections, TCP sites) until
+ * both sides are closed. An end on either side half-closes the other; an origin failure resets the stream
+ * with UPSTREAM_ERROR; a front-end reset destroys the socket. Resolves with the socket's error, if any.
+ */
+export function splice(exchange: StreamExchange, socket: Duplex, origin: string): Promise<Error | undefined> {
+  const { stream } = exchange;
+  return new Promise((resolve) => {
+    let socketError: Error | undefined;
+    let open = 2;
+    const closed = () => {
+      if (--open === 0) resolve(socketError);
+    };
+    stream.on('data', (chunk: Buffer) => exchange.countIn(chunk.length));
+    socket.on('data', (chunk: Buffer) => exchange.countOut(chunk.length));
+    socket.once('error', (err) => {
+      socketError = err;
+      if (!exchange.signal.aborted) exchange.failUpstream(`${errorCode(err)}: ${err.message}`, origin);
+    });
+    socket.once('close', () => {
+      // Destroyed without an 'end' (nothing for the pipe to pass on): the stream's sending side ends here.
+      if (!stream.destroyed && !stream.writableEnded) stream.end();
+      closed();
+    });
+    stream.once('close', () => {
+      if (!socket.destroyed && (stream.errored || !stream.readableEnded)) socket.destroy();
+      closed();
+    });
+    stream.pipe(socket);
+    socket.pipe(stream);
+  });
+}

@@ -1,0 +1,84 @@
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { Socket } from 'node:net';
+import type { OverlayError } from '@overlay/common';
+import type { RequestHead } from '@overlay/stream-heads';
+import { originResponseHead, responsePairs } from './answers.js';
+import { BackEndErrorCode, CONNECT_TIMEOUT_CODE, originError } from './errors.js';
+import type { StreamExchange } from './exchange.js';
+import type { OriginLease } from './lease.js';
+import { headerObject, originRequestHeaders, upgradeProtocol } from './origin-request.js';
+import { relayResponseBody, splice } from './relay.js';
+
+/**
+ * An upgrade (WebSocket) on its own origin connection: upgraded connections leave any pool. On 101 the
+ * REPLY carries the origin's end-to-end headers and the stream turns raw; the slot is released then (it
+ * covers the handshake, not the connection's life). Any other answer is relayed as a normal response.
+ */
+export function forwardUpgrade(exchange: StreamExchange, lease: OriginLease, head: RequestHead): Promise<OverlayError | undefined> {
+  const { gateway, stream, signal } = exchange;
+  const origin = lease.origin;
+  const headers = { ...headerObject(originRequestHeaders(head, origin)), connection: 'Upgrade', upgrade: upgradeProtocol(head) };
+  const { connectTimeoutMs, responseTimeoutMs } = gateway.state.pool;
+  return new Promise((resolve) => {
+    let answered = false;
+    let connected = false;
+    const request = (origin.url.protocol === 'https:' ? httpsRequest : httpRequest)({
+      host: origin.host,
+      port: origin.port,
+      method: head.method,
+      path: head.target,
+      headers,
+      agent: false,
+      signal,
+      timeout: connectTimeoutMs,
+    });
+    // Connecting, then waiting for the head, each have their own time limit (as on the pooled path).
+    request.once('socket', (socket: Socket) =>
+      socket.once('connect', () => {
+        connected = true;
+        request.setTimeout(responseTimeoutMs);
+      }),
+    );
+    request.once('timeout', () => {
+      const error = connected ? { message: 'no response head in time', code: 'UND_ERR_HEADERS_TIMEOUT' } : { message: 'no connection in time', code: CONNECT_TIMEOUT_CODE };
+      request.destroy(Object.assign(new Error(error.message), { code: error.code }));
+    });
+    request.once('upgrade', (response: IncomingMessage, socket: Socket, rest: Buffer) => {
+      answered = true;
+      socket.setTimeout(0);
+      lease.responded(101);
+      lease.end('ok');
+      exchange.respond(originResponseHead(101, responsePairs(response.headers), gateway.id, origin.id));
+      if (rest.length > 0) {
+        exchange.countOut(rest.length);
+        stream.write(rest);
+      }
+      void splice(exchange, socket, origin.id).then(() => resolve(undefined));
+    });
+    request.once('response', (response: IncomingMessage) => {
+      answered = true;
+      request.setTimeout(0);
+      const status = response.statusCode ?? 502;
+      lease.responded(status);
+      exchange.respond(originResponseHead(status, responsePairs(response.headers), gateway.id, origin.id));
+      stream.resume(); // declined: the stream never turns raw, anything the client sent is dropped
+      void relayResponseBody(exchange, response, lease).then(() => resolve(undefined));
+    });
+    request.on('error', (err) => {
+      if (answered) return; // after the head, failures surface on the response or the socket
+      answered = true;
+      if (signal.aborted) {
+        exchange.cancelled(origin.id);
+        lease.end('cancelled');
+        return resolve(undefined);
+      }
+      const error = originError(err, origin.id);
+      lease.end(error.code === BackEndErrorCode.originTimeout ? 'timeout' : 'error', error.message);
+      if (error.code === BackEndErrorCode.originConnect) return resolve(error);
+      exchange.answerError(error, origin.id);
+      resolve(undefined);
+    });
+    request.end();
+  });
+}

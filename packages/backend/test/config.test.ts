@@ -1,0 +1,88 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import test from 'ava';
+import { backEndDefaults, loadBackEndConfig, parseBackEndState } from '@overlay/backend';
+import { ConfigError } from '@overlay/common';
+
+async function configFile(t: test.ExecutionContext, name: string, text: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'overlay-backend-config-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, name);
+  await writeFile(file, text);
+  return file;
+}
+
+const YAML = `
+id: be-1
+tunnel:
+  listen: 127.0.0.1:7000
+  keys: ["\${KEY_VARIABLE}"]
+  tls: { cert: certs/be.pem, key: certs/be.key }
+admin: 127.0.0.1:7001
+state:
+  sites:
+    shop:
+      origins:
+        - url: http://127.0.0.1:8081
+          primary: true
+        - { url: http://127.0.0.1:8082, id: mirror, weight: 2 }
+      routes:
+        - pathPrefix: /api/
+          origins: [{ url: http://127.0.0.1:8083 }]
+    db:
+      mode: tcp
+      origins: [{ url: "tcp://127.0.0.1:5432" }]
+  queue: { queueTimeoutMs: 2000 }
+`;
+
+test('a YAML config loads with ${ENV} secrets, defaults, default origin ids and TLS paths beside the file', async (t) => {
+  process.env.BACKEND_TEST_GOOD_KEY = 'a-key-of-at-least-16-chars';
+  const file = await configFile(t, 'back-end.yaml', YAML.replace('KEY_VARIABLE', 'BACKEND_TEST_GOOD_KEY'));
+  const config = await loadBackEndConfig(file);
+  t.deepEqual(config.tunnel.keys, ['a-key-of-at-least-16-chars']);
+  t.is(config.tunnel.tls?.cert, join(file, '..', 'certs/be.pem'));
+  t.is(config.drainTimeoutMs, backEndDefaults.drainTimeoutMs);
+  const { state } = config;
+  t.is(state.sites.shop.mode, 'http');
+  t.deepEqual(state.sites.shop.origins.map((origin) => origin.id), ['127.0.0.1:8081', 'mirror']);
+  t.is(state.sites.shop.routes[0].origins[0].id, '127.0.0.1:8083');
+  t.is(state.sites.db.mode, 'tcp');
+  t.deepEqual(state.queue, { maxQueue: backEndDefaults.queue.maxQueue, queueTimeoutMs: 2000 });
+  t.is(state.health.path, '/healthz');
+  t.is(state.health.intervalMs, 2_000);
+  t.is(state.pool.idleTimeoutMs, 180_000, 'seed 000: idle origin connections close after 3 minutes');
+  t.true(state.limits.adaptive);
+});
+
+test('config errors name the file and the field', async (t) => {
+  process.env.BACKEND_TEST_BAD_KEY = 'short';
+  const file = await configFile(t, 'bad.yaml', YAML.replace('KEY_VARIABLE', 'BACKEND_TEST_BAD_KEY'));
+  const error = await t.throwsAsync(loadBackEndConfig(file), { instanceOf: ConfigError });
+  t.is(error?.field, 'tunnel.keys[0]');
+  t.true(error?.message.startsWith(file));
+  delete process.env.BACKEND_TEST_BAD_KEY;
+  const unset = await t.throwsAsync(loadBackEndConfig(file), { instanceOf: ConfigError });
+  t.regex(unset?.message ?? '', /BACKEND_TEST_BAD_KEY is not set/);
+});
+
+test('states that cannot work are refused, naming the field', (t) => {
+  const refused = (state: unknown) => t.throws(() => parseBackEndState(state), { instanceOf: ConfigError }) as ConfigError;
+  t.is(refused({ sites: { db: { mode: 'tcp', origins: [{ url: 'http://127.0.0.1:1' }] } } }).field, 'sites.db.origins[0].url');
+  t.is(refused({ sites: { web: { origins: [{ url: 'tcp://127.0.0.1:1' }] } } }).field, 'sites.web.origins[0].url');
+  t.is(refused({ sites: { web: { origins: [{ url: 'http://127.0.0.1:1/base' }] } } }).field, 'sites.web.origins[0].url');
+  t.is(refused({ sites: { web: { origins: [] } } }).field, 'sites.web.origins');
+  t.is(refused({ sites: { web: { origins: [{ url: 'http://a:1' }], route: [] } } }).field, 'sites.web');
+  t.regex(
+    refused({ sites: { web: { origins: [{ url: 'http://a:1' }], routes: [{ pathPrefix: '/a', origins: [{ url: 'http://b:1' }] }, { pathPrefix: '/a', origins: [{ url: 'http://c:1' }] }] } } }).message,
+    /routes\[1\]\.pathPrefix: "\/a" appears twice/,
+  );
+  t.is(
+    refused({ sites: { one: { origins: [{ url: 'http://a:1', id: 'x' }] }, two: { origins: [{ url: 'http://b:1', id: 'x' }] } } }).field,
+    'sites.two.origins[0].id',
+  );
+  t.is(refused({ limits: { initial: 500 } }).field, 'limits.initial');
+  t.is(refused({ limits: { controller: { tolerance: 0.5 } } }).field, 'limits.controller.tolerance');
+  t.regex(refused({ limits: { controller: { windowsMs: 5 } } }).message, /limits\.controller: Unrecognized key: "windowsMs"/);
+  t.is(refused({ rings: { weights: [1, 2, 3] } }).field, 'rings.weights');
+});

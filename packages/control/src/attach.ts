@@ -1,0 +1,119 @@
+import { silentLogger, type Logger } from '@overlay/common';
+import type { BackEnd } from '@overlay/backend';
+import type { FrontEnd } from '@overlay/frontend';
+import { subscribe, type GatewayAddresses, type ManagerState, type Subscription } from '@overlay/manager';
+import type { RunningRedirector } from '@overlay/redirector';
+import { backEndStateFrom, frontEndStateFrom, redirectorStateFrom, type RedirectorBase } from './adapt.js';
+
+/** Where the manager is. The token is a secret: it comes from the config (`${ENV}`), never from logs. */
+export interface ManagerLink {
+  url: string;
+  token: string;
+}
+
+/** Gateways report this often; the manager marks one down after a few missed reports. */
+const REPORT_INTERVAL_MS = 2_000;
+
+export interface Attached {
+  subscription: Subscription;
+  /** The last state applied, for tests and status pages. */
+  lastVersion(): number | undefined;
+  close(): void;
+}
+
+function follow(subscription: Subscription, report: (() => void) | undefined, version: () => number | undefined): Attached {
+  const timer = report ? setInterval(report, REPORT_INTERVAL_MS) : undefined;
+  timer?.unref();
+  return {
+    subscription,
+    lastVersion: version,
+    close() {
+      if (timer) clearInterval(timer);
+      subscription.close();
+    },
+  };
+}
+
+/**
+ * Feeds a front-end from the manager: every pushed state becomes its sites, rules, back-ends and ring
+ * weights; every 2 s it reports load, health, tunnel QoS and bytes per ring. With the manager away it keeps
+ * serving with the last state it had.
+ */
+export function attachFrontEnd(frontEnd: FrontEnd, options: { manager: ManagerLink; pop?: string; tunnelKey: string; addresses: GatewayAddresses; httpHost: string; log?: Logger }): Attached {
+  const log = options.log ?? silentLogger;
+  let version: number | undefined;
+  const subscription = subscribe({
+    url: options.manager.url,
+    token: options.manager.token,
+    hello: { role: 'front-end', id: frontEnd.id, ...(options.pop ? { pop: options.pop } : {}), addresses: options.addresses },
+    log,
+    onState: (state: ManagerState, next: number) => {
+      frontEnd.update(frontEndStateFrom(state, { id: frontEnd.id, httpHost: options.httpHost, key: options.tunnelKey })).then(
+        () => (version = next),
+        (err: Error) => log.error({ err, version: next }, 'state from the manager refused'),
+      );
+    },
+  });
+  const report = () => {
+    const status = frontEnd.status();
+    subscription.report({
+      load: status.load,
+      healthy: status.healthy,
+      tunnels: status.tunnels.map(({ peer, connected, rttMs, jitterMs, throughputBps }) => ({ peer, connected, rttMs, jitterMs, throughputBps })),
+      ringBytes: status.ringBytes.slice(0, 5),
+    });
+  };
+  return follow(subscription, report, () => version);
+}
+
+/** Feeds a back-end from the manager: its sites, origins and routes; reports load, sessions and origins. */
+export function attachBackEnd(backEnd: BackEnd, options: { manager: ManagerLink; addresses: GatewayAddresses; log?: Logger }): Attached {
+  const log = options.log ?? silentLogger;
+  let version: number | undefined;
+  const subscription = subscribe({
+    url: options.manager.url,
+    token: options.manager.token,
+    hello: { role: 'back-end', id: backEnd.id, addresses: options.addresses },
+    log,
+    onState: (state: ManagerState, next: number) => {
+      try {
+        backEnd.update(backEndStateFrom(state, { id: backEnd.id }));
+        version = next;
+      } catch (err) {
+        log.error({ err, version: next }, 'state from the manager refused');
+      }
+    },
+  });
+  const report = () => {
+    const status = backEnd.status();
+    subscription.report({
+      load: status.load,
+      healthy: !status.draining,
+      tunnels: status.sessions.map((session) => ({ peer: session.frontEnd, connected: true, rttMs: session.rttMs ?? 0, jitterMs: 0, throughputBps: 0 })),
+      ringBytes: status.ringBytes.slice(0, 5),
+      origins: status.origins.map((origin) => ({ ...origin })),
+    });
+  };
+  return follow(subscription, report, () => version);
+}
+
+/** Feeds the redirector: site names, assignments, and front-end addresses, health and load. */
+export function attachRedirector(redirector: RunningRedirector, options: { manager: ManagerLink; id: string; base: RedirectorBase; isInZones: (name: string) => boolean; addresses: GatewayAddresses; log?: Logger }): Attached {
+  const log = options.log ?? silentLogger;
+  let version: number | undefined;
+  const subscription = subscribe({
+    url: options.manager.url,
+    token: options.manager.token,
+    hello: { role: 'redirector', id: options.id, addresses: options.addresses },
+    log,
+    onState: (state: ManagerState, next: number) => {
+      try {
+        redirector.update(redirectorStateFrom(state, options.base, options.isInZones));
+        version = next;
+      } catch (err) {
+        log.error({ err, version: next }, 'state from the manager refused');
+      }
+    },
+  });
+  return follow(subscription, undefined, () => version);
+}

@@ -1,0 +1,172 @@
+import { readFileSync } from 'node:fs';
+import type { ConnectionOptions } from 'node:tls';
+import type { BackendRoute } from '@overlay/balancer';
+import { ConfigError, parseHostPort, type Logger } from '@overlay/common';
+import { TunnelClient, type OpenOptions, type TunnelSession, type TunnelStream } from '@overlay/tunnel';
+import type { BackEndState } from './config.js';
+
+/**
+ * One route to one back-end: its tunnel, the work this front-end has in flight on it, and the QoS the
+ * BackendSelector reads on every choice. A route whose back-end was removed or re-addressed drains:
+ * it takes nothing new and closes once its streams are done.
+ */
+export class BackEndRoute implements BackendRoute {
+  inFlight = 0;
+  draining = false;
+  /** Bytes sent per priority ring by connections already closed (live ones report their own). */
+  private readonly retiredRingBytes: number[] = [];
+
+  constructor(
+    readonly id: string,
+    readonly client: TunnelClient,
+    public highWater: number,
+    /** What the route was built from, to tell a re-addressed back-end from a re-sent one. */
+    readonly identity: string,
+  ) {
+    client.on('up', (session: TunnelSession) => {
+      session.once('close', () => addInto(this.retiredRingBytes, session.getStats().ringBytes));
+    });
+  }
+
+  get connected(): boolean {
+    return this.client.connected;
+  }
+
+  get healthy(): boolean {
+    return !this.draining;
+  }
+
+  get rttMs(): number | undefined {
+    return known(this.client.qos().rttMs);
+  }
+
+  get jitterMs(): number | undefined {
+    return known(this.client.qos().jitterMs);
+  }
+
+  get peerLoad(): number | undefined {
+    return known(this.client.qos().peer?.load);
+  }
+
+  /** Opens a stream and counts it in flight until it closes. Throws a TunnelError when the tunnel cannot. */
+  open(options: OpenOptions): TunnelStream {
+    const stream = this.client.openStream(options);
+    this.inFlight++;
+    stream.once('close', () => this.inFlight--);
+    return stream;
+  }
+
+  /** Bytes sent per priority ring over the tunnel's life (live connections plus closed ones). */
+  ringBytes(): number[] {
+    const total = [...this.retiredRingBytes];
+    for (const session of this.client.sessions) addInto(total, session.getStats().ringBytes);
+    return total;
+  }
+}
+
+function known(value: number | undefined): number | undefined {
+  return value === undefined || value < 0 ? undefined : value;
+}
+
+function addInto(total: number[], more: readonly number[]): void {
+  more.forEach((bytes, ring) => (total[ring] = (total[ring] ?? 0) + bytes));
+}
+
+/** A PEM text as is, anything else as the path of a PEM file. */
+function readPem(value: string, field: string): string {
+  if (value.includes('-----BEGIN')) return value;
+  try {
+    return readFileSync(value, 'utf8');
+  } catch (err) {
+    throw new ConfigError(field, `cannot read ${value}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+}
+
+function tlsOptions(id: string, spec: BackEndState): ConnectionOptions | undefined {
+  if (!spec.tls) return undefined;
+  const options: ConnectionOptions = {};
+  if (spec.tls.ca !== undefined) options.ca = readPem(spec.tls.ca, `state.backEnds.${id}.tls.ca`);
+  if (spec.tls.servername !== undefined) options.servername = spec.tls.servername;
+  return options;
+}
+
+export interface BackEndPoolOptions {
+  frontEndId: string;
+  log: Logger;
+}
+
+/** The front-end's tunnels, one per configured back-end, replaced live as the state changes. */
+export class BackEndPool {
+  private readonly routes = new Map<string, BackEndRoute>();
+  private readonly drainingRoutes = new Set<BackEndRoute>();
+  private weights: readonly number[] | undefined;
+
+  constructor(private readonly options: BackEndPoolOptions) {}
+
+  get(id: string): BackEndRoute | undefined {
+    return this.routes.get(id);
+  }
+
+  /** Current routes and those still draining, for metrics. */
+  all(): BackEndRoute[] {
+    return [...this.routes.values(), ...this.drainingRoutes];
+  }
+
+  /**
+   * Makes the tunnels match `backEnds`: new ids get a tunnel, removed or re-addressed ones drain (their
+   * in-flight streams finish), a changed high-water mark applies at once. Reads TLS files before changing
+   * anything, so a bad path leaves the pool as it was.
+   */
+  apply(backEnds: Record<string, BackEndState>, weights?: readonly number[]): void {
+    const planned = Object.entries(backEnds).map(([id, spec]) => {
+      const identity = JSON.stringify([spec.tunnel, spec.key, spec.tls ?? null]);
+      const current = this.routes.get(id);
+      const reuse = current?.identity === identity ? current : undefined;
+      return { id, spec, identity, reuse, tls: reuse ? undefined : tlsOptions(id, spec) };
+    });
+    if (weights) this.weights = [...weights];
+    const plans = new Map(planned.map((plan) => [plan.id, plan]));
+    for (const route of [...this.routes.values()]) {
+      if (plans.get(route.id)?.reuse !== route) this.drain(route);
+    }
+    for (const plan of planned) {
+      if (plan.reuse) {
+        plan.reuse.highWater = plan.spec.highWater;
+        if (weights) plan.reuse.client.setRingWeights(weights);
+        continue;
+      }
+      this.routes.set(plan.id, this.connect(plan.id, plan.spec, plan.identity, plan.tls));
+    }
+  }
+
+  async close(): Promise<void> {
+    const all = this.all();
+    this.routes.clear();
+    this.drainingRoutes.clear();
+    await Promise.all(all.map((route) => route.client.close()));
+  }
+
+  private connect(id: string, spec: BackEndState, identity: string, tls: ConnectionOptions | undefined): BackEndRoute {
+    const { host, port } = parseHostPort(spec.tunnel);
+    const client = new TunnelClient({
+      id: this.options.frontEndId,
+      host,
+      port,
+      key: spec.key,
+      tls,
+      log: this.options.log.child({ route: id }),
+    });
+    if (this.weights) client.setRingWeights(this.weights);
+    const route = new BackEndRoute(id, client, spec.highWater, identity);
+    client.start();
+    return route;
+  }
+
+  private drain(route: BackEndRoute): void {
+    if (this.routes.get(route.id) === route) this.routes.delete(route.id);
+    route.draining = true;
+    this.drainingRoutes.add(route);
+    this.options.log.info({ backEnd: route.id, inFlight: route.inFlight }, 'back-end route draining');
+    void route.client.close().finally(() => this.drainingRoutes.delete(route));
+  }
+}

@@ -1,0 +1,22 @@
+import type { AddressInfo } from 'node:net';
+import type { FrontEndConfig, FrontEndState } from './config.js';
+
+/** IPC between the cluster primary and its workers (seed 004: several workers behind one address and port). */
+export type PrimaryMessage =
+  /** `logLevel`: the primary's, so a worker logs (or keeps quiet) as its primary does. */
+  | { type: 'overlay-frontend:start'; config: FrontEndConfig; worker: number; logLevel: string }
+  | { type: 'overlay-frontend:update'; seq: number; state: FrontEndState }
+  | { type: 'overlay-frontend:close' };
+
+export type WorkerMessage =
+  /** The worker listens for commands: the primary may send `start`. */
+  | { type: 'overlay-frontend:hello' }
+  | { type: 'overlay-frontend:ready'; http: AddressInfo; tcp: Record<string, AddressInfo> }
+  | { type: 'overlay-frontend:failed'; message: string }
+  | { type: 'overlay-frontend:updated'; seq: number; tcp: Record<string, AddressInfo>; error?: string };
+
+/** True for this package's messages (the IPC channel also carries prom-client's and cluster's own). */
+export function isOverlayMessage(message: unknown): message is PrimaryMessage | WorkerMessage {
+  const type = (message as { type?: unknown } | null)?.type;
+  return typeof type === 'string' && type.startsWith('overlay-frontend:');
+}

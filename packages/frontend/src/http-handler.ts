@@ -1,0 +1,227 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { AdmissionTicket } from '@overlay/admission';
+import type { CacheRequest, LookupResult } from '@overlay/cache';
+import { IDEMPOTENT_METHODS, pathOf, type GatewayContext } from './context.js';
+import { ExchangeError, FrontEndErrorCode } from './errors.js';
+import { exchange, type Exchanged } from './exchange.js';
+import { buildRequestHead, clientAddress, headLimitProblem } from './request-head.js';
+import {
+  STORED_BACKEND_FIELD, flat, headerMap, relayedPairs, sendLocal, serveCached, type CacheStatus, type OverlayStamp,
+} from './response.js';
+import type { Site } from './sites.js';
+
+/** Client connections that already had a response: admission serves them before newcomers (seed 000). */
+const established = new WeakSet<Socket>();
+
+/** One client request on its way through the front-end. */
+interface Flow {
+  context: GatewayContext;
+  site: Site;
+  req: IncomingMessage;
+  res: ServerResponse;
+  stamp: OverlayStamp & { priority: number };
+  ticket: AdmissionTicket;
+  /** The client sent `Expect: 100-continue`: answer 100 once the body has somewhere to go. */
+  expectsContinue: boolean;
+  startedAt: number;
+  /** What `x-overlay-cache` said, for the request metric. */
+  cacheStatus: CacheStatus | '';
+}
+
+export type RequestHandler = (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean) => void;
+
+/** The per-request path: site, priority, admission, cache, back-end exchange, relay. */
+export function createRequestHandler(context: GatewayContext): RequestHandler {
+  return (req, res, expectsContinue) => {
+    handle(context, req, res, expectsContinue).catch((err: unknown) => {
+      context.log.error({ err, url: req.url }, 'request handling failed');
+      sendLocal(res, 500, 'internal error', { frontEnd: context.id }, { close: true });
+    });
+  };
+}
+
+async function handle(context: GatewayContext, req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): Promise<void> {
+  const startedAt = performance.now();
+  const { metrics } = context;
+  const site = context.sites().forHost(req.headers.host);
+  if (!site) {
+    metrics.requests.inc({ site: '', status: '404', priority: '', cache: '' });
+    sendLocal(res, 404, 'unknown site', { frontEnd: context.id }, { code: FrontEndErrorCode.unknownSite, close: expectsContinue });
+    return;
+  }
+  const url = req.url ?? '/';
+  const clientIp = clientAddress(req.socket.remoteAddress);
+  const { priority } = site.classify({ clientIp, path: pathOf(url), method: req.method ?? 'GET', headers: req.headers });
+  const stamp = { frontEnd: context.id, priority };
+  const isEstablished = established.has(req.socket);
+  const admission = context.gate.admit({ established: isEstablished });
+  if (!admission.admitted) {
+    metrics.admissionRefusals.inc({ reason: admission.reason });
+    metrics.requests.inc({ site: site.name, status: '503', priority: String(priority), cache: '' });
+    sendLocal(res, 503, 'front-end overloaded, retry later', stamp, {
+      code: FrontEndErrorCode.overloaded,
+      retryAfterSeconds: admission.retryAfterSeconds,
+      close: !isEstablished || expectsContinue,
+    });
+    return;
+  }
+  const flow: Flow = { context, site, req, res, stamp, ticket: admission.ticket, expectsContinue, startedAt, cacheStatus: '' };
+  res.once('close', () => finish(flow));
+  await serve(flow);
+}
+
+function finish(flow: Flow): void {
+  const { res, req, ticket, context, site, stamp } = flow;
+  ticket.finish();
+  if (res.writableFinished) established.add(req.socket);
+  const status = res.headersSent ? String(res.statusCode) : '499';
+  context.metrics.requests.inc({ site: site.name, status, priority: String(stamp.priority), cache: flow.cacheStatus });
+  context.log.debug({ site: site.name, method: req.method, url: req.url, status, priority: stamp.priority, cache: flow.cacheStatus, ms: Math.round(performance.now() - flow.startedAt) }, 'request');
+}
+
+/** The response head is on its way: the request leaves the admission queue. */
+function headSent(flow: Flow, cacheStatus: CacheStatus): void {
+  flow.cacheStatus = cacheStatus;
+  flow.ticket.start();
+  flow.context.metrics.responseHeadSeconds.observe({ priority: String(flow.stamp.priority) }, (performance.now() - flow.startedAt) / 1000);
+}
+
+async function serve(flow: Flow): Promise<void> {
+  const { context, req, res } = flow;
+  const cacheRequest: CacheRequest = { method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers };
+  const lookup: LookupResult = context.cache ? context.cache.lookup(cacheRequest) : { status: 'bypass', reason: 'cache disabled' };
+  if (lookup.status === 'hit') {
+    headSent(flow, 'HIT');
+    countOut(flow, lookup.response.body.length);
+    serveCached(res, lookup.response, { ...flow.stamp, cache: 'HIT' });
+    return;
+  }
+  let cacheStatus: CacheStatus = lookup.status === 'bypass' ? 'BYPASS' : 'MISS';
+  const requestTime = Date.now();
+  let exchanged = await forwardOrAnswer(flow, lookup.status === 'stale' ? lookup.conditionalHeaders : undefined, cacheStatus);
+  if (!exchanged) return;
+  if (lookup.status === 'stale' && exchanged.reply.status === 304 && context.cache) {
+    exchanged.stream.resume();
+    const refreshed = context.cache.refresh(lookup.entry, { status: 304, headers: headerMap(exchanged.reply.headers) }, { requestTime });
+    if (refreshed) {
+      headSent(flow, 'HIT');
+      countOut(flow, refreshed.body.length);
+      serveCached(res, refreshed, { ...flow.stamp, cache: 'HIT', backEnd: exchanged.reply.backEnd });
+      return;
+    }
+    // The 304 speaks of another representation: fetch it whole.
+    exchanged = await forwardOrAnswer(flow, undefined, 'MISS');
+    if (!exchanged) return;
+    cacheStatus = 'MISS';
+  }
+  if (exchanged.reply.status < 200) {
+    // A REPLY is the final head; an informational status belongs to upgrades only.
+    exchanged.stream.destroy();
+    context.metrics.backEndFailures.inc({ backend: exchanged.route.id, code: FrontEndErrorCode.badReply });
+    flow.cacheStatus = cacheStatus;
+    sendLocal(res, 502, `back-end ${exchanged.route.id} answered ${exchanged.reply.status} as a final status`, { ...flow.stamp, cache: cacheStatus }, { code: FrontEndErrorCode.badReply, close: !req.complete });
+    return;
+  }
+  if (context.cache && cacheRequest.method !== 'GET' && cacheRequest.method !== 'HEAD') context.cache.invalidate(cacheRequest, exchanged.reply.status);
+  relay(flow, exchanged, cacheStatus, cacheStatus === 'MISS' ? { request: cacheRequest, requestTime } : undefined);
+}
+
+/** The exchange, or undefined after the client got the front-end's own error answer. */
+async function forwardOrAnswer(flow: Flow, conditional: Record<string, string> | undefined, cacheStatus: CacheStatus): Promise<Exchanged | undefined> {
+  try {
+    return await forward(flow, conditional);
+  } catch (err) {
+    if (!(err instanceof ExchangeError)) throw err;
+    const { res, context } = flow;
+    if (res.destroyed || err.status === 499) return undefined;
+    context.metrics.backEndFailures.inc({ backend: err.backEnd ?? '', code: err.code });
+    flow.cacheStatus = cacheStatus;
+    sendLocal(res, err.status, err.message, { ...flow.stamp, cache: cacheStatus }, {
+      code: err.code,
+      retryAfterSeconds: err.retryAfterSeconds,
+      // The body may be half-read (or never asked for after Expect): do not reuse the connection.
+      close: !flow.req.complete,
+    });
+    return undefined;
+  }
+}
+
+function forward(flow: Flow, conditional: Record<string, string> | undefined): Promise<Exchanged> {
+  const { context, site, req, res, stamp } = flow;
+  const head = buildRequestHead(
+    { method: req.method ?? 'GET', url: req.url ?? '/', rawHeaders: req.rawHeaders, headers: req.headers },
+    { site: site.name, frontEnd: context.id, clientIp: clientAddress(req.socket.remoteAddress), clientPort: req.socket.remotePort ?? 0, priority: stamp.priority, conditional },
+  );
+  const problem = headLimitProblem(head);
+  if (problem) return Promise.reject(new ExchangeError(FrontEndErrorCode.headTooLarge, `request head too large: ${problem}`, 431));
+  const aborted = new AbortController();
+  const onClose = () => aborted.abort();
+  res.once('close', onClose);
+  return exchange({
+    selector: site.selector,
+    open: (route) => route.open({ priority: stamp.priority, meta: head }),
+    send: (stream) => {
+      if (!head.hasBody) {
+        stream.end();
+        return;
+      }
+      if (flow.expectsContinue) res.writeContinue();
+      req.on('data', (chunk: Buffer) => context.metrics.bytes.inc({ site: site.name, direction: 'in' }, chunk.length));
+      req.pipe(stream);
+    },
+    retryable: IDEMPOTENT_METHODS.has(head.method) && !head.hasBody,
+    replyTimeoutMs: context.replyTimeoutMs,
+    signal: aborted.signal,
+    log: context.log,
+    onRetry: (route, code) => context.metrics.retries.inc({ backend: route.id, code }),
+  }).finally(() => res.off('close', onClose));
+}
+
+interface StoreIntent {
+  request: CacheRequest;
+  requestTime: number;
+}
+
+/** Writes the back-end's answer and streams its body with backpressure; stores it when the cache may. */
+function relay(flow: Flow, { route, stream, reply }: Exchanged, cacheStatus: CacheStatus, store: StoreIntent | undefined): void {
+  const { res, context } = flow;
+  if (res.destroyed) {
+    stream.destroy(); // the client left while the reply was on its way
+    return;
+  }
+  const cache = context.cache;
+  const storedHeaders = headerMap([...reply.headers, [STORED_BACKEND_FIELD, reply.backEnd]]);
+  const storable = cache !== undefined && store !== undefined && reply.error === undefined &&
+    cache.unstorableReason(store.request, { status: reply.status, headers: storedHeaders }) === undefined;
+  let collector = storable ? cache.collector() : undefined;
+
+  res.once('close', () => {
+    if (!stream.destroyed) stream.destroy();
+    // Answered before the upload ended (an early 413, say): drop the rest so the connection can be reused.
+    if (!flow.req.complete) {
+      flow.req.unpipe();
+      flow.req.resume();
+    }
+  });
+  stream.once('close', () => {
+    // The back-end failed mid-body: cut the client's connection so it sees a truncated response.
+    if (!stream.readableEnded && !res.writableEnded) res.destroy();
+  });
+  stream.on('data', (chunk: Buffer) => {
+    countOut(flow, chunk.length);
+    if (collector && !collector.push(chunk)) collector = undefined;
+  });
+  stream.once('end', () => {
+    const body = collector?.body();
+    if (cache && store && body) cache.store(store.request, { status: reply.status, headers: storedHeaders }, body, { requestTime: store.requestTime });
+  });
+  if (reply.error) context.log.info({ backEnd: route.id, code: reply.error.code, status: reply.status }, 'back-end answered with an error');
+  headSent(flow, cacheStatus);
+  res.writeHead(reply.status, flat(relayedPairs(reply, { ...flow.stamp, cache: cacheStatus })));
+  stream.pipe(res);
+}
+
+function countOut(flow: Flow, bytes: number): void {
+  flow.context.metrics.bytes.inc({ site: flow.site.name, direction: 'out' }, bytes);
+}

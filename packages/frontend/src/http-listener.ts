@@ -1,0 +1,69 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { parseHostPort } from '@overlay/common';
+import type { RequestHandler } from './http-handler.js';
+import type { HttpListenerOptions } from './options.js';
+import type { UpgradeHandler } from './upgrade-handler.js';
+
+export interface HttpListener {
+  server: Server;
+  address: AddressInfo;
+  /** Stops accepting, lets requests in flight finish for up to `graceMs`, then cuts what is left. */
+  close(graceMs: number): Promise<void>;
+}
+
+/**
+ * The client-facing HTTP/1.1 listener. node:http does the protocol: keep-alive, pipelined requests
+ * answered in order, chunked bodies, 100-continue (answered by the handler once the body has somewhere to
+ * go), and on a malformed request a 400 (431 for an oversized head, 408 for a head that never finishes)
+ * before it closes that one connection; the process carries on.
+ */
+export async function startHttpListener(
+  listen: string,
+  options: HttpListenerOptions,
+  handlers: { request: RequestHandler; upgrade: UpgradeHandler },
+): Promise<HttpListener> {
+  const server = createServer({
+    maxHeaderSize: options.maxHeaderBytes,
+    headersTimeout: options.headersTimeoutMs,
+    requestTimeout: options.requestTimeoutMs,
+    keepAliveTimeout: options.keepAliveTimeoutMs,
+    noDelay: true,
+    keepAlive: true,
+  });
+  server.maxConnections = options.maxConnections;
+  server.on('request', (req, res) => handlers.request(req, res, false));
+  server.on('checkContinue', (req, res) => handlers.request(req, res, true));
+  const upgraded = new Set<Duplex>();
+  server.on('upgrade', (req, socket: Duplex, head: Buffer) => {
+    upgraded.add(socket);
+    socket.once('close', () => upgraded.delete(socket));
+    handlers.upgrade(req, socket, head);
+  });
+
+  const { host, port } = parseHostPort(listen);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+
+  return {
+    server,
+    address: server.address() as AddressInfo,
+    close: async (graceMs) => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const cut = setTimeout(() => {
+        server.closeAllConnections();
+        for (const socket of upgraded) socket.destroy();
+      }, graceMs);
+      // Upgraded connections are no longer the server's: they get the same grace, then are cut.
+      await Promise.all([closed, ...[...upgraded].map((socket) => new Promise((resolve) => socket.once('close', resolve)))]);
+      clearTimeout(cut);
+    },
+  };
+}

@@ -1,0 +1,128 @@
+import type { AdmissionGate } from '@overlay/admission';
+import type { HttpCache } from '@overlay/cache';
+import { Counter, Gauge, Histogram, type Registry } from '@overlay/common';
+import type { BackEndRoute } from './backends.js';
+
+export interface MetricSources {
+  routes: () => BackEndRoute[];
+  gate: AdmissionGate;
+  cache: HttpCache | undefined;
+}
+
+/** The front-end's series (docs/front-end.md "Metrics"); tunnel figures are read at scrape time. */
+export class FrontEndMetrics {
+  readonly requests: Counter<'site' | 'status' | 'priority' | 'cache'>;
+  readonly bytes: Counter<'site' | 'direction'>;
+  readonly admissionRefusals: Counter<'reason'>;
+  readonly retries: Counter<'backend' | 'code'>;
+  readonly backEndFailures: Counter<'backend' | 'code'>;
+  readonly tcpConnections: Counter<'site' | 'outcome'>;
+  readonly upgrades: Counter<'site' | 'status'>;
+  readonly responseHeadSeconds: Histogram<'priority'>;
+
+  constructor(registry: Registry, sources: MetricSources) {
+    const registers = [registry];
+    this.requests = new Counter({
+      name: 'overlay_frontend_requests_total',
+      help: 'HTTP requests answered, by site, status (499: client left first), priority and cache result',
+      labelNames: ['site', 'status', 'priority', 'cache'],
+      registers,
+    });
+    this.bytes = new Counter({
+      name: 'overlay_frontend_body_bytes_total',
+      help: 'Body bytes carried: direction "in" from clients, "out" to clients (HTTP bodies, upgraded and TCP streams)',
+      labelNames: ['site', 'direction'],
+      registers,
+    });
+    this.admissionRefusals = new Counter({
+      name: 'overlay_frontend_admission_refusals_total',
+      help: 'Requests refused with 503 by the admission gate (overloaded: new clients; full: everyone)',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.retries = new Counter({
+      name: 'overlay_frontend_retries_total',
+      help: 'Requests sent again to another back-end after this one failed them, by failed back-end and error code',
+      labelNames: ['backend', 'code'],
+      registers,
+    });
+    this.backEndFailures = new Counter({
+      name: 'overlay_frontend_backend_failures_total',
+      help: 'Exchanges that ended in a front-end error answer (502/503/504), by last back-end tried and code',
+      labelNames: ['backend', 'code'],
+      registers,
+    });
+    this.tcpConnections = new Counter({
+      name: 'overlay_frontend_tcp_connections_total',
+      help: 'Client connections to TCP-mode sites, by outcome (carried, refused)',
+      labelNames: ['site', 'outcome'],
+      registers,
+    });
+    this.upgrades = new Counter({
+      name: 'overlay_frontend_upgrades_total',
+      help: 'Upgrade (WebSocket) requests, by the status answered',
+      labelNames: ['site', 'status'],
+      registers,
+    });
+    this.responseHeadSeconds = new Histogram({
+      name: 'overlay_frontend_response_head_seconds',
+      help: 'Time from a request head to the response head reaching the client, by priority',
+      labelNames: ['priority'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    registerLiveGauges(registry, sources);
+  }
+}
+
+type RouteGauge = { name: string; help: string; value: (route: BackEndRoute) => number };
+
+const ROUTE_GAUGES: RouteGauge[] = [
+  { name: 'overlay_frontend_tunnel_rtt_ms', help: 'Smoothed tunnel RTT per back-end, ms (-1 before a sample)', value: (route) => route.client.qos().rttMs },
+  { name: 'overlay_frontend_tunnel_jitter_ms', help: 'Tunnel RTT mean deviation per back-end, ms (-1 before a sample)', value: (route) => route.client.qos().jitterMs },
+  { name: 'overlay_frontend_tunnel_connections', help: 'TCP connections the tunnel to each back-end uses', value: (route) => route.client.qos().connections },
+  { name: 'overlay_frontend_tunnel_up', help: '1 while the tunnel to the back-end is connected', value: (route) => (route.connected ? 1 : 0) },
+  { name: 'overlay_frontend_tunnel_reconnects', help: 'Tunnel connections lost and re-dialled since start, per back-end', value: (route) => route.client.reconnects },
+  { name: 'overlay_frontend_backend_in_flight', help: 'Requests and connections in flight on each back-end route', value: (route) => route.inFlight },
+  { name: 'overlay_frontend_backend_peer_load', help: 'Load the back-end reports for itself, 0..1 (-1 unknown)', value: (route) => route.client.qos().peer?.load ?? -1 },
+];
+
+function registerLiveGauges(registry: Registry, sources: MetricSources): void {
+  const registers = [registry];
+  for (const spec of ROUTE_GAUGES) {
+    new Gauge({
+      name: spec.name,
+      help: spec.help,
+      labelNames: ['backend'],
+      registers,
+      collect() {
+        this.reset();
+        for (const route of sources.routes()) this.set({ backend: route.id }, spec.value(route));
+      },
+    });
+  }
+  const reported = new WeakMap<BackEndRoute, number[]>();
+  new Counter({
+    name: 'overlay_frontend_tunnel_ring_bytes_total',
+    help: 'Bytes the front-end sent per priority ring on each back-end tunnel (blender ring 0 highest)',
+    labelNames: ['backend', 'ring'],
+    registers,
+    collect() {
+      for (const route of sources.routes()) {
+        const last = reported.get(route) ?? [];
+        const now = route.ringBytes();
+        now.forEach((bytes, ring) => {
+          const delta = bytes - (last[ring] ?? 0);
+          if (delta > 0) this.inc({ backend: route.id, ring: String(ring) }, delta);
+        });
+        reported.set(route, now);
+      }
+    },
+  });
+  const gauge = (name: string, help: string, read: () => number) =>
+    new Gauge({ name, help, registers, collect() { this.set(read()); } });
+  gauge('overlay_frontend_admission_queued', 'Admitted requests waiting for their response head', () => sources.gate.queued);
+  gauge('overlay_frontend_admission_refusing', '1 while the admission gate refuses new clients', () => (sources.gate.state === 'refusing' ? 1 : 0));
+  gauge('overlay_frontend_cache_bytes', 'Bytes held by the response cache', () => sources.cache?.bytes ?? 0);
+  gauge('overlay_frontend_cache_entries', 'Responses held by the response cache', () => sources.cache?.entries ?? 0);
+}

@@ -1,0 +1,71 @@
+/**
+ * Every tunable of the front-end gateway that is not part of the live state, with units and defaults in
+ * one place. The config schema (config.ts) fills these in; docs/front-end.md explains each one.
+ */
+
+/** The client-facing HTTP/1.1 listener (node:http). */
+export interface HttpListenerOptions {
+  /** Whole request head (request line and headers) must arrive within this, ms (slowloris guard). */
+  headersTimeoutMs: number;
+  /** Whole request, body included, must arrive within this, ms; 0 disables (long uploads). */
+  requestTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this, ms. */
+  keepAliveTimeoutMs: number;
+  /** Largest request head, bytes; past it the client gets 431. */
+  maxHeaderBytes: number;
+  /** Open client connections per process; more are refused at accept. */
+  maxConnections: number;
+  /** Longest wait for the back-end's response head, ms; past it the client gets 504. */
+  replyTimeoutMs: number;
+  /** How long close() lets in-flight requests finish before cutting them, ms. */
+  closeGraceMs: number;
+}
+
+export const defaultHttpListenerOptions: Readonly<HttpListenerOptions> = Object.freeze({
+  headersTimeoutMs: 20_000,
+  requestTimeoutMs: 300_000,
+  keepAliveTimeoutMs: 60_000,
+  maxHeaderBytes: 16 * 1024,
+  maxConnections: 20_000,
+  replyTimeoutMs: 120_000,
+  closeGraceMs: 5_000,
+});
+
+/** The front-end cache (@overlay/cache); `enabled: false` makes every request BYPASS. */
+export interface CacheSettings {
+  enabled: boolean;
+  /** Budget for all stored responses, bytes. */
+  maxBytes: number;
+  /** Largest single stored response, bytes; bigger ones stream through unstored. */
+  maxObjectBytes: number;
+  /** Stored variants per URL (Vary), count. */
+  maxVariantsPerKey: number;
+}
+
+export const defaultCacheSettings: Readonly<CacheSettings> = Object.freeze({
+  enabled: true,
+  maxBytes: 64 * 1024 * 1024,
+  maxObjectBytes: 8 * 1024 * 1024,
+  maxVariantsPerKey: 8,
+});
+
+/** Defaults applied to each back-end route that does not set its own. */
+export const defaultBackEndRoute = Object.freeze({
+  /** In-flight requests and connections this front-end carries on one back-end route before it counts as full. */
+  highWater: 1024,
+});
+
+/** How many workers' answers the primary waits for, and for how long, ms. */
+export const clusterTimings = Object.freeze({
+  /** A worker must report its listeners within this, ms. */
+  workerReadyTimeoutMs: 15_000,
+  /** A worker must acknowledge a state update within this, ms. */
+  updateTimeoutMs: 5_000,
+  /** Delay before a crashed worker is replaced, ms (doubles per crash in a row, up to 30 s). */
+  respawnDelayMs: 1_000,
+  respawnMaxDelayMs: 30_000,
+});
+
+/** Limits of a request head on the tunnel (@overlay/stream-heads): more fields get 431. */
+export const MAX_FORWARDED_FIELDS = 256;
+export const MAX_FIELD_NAME_BYTES = 256;

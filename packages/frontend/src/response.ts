@@ -1,0 +1,90 @@
+import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { CachedResponse } from '@overlay/cache';
+import { endToEndHeaders, type ResponseHead } from '@overlay/stream-heads';
+
+export type CacheStatus = 'HIT' | 'MISS' | 'BYPASS';
+
+/** What the front-end stamps on every response it relays or serves (CONTRACT.md). */
+export interface OverlayStamp {
+  frontEnd: string;
+  priority?: number;
+  cache?: CacheStatus;
+  backEnd?: string;
+}
+
+/** Response fields the front-end sets itself; a back-end's copies are dropped. */
+const OWN_FIELDS = new Set(['x-overlay-frontend', 'x-overlay-priority', 'x-overlay-cache', 'x-overlay-backend', 'x-overlay-error']);
+
+export function stampPairs(stamp: OverlayStamp): Array<[string, string]> {
+  const pairs: Array<[string, string]> = [['x-overlay-frontend', stamp.frontEnd]];
+  if (stamp.backEnd !== undefined) pairs.push(['x-overlay-backend', stamp.backEnd]);
+  if (stamp.priority !== undefined) pairs.push(['x-overlay-priority', String(stamp.priority)]);
+  if (stamp.cache !== undefined) pairs.push(['x-overlay-cache', stamp.cache]);
+  return pairs;
+}
+
+/** The back-end's end-to-end response fields (order kept, repeated fields kept), then the stamp. */
+export function relayedPairs(reply: ResponseHead, stamp: OverlayStamp): Array<[string, string]> {
+  const pairs = endToEndHeaders(reply.headers).filter(([name]) => !OWN_FIELDS.has(name));
+  return [...pairs, ...stampPairs({ ...stamp, backEnd: reply.backEnd })];
+}
+
+/** Header pairs as Node's flat raw list (`[name, value, name, value …]`), which keeps repeated fields. */
+export function flat(pairs: ReadonlyArray<readonly [string, string]>): string[] {
+  return pairs.flatMap(([name, value]) => [name, value]);
+}
+
+/** Pairs as a map for the cache: repeated fields become arrays. */
+export function headerMap(pairs: ReadonlyArray<readonly [string, string]>): Record<string, string | string[]> {
+  const map: Record<string, string | string[]> = {};
+  for (const [name, value] of pairs) {
+    const prior = map[name];
+    map[name] = prior === undefined ? value : Array.isArray(prior) ? [...prior, value] : [prior, value];
+  }
+  return map;
+}
+
+/** A short text answer the front-end gives itself, with `x-overlay-error` naming the stable code. */
+export function sendLocal(
+  res: ServerResponse,
+  status: number,
+  text: string,
+  stamp: OverlayStamp,
+  extra: { code?: string; retryAfterSeconds?: number; close?: boolean } = {},
+): void {
+  if (res.headersSent || res.destroyed) {
+    res.destroy();
+    return;
+  }
+  const body = Buffer.from(`${text}\n`);
+  const headers: OutgoingHttpHeaders = {
+    'content-type': 'text/plain; charset=utf-8',
+    'content-length': body.length,
+    'cache-control': 'no-store',
+    ...Object.fromEntries(stampPairs(stamp)),
+  };
+  if (extra.code) headers['x-overlay-error'] = extra.code;
+  if (extra.retryAfterSeconds !== undefined) headers['retry-after'] = String(extra.retryAfterSeconds);
+  if (extra.close) headers.connection = 'close';
+  res.writeHead(status, headers);
+  res.end(res.req.method === 'HEAD' ? undefined : body);
+}
+
+/** Kept with a stored response: the back-end that fetched it, reported again on every hit. */
+export const STORED_BACKEND_FIELD = 'x-overlay-backend';
+
+/**
+ * A stored response, with the stamp; HEAD gets the head only. `x-overlay-backend` is the stamp's (the
+ * back-end that just revalidated it) or else the one that fetched it.
+ */
+export function serveCached(res: ServerResponse, cached: CachedResponse, stamp: OverlayStamp): void {
+  const stored = cached.headers[STORED_BACKEND_FIELD];
+  const backEnd = stamp.backEnd ?? (typeof stored === 'string' ? stored : undefined);
+  const pairs: Array<[string, string]> = [];
+  for (const [name, value] of Object.entries(cached.headers)) {
+    if (OWN_FIELDS.has(name)) continue;
+    for (const item of Array.isArray(value) ? value : [value]) pairs.push([name, item]);
+  }
+  res.writeHead(cached.status, flat([...pairs, ...stampPairs({ ...stamp, backEnd })]));
+  res.end(res.req.method === 'HEAD' ? undefined : cached.body);
+}

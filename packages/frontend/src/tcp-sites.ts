@@ -1,0 +1,137 @@
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { parseHostPort } from '@overlay/common';
+import type { TcpHead } from '@overlay/stream-heads';
+import type { GatewayContext } from './context.js';
+import { ExchangeError } from './errors.js';
+import { exchange } from './exchange.js';
+import { clientAddress } from './request-head.js';
+import type { Site } from './sites.js';
+import { splice } from './splice.js';
+
+interface TcpListener {
+  /** Replaced on every state update; connections read it when they arrive. */
+  site: Site;
+  server: Server;
+  sockets: Set<Socket>;
+  address: AddressInfo;
+}
+
+/**
+ * One listener per TCP-mode site; each client connection becomes one tunnel stream (TcpHead) that turns
+ * into a raw pipe after the back-end's 200 REPLY. Nothing is read from the client before that, so a failed
+ * attempt can go to another back-end; when none works the connection is closed.
+ */
+export class TcpSites {
+  private readonly listeners = new Map<string, TcpListener>();
+
+  constructor(private readonly context: GatewayContext) {}
+
+  /** Listener addresses by site name. */
+  addresses(): Record<string, AddressInfo> {
+    return Object.fromEntries([...this.listeners.values()].map((listener) => [listener.site.name, listener.address]));
+  }
+
+  /**
+   * Makes the listeners match the TCP sites: new ones bind, removed or re-addressed ones stop accepting
+   * (their connections carry on), unchanged ones pick up the new site settings.
+   */
+  async apply(sites: readonly Site[]): Promise<void> {
+    const wanted = new Map(sites.map((site) => [`${site.name} ${site.listen}`, site]));
+    for (const [key, listener] of this.listeners) {
+      const site = wanted.get(key);
+      if (site) listener.site = site;
+      else {
+        this.listeners.delete(key);
+        listener.server.close();
+      }
+    }
+    for (const [key, site] of wanted) {
+      if (!this.listeners.has(key)) this.listeners.set(key, await this.open(site));
+    }
+  }
+
+  /** Stops accepting; open connections are cut after `graceMs`. */
+  async close(graceMs: number): Promise<void> {
+    const all = [...this.listeners.values()];
+    this.listeners.clear();
+    await Promise.all(all.map((listener) => new Promise<void>((resolve) => {
+      const cut = setTimeout(() => listener.sockets.forEach((socket) => socket.destroy()), graceMs);
+      listener.server.close(() => {
+        clearTimeout(cut);
+        resolve();
+      });
+    })));
+  }
+
+  private async open(site: Site): Promise<TcpListener> {
+    const { host, port } = parseHostPort(site.listen as string);
+    const server = createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    const listener: TcpListener = { site, server, sockets: new Set(), address: server.address() as AddressInfo };
+    server.on('connection', (socket: Socket) => {
+      listener.sockets.add(socket);
+      socket.once('close', () => listener.sockets.delete(socket));
+      socket.on('error', () => {});
+      this.carry(listener.site, socket).catch((err: unknown) => {
+        this.context.log.error({ err, site: listener.site.name }, 'tcp connection handling failed');
+        socket.destroy();
+      });
+    });
+    this.context.log.info({ site: site.name, address: listener.address }, 'tcp site listening');
+    return listener;
+  }
+
+  private async carry(site: Site, socket: Socket): Promise<void> {
+    const { context } = this;
+    const { metrics } = context;
+    const refuse = (why: string) => {
+      metrics.tcpConnections.inc({ site: site.name, outcome: 'refused' });
+      context.log.info({ site: site.name, reason: why }, 'tcp connection refused');
+      socket.destroy();
+    };
+    const admission = context.gate.admit({ established: false });
+    if (!admission.admitted) {
+      metrics.admissionRefusals.inc({ reason: admission.reason });
+      return refuse('front-end overloaded');
+    }
+    const ticket = admission.ticket;
+    socket.once('close', () => ticket.finish());
+    const clientIp = clientAddress(socket.remoteAddress);
+    const { priority } = site.classify({ clientIp, path: '', method: '', headers: {} });
+    const head: TcpHead = { kind: 'tcp', site: site.name, client: { ip: clientIp, port: socket.remotePort ?? 0 }, frontEnd: context.id, priority };
+    const aborted = new AbortController();
+    socket.once('close', () => aborted.abort());
+    let exchanged;
+    try {
+      exchanged = await exchange({
+        selector: site.selector,
+        open: (route) => route.open({ priority, meta: head }),
+        send: () => {},
+        retryable: true, // nothing of the client's has been sent before the REPLY
+        replyTimeoutMs: context.replyTimeoutMs,
+        signal: aborted.signal,
+        log: context.log,
+        onRetry: (route, code) => metrics.retries.inc({ backend: route.id, code }),
+      });
+    } catch (err) {
+      if (!(err instanceof ExchangeError)) throw err;
+      if (err.status !== 499) metrics.backEndFailures.inc({ backend: err.backEnd ?? '', code: err.code });
+      return refuse(err.message);
+    }
+    const { stream, reply } = exchanged;
+    if (reply.status !== 200) {
+      stream.destroy();
+      return refuse(`back-end answered ${reply.status}${reply.error ? ` (${reply.error.code})` : ''}`);
+    }
+    ticket.start();
+    metrics.tcpConnections.inc({ site: site.name, outcome: 'carried' });
+    splice(socket, stream, (direction, bytes) => metrics.bytes.inc({ site: site.name, direction }, bytes));
+    socket.resume();
+  }
+}

@@ -1,0 +1,99 @@
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { IDEMPOTENT_METHODS, pathOf, type GatewayContext } from './context.js';
+import { ExchangeError, FrontEndErrorCode } from './errors.js';
+import { exchange } from './exchange.js';
+import { buildRequestHead, clientAddress, headLimitProblem } from './request-head.js';
+import { relayedPairs, stampPairs } from './response.js';
+import { rawAnswer, rawHead, splice } from './splice.js';
+
+export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+
+/**
+ * Upgrade requests (WebSocket): the stream opens with `upgrade: true`; on a 101 REPLY the front-end writes
+ * the 101 head to the client and the connection becomes a raw pipe both ways. Any other answer is relayed
+ * and the connection closed. (The listener keeps these sockets, to cut them on close.)
+ */
+export function createUpgradeHandler(context: GatewayContext): UpgradeHandler {
+  return (req, socket, head) => {
+    socket.on('error', () => {});
+    upgrade(context, req, socket, head).catch((err: unknown) => {
+      context.log.error({ err, url: req.url }, 'upgrade handling failed');
+      socket.destroy();
+    });
+  };
+}
+
+async function upgrade(context: GatewayContext, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+  const { metrics } = context;
+  const site = context.sites().forHost(req.headers.host);
+  if (!site) {
+    metrics.upgrades.inc({ site: '', status: '404' });
+    rawAnswer(socket, 404, 'unknown site', [...stampPairs({ frontEnd: context.id }), ['x-overlay-error', FrontEndErrorCode.unknownSite]]);
+    return;
+  }
+  const method = req.method ?? 'GET';
+  const clientIp = clientAddress(req.socket.remoteAddress);
+  const { priority } = site.classify({ clientIp, path: pathOf(req.url ?? '/'), method, headers: req.headers });
+  const stamp = { frontEnd: context.id, priority, cache: 'BYPASS' as const };
+  const answer = (status: number, text: string, code: string, extra: Array<[string, string]> = []) => {
+    metrics.upgrades.inc({ site: site.name, status: String(status) });
+    rawAnswer(socket, status, text, [...stampPairs(stamp), ['x-overlay-error', code], ...extra]);
+  };
+
+  const admission = context.gate.admit({ established: false });
+  if (!admission.admitted) {
+    metrics.admissionRefusals.inc({ reason: admission.reason });
+    answer(503, 'front-end overloaded, retry later', FrontEndErrorCode.overloaded, [['retry-after', String(admission.retryAfterSeconds)]]);
+    return;
+  }
+  const ticket = admission.ticket;
+  socket.once('close', () => ticket.finish());
+
+  const requestHead = buildRequestHead(
+    { method, url: req.url ?? '/', rawHeaders: req.rawHeaders, headers: req.headers },
+    { site: site.name, frontEnd: context.id, clientIp, clientPort: req.socket.remotePort ?? 0, priority, upgrade: true },
+  );
+  const problem = headLimitProblem(requestHead);
+  if (problem) return answer(431, `request head too large: ${problem}`, FrontEndErrorCode.headTooLarge);
+
+  const aborted = new AbortController();
+  socket.once('close', () => aborted.abort());
+  let exchanged;
+  try {
+    exchanged = await exchange({
+      selector: site.selector,
+      open: (route) => route.open({ priority, meta: requestHead }),
+      // Bytes the client sent after its head (rare before a 101) go first on every attempt.
+      send: (stream) => {
+        if (head.length) stream.write(head);
+      },
+      retryable: IDEMPOTENT_METHODS.has(method),
+      replyTimeoutMs: context.replyTimeoutMs,
+      signal: aborted.signal,
+      log: context.log,
+      onRetry: (route, code) => metrics.retries.inc({ backend: route.id, code }),
+    });
+  } catch (err) {
+    if (!(err instanceof ExchangeError)) throw err;
+    if (err.status === 499 || socket.destroyed) return;
+    metrics.backEndFailures.inc({ backend: err.backEnd ?? '', code: err.code });
+    const retry: Array<[string, string]> = err.retryAfterSeconds === undefined ? [] : [['retry-after', String(err.retryAfterSeconds)]];
+    return answer(err.status, err.message, err.code, retry);
+  }
+  const { stream, reply } = exchanged;
+  ticket.start();
+  metrics.upgrades.inc({ site: site.name, status: String(reply.status) });
+  const count = (direction: 'in' | 'out', bytes: number) => metrics.bytes.inc({ site: site.name, direction }, bytes);
+  const pairs = relayedPairs(reply, stamp);
+  if (reply.status === 101) {
+    socket.write(rawHead(101, [['connection', 'Upgrade'], ['upgrade', req.headers.upgrade ?? 'websocket'], ...pairs]));
+    splice(socket, stream, count);
+    return;
+  }
+  // Not switched: relay the answer, its end delimited by closing the connection.
+  socket.write(rawHead(reply.status, [...pairs.filter(([name]) => name !== 'content-length'), ['connection', 'close']]));
+  stream.on('data', (chunk: Buffer) => count('out', chunk.length));
+  stream.pipe(socket);
+  socket.once('close', () => stream.destroy());
+}

@@ -1,0 +1,175 @@
+import { Backoff, defaultBackoff, silentLogger, type BackoffOptions, type Logger } from '@overlay/common';
+import WebSocket from 'ws';
+import { feedMessageSchema, type HelloInput, type ManagerState, type ReportInput } from './feed-schema.js';
+
+export interface SubscriptionStatus {
+  connected: boolean;
+  /** Version of the state held (kept while the manager is away). */
+  version?: number;
+  /** Why the last connection ended or failed. */
+  error?: string;
+}
+
+export interface SubscribeOptions {
+  /** The manager's base URL (`http://host:port`, as `startManager` returns) or the ws:// URL of its feed. */
+  url: string;
+  token: string;
+  /** Who this subscriber is; sent first on every connection. */
+  hello: Omit<HelloInput, 'type'>;
+  /** Every new state, whole. Not called again when a reconnect finds nothing missed. */
+  onState: (state: ManagerState, version: number) => void;
+  onStatus?: (status: SubscriptionStatus) => void;
+  log?: Logger;
+  backoff?: BackoffOptions;
+  /** No message or ping from the manager for this long counts as a dead connection, ms (the manager pings every 10 s). */
+  deadAfterMs?: number;
+  /** Largest feed message accepted, bytes. */
+  maxMessageBytes?: number;
+}
+
+export interface Subscription {
+  /** Sends a report now; false when not connected (reports are periodic, a missed one is not resent). */
+  report(report: ReportInput): boolean;
+  /** The latest state received, kept across disconnections. */
+  readonly state: ManagerState | undefined;
+  readonly connected: boolean;
+  close(): Promise<void>;
+}
+
+export const subscribeDefaults = Object.freeze({
+  deadAfterMs: 30_000,
+  maxMessageBytes: 64 * 1024 * 1024,
+});
+
+/** `http://h:p` → `ws://h:p/v1/stream?since=V`. */
+export function feedUrl(base: string, since: number | undefined): string {
+  const url = new URL(base);
+  if (url.protocol === 'http:') url.protocol = 'ws:';
+  if (url.protocol === 'https:') url.protocol = 'wss:';
+  if (!url.pathname.endsWith('/v1/stream')) url.pathname = `${url.pathname.replace(/\/$/, '')}/v1/stream`;
+  if (since !== undefined) url.searchParams.set('since', String(since));
+  return url.toString();
+}
+
+/**
+ * Follows a manager's feed: says hello, hands every state to `onState`, reconnects with backoff and
+ * resumes with `?since=` so an unchanged state is not sent again. The last state stays available while
+ * the manager is away, so a gateway keeps serving with it.
+ */
+export function subscribe(options: SubscribeOptions): Subscription {
+  const log = options.log ?? silentLogger;
+  const backoff = new Backoff(options.backoff ?? defaultBackoff);
+  const deadAfterMs = options.deadAfterMs ?? subscribeDefaults.deadAfterMs;
+  let state: ManagerState | undefined;
+  let socket: WebSocket | undefined;
+  let open = false;
+  let closed = false;
+  let retryTimer: NodeJS.Timeout | undefined;
+  let deadTimer: NodeJS.Timeout | undefined;
+
+  const status = (connected: boolean, error?: string) => options.onStatus?.({ connected, version: state?.version, ...(error === undefined ? {} : { error }) });
+
+  function stillAlive(): void {
+    clearTimeout(deadTimer);
+    deadTimer = setTimeout(() => {
+      log.warn({ deadAfterMs }, 'manager feed silent; reconnecting');
+      socket?.terminate();
+    }, deadAfterMs);
+    deadTimer.unref();
+  }
+
+  function connect(): void {
+    retryTimer = undefined;
+    let lastError: string | undefined;
+    const ws = new WebSocket(feedUrl(options.url, state?.version), {
+      headers: { authorization: `Bearer ${options.token}` },
+      maxPayload: options.maxMessageBytes ?? subscribeDefaults.maxMessageBytes,
+      perMessageDeflate: false,
+    });
+    socket = ws;
+    ws.on('open', () => {
+      open = true;
+      stillAlive();
+      ws.send(JSON.stringify({ type: 'hello', ...options.hello }));
+      status(true);
+    });
+    ws.on('ping', stillAlive);
+    ws.on('message', (data) => {
+      stillAlive();
+      backoff.reset();
+      receive(data.toString());
+    });
+    ws.on('unexpected-response', (_req, res) => {
+      lastError = `manager answered ${res.statusCode} to the feed upgrade`;
+      res.resume();
+      ws.terminate();
+    });
+    ws.on('error', (err) => {
+      lastError ??= err.message;
+    });
+    ws.on('close', (code, reason) => {
+      clearTimeout(deadTimer);
+      const wasOpen = open;
+      open = false;
+      socket = undefined;
+      if (closed) return;
+      const error = lastError ?? `closed (${code}${reason.length > 0 ? ` ${reason.toString()}` : ''})`;
+      const delay = backoff.next();
+      log[wasOpen ? 'warn' : 'debug']({ error, retryInMs: delay }, 'manager feed lost');
+      status(false, error);
+      retryTimer = setTimeout(connect, delay);
+    });
+  }
+
+  function receive(text: string): void {
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      log.warn('manager feed sent a message that is not JSON');
+      return;
+    }
+    const parsed = feedMessageSchema.safeParse(value);
+    if (!parsed.success) {
+      log.warn({ issue: parsed.error.issues[0]?.message, path: parsed.error.issues[0]?.path }, 'manager feed sent a message this client does not understand');
+      return;
+    }
+    const message = parsed.data;
+    if (message.type === 'error') log.warn({ code: message.code, message: message.message }, 'manager refused a message');
+    if (message.type === 'snapshot' || message.type === 'change') {
+      state = message.state;
+      options.onState(message.state, message.version);
+    }
+  }
+
+  connect();
+
+  return {
+    report(report) {
+      if (!open || !socket) return false;
+      socket.send(JSON.stringify({ type: 'report', ...report }));
+      return true;
+    },
+    get state() {
+      return state;
+    },
+    get connected() {
+      return open;
+    },
+    close() {
+      closed = true;
+      clearTimeout(retryTimer);
+      clearTimeout(deadTimer);
+      const ws = socket;
+      if (!ws || ws.readyState === WebSocket.CLOSED) return Promise.resolve();
+      return new Promise<void>((resolve) => {
+        const force = setTimeout(() => ws.terminate(), 1000);
+        ws.once('close', () => {
+          clearTimeout(force);
+          resolve();
+        });
+        ws.close(1000, 'closing');
+      });
+    },
+  };
+}

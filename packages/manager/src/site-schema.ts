@@ -1,0 +1,109 @@
+import { z } from 'zod';
+import { DEFAULT_RING_WEIGHTS, managerLimits } from './defaults.js';
+import { domainSchema, gatewayIdSchema, hostPortSchema } from './names.js';
+
+export type SiteMode = 'http' | 'tcp';
+
+const SCHEMES: Record<SiteMode, readonly string[]> = { http: ['http:', 'https:'], tcp: ['tcp:'] };
+
+/** Why an origin URL is unusable, or undefined: origins are scheme://host[:port], no path, query or credentials (as the back-end checks). */
+function originUrlProblem(text: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return 'must be a URL such as http://10.0.0.5:8080 or tcp://10.0.0.5:5432';
+  }
+  if (![...SCHEMES.http, ...SCHEMES.tcp].includes(url.protocol)) return 'scheme must be http, https or tcp';
+  if (!url.hostname) return 'must name a host';
+  if (url.protocol === 'tcp:' && !url.port) return 'a tcp origin needs a port';
+  if (url.username || url.password) return 'must not carry credentials';
+  if ((url.pathname !== '' && url.pathname !== '/') || url.search || url.hash) return 'must not have a path, query or fragment';
+  return undefined;
+}
+
+export const originSchema = z.strictObject({
+  url: z.string().max(2048).superRefine((text, ctx) => {
+    const problem = originUrlProblem(text);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  }),
+  /** Name the back-end reports the origin under; default host:port of the URL (decided by the back-end). */
+  id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9.:_[\]-]{0,127}$/, 'letters, digits, . : _ - [ ] (at most 128)').optional(),
+  /** Share of the work relative to the list's other origins. */
+  weight: z.number().positive().finite().optional(),
+  /** Primaries get all the work until every one is saturated or down (seed 001). */
+  primary: z.boolean().optional(),
+});
+
+const originListSchema = z.array(originSchema).min(1).max(managerLimits.maxOriginsPerList);
+
+export const routeSchema = z.strictObject({
+  pathPrefix: z.string().min(1).max(2048).startsWith('/', 'must start with "/"'),
+  origins: originListSchema,
+});
+
+/** The QoS a site asks for; the capacity reaction assigns more gateways while it is not met. */
+export const qosTargetSchema = z
+  .strictObject({
+    /** Mean tunnel RTT between the site's front-ends and back-ends, ms. */
+    maxRttMs: z.number().positive().finite().optional(),
+    /** Mean load (0..1) of the site's healthy gateways of each kind. */
+    maxLoad: z.number().gt(0).max(1).optional(),
+  })
+  .refine((target) => target.maxRttMs !== undefined || target.maxLoad !== undefined, 'give maxRttMs, maxLoad or both');
+
+const gatewayListSchema = z
+  .array(gatewayIdSchema)
+  .max(managerLimits.maxGatewaysPerSite)
+  .refine((ids) => new Set(ids).size === ids.length, 'lists a gateway twice');
+
+/** Body of `PUT /v1/sites/{site}`; issue paths name the field, e.g. `origins[0].url`. */
+export const siteBodySchema = z
+  .strictObject({
+    domains: z.array(domainSchema).min(1).max(managerLimits.maxDomainsPerSite),
+    mode: z.enum(['http', 'tcp']).default('http'),
+    origins: originListSchema,
+    /** Longest matching path prefix picks the origin list (seed 002); HTTP sites only. */
+    routes: z.array(routeSchema).max(managerLimits.maxRoutesPerSite).default([]),
+    frontEnds: gatewayListSchema.default([]),
+    backEnds: gatewayListSchema.default([]),
+    /** TCP sites only: the front-ends' dedicated listener for this site. */
+    listen: hostPortSchema.optional(),
+    qosTarget: qosTargetSchema.optional(),
+  })
+  .superRefine((site, ctx) => {
+    const schemes = SCHEMES[site.mode];
+    const checkOrigins = (origins: ReadonlyArray<{ url: string }>, path: Array<string | number>) =>
+      origins.forEach((origin, index) => {
+        if (originUrlProblem(origin.url) === undefined && !schemes.includes(new URL(origin.url).protocol)) {
+          ctx.addIssue({ code: 'custom', path: [...path, index, 'url'], message: `a ${site.mode} site needs ${schemes.join(' or ').replace(/:/g, '')} origins` });
+        }
+      });
+    checkOrigins(site.origins, ['origins']);
+    site.routes.forEach((route, index) => checkOrigins(route.origins, ['routes', index, 'origins']));
+    if (site.mode === 'tcp' && site.routes.length > 0) ctx.addIssue({ code: 'custom', path: ['routes'], message: 'tcp sites have no path routes' });
+    if (site.mode === 'tcp' && site.listen === undefined) ctx.addIssue({ code: 'custom', path: ['listen'], message: 'a tcp site needs a listen address' });
+    if (site.mode === 'http' && site.listen !== undefined) ctx.addIssue({ code: 'custom', path: ['listen'], message: 'only tcp sites have their own listener' });
+    const seenDomains = new Set<string>();
+    site.domains.forEach((domain, index) => {
+      if (seenDomains.has(domain)) ctx.addIssue({ code: 'custom', path: ['domains', index], message: `"${domain}" is listed twice` });
+      seenDomains.add(domain);
+    });
+    const seenPrefixes = new Set<string>();
+    site.routes.forEach((route, index) => {
+      if (seenPrefixes.has(route.pathPrefix)) ctx.addIssue({ code: 'custom', path: ['routes', index, 'pathPrefix'], message: `"${route.pathPrefix}" appears twice` });
+      seenPrefixes.add(route.pathPrefix);
+    });
+  });
+
+export type SiteBody = z.output<typeof siteBodySchema>;
+export type SiteBodyInput = z.input<typeof siteBodySchema>;
+export type Origin = z.output<typeof originSchema>;
+export type Route = z.output<typeof routeSchema>;
+export type QosTarget = z.output<typeof qosTargetSchema>;
+
+export const ringWeightsSchema = z.array(z.number().positive().finite()).length(DEFAULT_RING_WEIGHTS.length);
+
+/** Body of `PUT /v1/rings`. */
+export const ringsBodySchema = z.strictObject({ weights: ringWeightsSchema });
+export type RingsBody = z.output<typeof ringsBodySchema>;

@@ -1,0 +1,88 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  createLogger, createRegistry, formatHostPort, monotonicNow, parseHostPort, startAdminServer, validate,
+  type AdminServer, type Clock, type Logger,
+} from '@overlay/common';
+import { managerConfigSchema, type ManagerConfigInput } from './config.js';
+import { DASHBOARD_HTML } from './dashboard-page.js';
+import { FeedServer } from './feed-server.js';
+import { FileStore } from './file-store.js';
+import { createApiRoute } from './http-api.js';
+import { createAuthenticator } from './http-io.js';
+import { ManagerCore } from './manager.js';
+import { createManagerMetrics } from './metrics.js';
+import type { Store } from './store.js';
+
+export interface StartManagerOptions {
+  log?: Logger;
+  /** Another store than the embedded file store (docs/manager.md "Store"). */
+  store?: Store;
+  /** Monotonic ms for report timeouts and the capacity reaction. */
+  clock?: Clock;
+}
+
+export interface RunningManager {
+  /** API base URL, `http://host:port`: the API, the feed, the dashboard, /metrics and /healthz. */
+  url: string;
+  address: AddressInfo;
+  /** The separate /metrics and /healthz listener, when `admin` is configured. */
+  adminAddress?: AddressInfo;
+  close(): Promise<void>;
+}
+
+function serveDashboard(req: IncomingMessage, res: ServerResponse): boolean {
+  const path = (req.url ?? '/').split('?')[0];
+  if (req.method !== 'GET' || (path !== '/' && path !== '/dashboard')) return false;
+  res.writeHead(200, {
+    'content-type': 'text/html; charset=utf-8',
+    'cache-control': 'no-store',
+    'content-security-policy': "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'",
+    'x-content-type-options': 'nosniff',
+  });
+  res.end(DASHBOARD_HTML);
+  return true;
+}
+
+/** Starts a manager: loads the store, then serves API, feed and dashboard on `listen`. */
+export async function startManager(input: ManagerConfigInput, options: StartManagerOptions = {}): Promise<RunningManager> {
+  const config = validate(managerConfigSchema, input);
+  const log = options.log ?? createLogger('manager');
+  const registry = createRegistry('manager', config.id);
+  const metrics = createManagerMetrics(registry);
+  const store = options.store ?? new FileStore(config.dataDir, log);
+  const core = await ManagerCore.open({ config, store, log, metrics, clock: options.clock ?? monotonicNow });
+  const authenticate = createAuthenticator(config.token, config.readTokens);
+  const api = createApiRoute({ core, authenticate, maxBodyBytes: config.maxBodyBytes, metrics, log });
+  const feed = new FeedServer({ core, authenticate, settings: config.feed, metrics, log });
+  const health = () => ({ ok: true, role: core.role, version: core.currentVersion, subscribers: feed.subscriberCount });
+
+  let main: AdminServer | undefined;
+  let admin: AdminServer | undefined;
+  try {
+    main = await startAdminServer({ ...parseHostPort(config.listen), registry, health, routes: [api, serveDashboard] });
+    main.server.on('upgrade', (req, socket, head) => feed.handleUpgrade(req, socket, head));
+    if (config.admin) admin = await startAdminServer({ ...parseHostPort(config.admin), registry, health });
+  } catch (err) {
+    feed.close();
+    await main?.close();
+    await core.close();
+    throw err;
+  }
+  const address = main.address;
+  const url = `http://${formatHostPort(address.address, address.port)}`;
+  log.info({ url, role: config.role, dataDir: config.dataDir, version: core.currentVersion }, 'manager listening');
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    address,
+    ...(admin ? { adminAddress: admin.address } : {}),
+    close: () =>
+      (closing ??= (async () => {
+        feed.close();
+        await Promise.all([(main as AdminServer).close(), admin?.close()]);
+        await core.close();
+      })()),
+  };
+}
