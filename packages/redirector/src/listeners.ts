@@ -22,15 +22,20 @@ export interface TcpListener {
   close(): Promise<void>;
 }
 
-export function listenUdp(host: string, port: number, handle: MessageHandler, log: Logger): Promise<dgram.Socket> {
+/**
+ * The socket's lookup. Every address it is given is numeric (the bind address, resolved up front, and the
+ * sources the kernel reported), so it answers at once instead of deferring each send a tick via dns.lookup.
+ */
+function numericLookup(family: 4 | 6): dgram.SocketOptions['lookup'] {
+  const lookup = (address: string, _family: unknown, callback: (err: null, address: string, family: number) => void): void =>
+    callback(null, address, family);
+  return lookup as dgram.SocketOptions['lookup'];
+}
+
+export async function listenUdp(host: string, port: number, handle: MessageHandler, log: Logger): Promise<dgram.Socket> {
   const family = net.isIPv6(host) ? 6 : 4;
-  // Answers go to the numeric source address the kernel reported: it needs no resolving, and the default
-  // lookup would defer every send to the next tick through dns.lookup. A host name to bind still resolves.
-  const lookup = (address: string, _family: unknown, callback: (err: Error | null, address: string, family: number) => void): void => {
-    if (net.isIP(address) === family) callback(null, address, family);
-    else dns.lookup(address, family, callback);
-  };
-  const socket = dgram.createSocket({ type: family === 6 ? 'udp6' : 'udp4', lookup: lookup as dgram.SocketOptions['lookup'] });
+  const { address } = await dns.promises.lookup(host, family);
+  const socket = dgram.createSocket({ type: family === 6 ? 'udp6' : 'udp4', lookup: numericLookup(family) });
   socket.on('message', (message, remote) => {
     const response = handle(message, remote.address);
     // No send callback: with one, Node defers a call per datagram to the next tick. A failed send (a full
@@ -39,7 +44,7 @@ export function listenUdp(host: string, port: number, handle: MessageHandler, lo
   });
   return new Promise((resolve, reject) => {
     socket.once('error', reject);
-    socket.bind(port, host, () => {
+    socket.bind(port, address, () => {
       socket.off('error', reject);
       socket.on('error', (err) => log.warn({ err }, 'udp socket error'));
       resolve(socket);
