@@ -1,46 +1,16 @@
 import { dirname, resolve } from 'node:path';
 import { defaultLimitControllerOptions, verifyLimitControllerOptions } from '@overlay/admission';
 import { RouteTable, siteLimits } from '@overlay/balancer';
-import { loadConfigFile, parseHostPort, validate } from '@overlay/common';
+import { gatewayIdSchema as gatewayId, hostPortSchema as hostPort, loadConfigFile, ORIGIN_SCHEMES as SCHEMES, originUrlProblem, siteNameSchema as siteName, validate, type SiteMode } from '@overlay/common';
 import { z } from 'zod';
 import { backEndDefaults, backEndLimits } from './defaults.js';
 
-function isHostPort(value: string): boolean {
-  try {
-    parseHostPort(value);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const hostPort = z.string().refine(isHostPort, 'must be host:port, e.g. 127.0.0.1:7000');
-const gatewayId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'letters, digits, . _ - (at most 128)');
-const siteName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/, 'site names are letters, digits, . _ -');
 const originId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9.:_\[\]-]{0,127}$/, 'letters, digits, . : _ - [ ] (at most 128)');
 const positiveInt = z.number().int().positive();
 const ms = z.number().int().min(0).max(2_147_483_647);
 const positiveMs = z.number().int().min(1).max(2_147_483_647);
 
-export type SiteMode = 'http' | 'tcp';
-
-const SCHEMES: Record<SiteMode, readonly string[]> = { http: ['http:', 'https:'], tcp: ['tcp:'] };
-
-/** Why an origin URL is unusable, or undefined. Origins are scheme://host[:port] with no path, query or credentials. */
-function originUrlProblem(text: string): string | undefined {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    return 'must be a URL such as http://10.0.0.5:8080 or tcp://10.0.0.5:5432';
-  }
-  if (![...SCHEMES.http, ...SCHEMES.tcp].includes(url.protocol)) return 'scheme must be http, https or tcp';
-  if (!url.hostname) return 'must name a host';
-  if (url.protocol === 'tcp:' && !url.port) return 'a tcp origin needs a port';
-  if (url.username || url.password) return 'must not carry credentials';
-  if ((url.pathname !== '' && url.pathname !== '/') || url.search || url.hash) return 'must not have a path, query or fragment';
-  return undefined;
-}
+export type { SiteMode };
 
 /** The id an origin gets when the config names none: its host:port, so the same URL is the same origin everywhere. */
 export function defaultOriginId(url: string): string {

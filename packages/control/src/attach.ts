@@ -21,12 +21,39 @@ export interface Attached {
   close(): void;
 }
 
-function follow(subscription: Subscription, report: (() => void) | undefined, version: () => number | undefined): Attached {
-  const timer = report ? setInterval(report, REPORT_INTERVAL_MS) : undefined;
+/**
+ * Subscribes to the manager and hands each state to `apply`; a refused state is logged and the previous one
+ * stays in force. `report`, when given, runs every REPORT_INTERVAL_MS.
+ */
+function follow(options: {
+  manager: ManagerLink;
+  hello: Parameters<typeof subscribe>[0]['hello'];
+  log?: Logger;
+  apply: (state: ManagerState) => void | Promise<void>;
+  report?: (subscription: Subscription) => void;
+}): Attached {
+  const log = options.log ?? silentLogger;
+  let version: number | undefined;
+  const subscription = subscribe({
+    url: options.manager.url,
+    token: options.manager.token,
+    hello: options.hello,
+    log,
+    onState: (state: ManagerState, next: number) => {
+      Promise.resolve()
+        .then(() => options.apply(state))
+        .then(
+          () => (version = next),
+          (err: Error) => log.error({ err, version: next }, 'state from the manager refused'),
+        );
+    },
+  });
+  const report = options.report;
+  const timer = report ? setInterval(() => report(subscription), REPORT_INTERVAL_MS) : undefined;
   timer?.unref();
   return {
     subscription,
-    lastVersion: version,
+    lastVersion: () => version,
     close() {
       if (timer) clearInterval(timer);
       subscription.close();
@@ -40,80 +67,49 @@ function follow(subscription: Subscription, report: (() => void) | undefined, ve
  * serving with the last state it had.
  */
 export function attachFrontEnd(frontEnd: FrontEnd, options: { manager: ManagerLink; pop?: string; tunnelKey: string; addresses: GatewayAddresses; httpHost: string; log?: Logger }): Attached {
-  const log = options.log ?? silentLogger;
-  let version: number | undefined;
-  const subscription = subscribe({
-    url: options.manager.url,
-    token: options.manager.token,
+  return follow({
+    manager: options.manager,
     hello: { role: 'front-end', id: frontEnd.id, ...(options.pop ? { pop: options.pop } : {}), addresses: options.addresses },
-    log,
-    onState: (state: ManagerState, next: number) => {
-      frontEnd.update(frontEndStateFrom(state, { id: frontEnd.id, httpHost: options.httpHost, key: options.tunnelKey })).then(
-        () => (version = next),
-        (err: Error) => log.error({ err, version: next }, 'state from the manager refused'),
-      );
+    log: options.log,
+    apply: (state) => frontEnd.update(frontEndStateFrom(state, { id: frontEnd.id, httpHost: options.httpHost, key: options.tunnelKey })),
+    report: (subscription) => {
+      const status = frontEnd.status();
+      subscription.report({
+        load: status.load,
+        healthy: status.healthy,
+        tunnels: status.tunnels.map(({ peer, connected, rttMs, jitterMs, throughputBps }) => ({ peer, connected, rttMs, jitterMs, throughputBps })),
+        ringBytes: status.ringBytes.slice(0, 5),
+      });
     },
   });
-  const report = () => {
-    const status = frontEnd.status();
-    subscription.report({
-      load: status.load,
-      healthy: status.healthy,
-      tunnels: status.tunnels.map(({ peer, connected, rttMs, jitterMs, throughputBps }) => ({ peer, connected, rttMs, jitterMs, throughputBps })),
-      ringBytes: status.ringBytes.slice(0, 5),
-    });
-  };
-  return follow(subscription, report, () => version);
 }
 
 /** Feeds a back-end from the manager: its sites, origins and routes; reports load, sessions and origins. */
 export function attachBackEnd(backEnd: BackEnd, options: { manager: ManagerLink; addresses: GatewayAddresses; log?: Logger }): Attached {
-  const log = options.log ?? silentLogger;
-  let version: number | undefined;
-  const subscription = subscribe({
-    url: options.manager.url,
-    token: options.manager.token,
+  return follow({
+    manager: options.manager,
     hello: { role: 'back-end', id: backEnd.id, addresses: options.addresses },
-    log,
-    onState: (state: ManagerState, next: number) => {
-      try {
-        backEnd.update(backEndStateFrom(state, { id: backEnd.id }));
-        version = next;
-      } catch (err) {
-        log.error({ err, version: next }, 'state from the manager refused');
-      }
+    log: options.log,
+    apply: (state) => backEnd.update(backEndStateFrom(state, { id: backEnd.id })),
+    report: (subscription) => {
+      const status = backEnd.status();
+      subscription.report({
+        load: status.load,
+        healthy: !status.draining,
+        tunnels: status.sessions.map((session) => ({ peer: session.frontEnd, connected: true, rttMs: session.rttMs ?? 0, jitterMs: 0, throughputBps: 0 })),
+        ringBytes: status.ringBytes.slice(0, 5),
+        origins: status.origins.map((origin) => ({ ...origin })),
+      });
     },
   });
-  const report = () => {
-    const status = backEnd.status();
-    subscription.report({
-      load: status.load,
-      healthy: !status.draining,
-      tunnels: status.sessions.map((session) => ({ peer: session.frontEnd, connected: true, rttMs: session.rttMs ?? 0, jitterMs: 0, throughputBps: 0 })),
-      ringBytes: status.ringBytes.slice(0, 5),
-      origins: status.origins.map((origin) => ({ ...origin })),
-    });
-  };
-  return follow(subscription, report, () => version);
 }
 
 /** Feeds the redirector: site names, assignments, and front-end addresses, health and load. */
 export function attachRedirector(redirector: RunningRedirector, options: { manager: ManagerLink; id: string; base: RedirectorBase; isInZones: (name: string) => boolean; addresses: GatewayAddresses; log?: Logger }): Attached {
-  const log = options.log ?? silentLogger;
-  let version: number | undefined;
-  const subscription = subscribe({
-    url: options.manager.url,
-    token: options.manager.token,
+  return follow({
+    manager: options.manager,
     hello: { role: 'redirector', id: options.id, addresses: options.addresses },
-    log,
-    onState: (state: ManagerState, next: number) => {
-      try {
-        redirector.update(redirectorStateFrom(state, options.base, options.isInZones));
-        version = next;
-      } catch (err) {
-        log.error({ err, version: next }, 'state from the manager refused');
-      }
-    },
+    log: options.log,
+    apply: (state) => redirector.update(redirectorStateFrom(state, options.base, options.isInZones)),
   });
-  return follow(subscription, undefined, () => version);
 }

@@ -1,25 +1,8 @@
-import { loadConfigFile, parseHostPort } from '@overlay/common';
+import { domainSchema as domain, gatewayIdSchema as gatewayId, hostPortSchema as hostPort, loadConfigFile, siteNameSchema } from '@overlay/common';
 import { priorityRulesSchema } from '@overlay/classifier';
 import { z } from 'zod';
 import { defaultBackEndRoute, defaultCacheSettings, defaultHttpListenerOptions } from './options.js';
 
-function isHostPort(value: string): boolean {
-  try {
-    parseHostPort(value);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const hostPort = z.string().refine(isHostPort, 'must be host:port, e.g. 127.0.0.1:8080');
-const gatewayId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'letters, digits, . _ - (at most 128)');
-/** A DNS name as a client sends it in Host; stored lower-case. */
-const domain = z
-  .string()
-  .max(253)
-  .regex(/^[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*\.?$/, 'must be a DNS name such as shop.example.com')
-  .transform((name) => name.toLowerCase().replace(/\.$/, ''));
 const positiveInt = z.number().int().positive();
 
 export const backEndStateSchema = z.strictObject({
@@ -57,7 +40,7 @@ export const ringsSchema = z.strictObject({
 export const frontEndStateSchema = z
   .strictObject({
     backEnds: z.record(gatewayId, backEndStateSchema).default({}),
-    sites: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/, 'site names are letters, digits, . _ -'), siteStateSchema).default({}),
+    sites: z.record(siteNameSchema, siteStateSchema).default({}),
     rings: ringsSchema.optional(),
   })
   .superRefine((state, ctx) => {

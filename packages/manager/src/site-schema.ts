@@ -1,26 +1,9 @@
+import { originUrlProblem, ORIGIN_SCHEMES as SCHEMES, type SiteMode } from '@overlay/common';
 import { z } from 'zod';
 import { DEFAULT_RING_WEIGHTS, managerLimits } from './defaults.js';
 import { domainSchema, gatewayIdSchema, hostPortSchema } from './names.js';
 
-export type SiteMode = 'http' | 'tcp';
-
-const SCHEMES: Record<SiteMode, readonly string[]> = { http: ['http:', 'https:'], tcp: ['tcp:'] };
-
-/** Why an origin URL is unusable, or undefined: origins are scheme://host[:port], no path, query or credentials (as the back-end checks). */
-function originUrlProblem(text: string): string | undefined {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    return 'must be a URL such as http://10.0.0.5:8080 or tcp://10.0.0.5:5432';
-  }
-  if (![...SCHEMES.http, ...SCHEMES.tcp].includes(url.protocol)) return 'scheme must be http, https or tcp';
-  if (!url.hostname) return 'must name a host';
-  if (url.protocol === 'tcp:' && !url.port) return 'a tcp origin needs a port';
-  if (url.username || url.password) return 'must not carry credentials';
-  if ((url.pathname !== '' && url.pathname !== '/') || url.search || url.hash) return 'must not have a path, query or fragment';
-  return undefined;
-}
+export type { SiteMode };
 
 export const originSchema = z.strictObject({
   url: z.string().max(2048).superRefine((text, ctx) => {

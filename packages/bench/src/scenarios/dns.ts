@@ -1,13 +1,12 @@
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startProcess } from '@overlay/common';
 import { result, type Scenario } from '../harness.js';
-import { overlayCli, requireTool } from '../tools.js';
+import { freePort, overlayCli, requireTool } from '../tools.js';
 
 const run = promisify(execFile);
 const SECONDS = 5;
@@ -22,15 +21,6 @@ $TTL 3600
 ns1  IN A   127.0.0.1
 shop 20 IN A 127.0.1.1
 `;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  return port;
-}
 
 interface PerfResult { qps: number; latencyMs: number; lost: number }
 

@@ -1,7 +1,6 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,7 +8,7 @@ import { promisify } from 'node:util';
 import { startProcess, type StartedProcess } from '@overlay/common';
 import { result, type BenchResult, type Scenario } from '../harness.js';
 import { Peer } from '../measure.js';
-import { overlayCli, requireTool } from '../tools.js';
+import { freePort, overlayCli, requireTool } from '../tools.js';
 
 const run = promisify(execFile);
 const ORIGIN_PEER = fileURLToPath(new URL('../peers/origin-peer.js', import.meta.url));
@@ -18,15 +17,6 @@ const KEY = 'gateway-benchmark-key-0123456789';
 const WRK_SECONDS = 5;
 const CONNECTIONS = 64;
 const DOWNLOAD = 64 * 1024 * 1024;
-
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  return port;
-}
 
 interface Load { rps: number; p50: number; p99: number }
 

@@ -1,0 +1,52 @@
+import { z } from 'zod';
+import { parseHostPort } from './config.js';
+
+/**
+ * Names and addresses every config and the manager API agree on: whatever the manager accepts, the
+ * gateways accept too.
+ */
+
+function isHostPort(value: string): boolean {
+  try {
+    parseHostPort(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** `host:port`, IPv6 hosts in brackets. */
+export const hostPortSchema = z.string().refine(isHostPort, 'must be host:port, e.g. 127.0.0.1:7000');
+
+/** A gateway id: `x-overlay-frontend`/`-backend`, the tunnel handshake, the manager's registry. */
+export const gatewayIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'gateway ids are letters, digits, . _ - (at most 128)');
+
+export const siteNameSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/, 'site names are letters, digits, . _ - (at most 253)');
+
+/** A DNS name as clients send it in Host; stored lower-case without a trailing dot. */
+export const domainSchema = z
+  .string()
+  .max(253)
+  .regex(/^[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*\.?$/, 'must be a DNS name such as shop.example.com')
+  .transform((name) => name.toLowerCase().replace(/\.$/, ''));
+
+export type SiteMode = 'http' | 'tcp';
+
+/** URL schemes an origin of each site mode may have. */
+export const ORIGIN_SCHEMES: Readonly<Record<SiteMode, readonly string[]>> = Object.freeze({ http: ['http:', 'https:'], tcp: ['tcp:'] });
+
+/** Why an origin URL is unusable, or undefined. Origins are scheme://host[:port] with no path, query or credentials. */
+export function originUrlProblem(text: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return 'must be a URL such as http://10.0.0.5:8080 or tcp://10.0.0.5:5432';
+  }
+  if (![...ORIGIN_SCHEMES.http, ...ORIGIN_SCHEMES.tcp].includes(url.protocol)) return 'scheme must be http, https or tcp';
+  if (!url.hostname) return 'must name a host';
+  if (url.protocol === 'tcp:' && !url.port) return 'a tcp origin needs a port';
+  if (url.username || url.password) return 'must not carry credentials';
+  if ((url.pathname !== '' && url.pathname !== '/') || url.search || url.hash) return 'must not have a path, query or fragment';
+  return undefined;
+}
