@@ -20,7 +20,11 @@ export const requestHeadSchema = z.object({
   method: z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,32}$/),
   /** Request target as the client sent it (origin-form: path and query). */
   target: z.string().min(1).max(16 * 1024),
-  /** Header pairs in order, names lower-cased, hop-by-hop headers removed, X-Forwarded-* and Via added. */
+  /**
+   * Header pairs in order, names lower-cased, hop-by-hop headers removed, X-Forwarded-* and Via added.
+   * Exception: with `upgrade`, the client's `upgrade` header stays, so the back-end asks the origin for the
+   * same protocol.
+   */
   headers: headerList,
   client,
   frontEnd: z.string().max(128),
