@@ -25,15 +25,19 @@ export interface Attached {
  * Subscribes to the manager and hands each state to `apply`; a refused state is logged and the previous one
  * stays in force. `report`, when given, runs every REPORT_INTERVAL_MS.
  */
-function follow(options: {
+function follow<S>(options: {
   manager: ManagerLink;
   hello: Parameters<typeof subscribe>[0]['hello'];
   log?: Logger;
-  apply: (state: ManagerState) => void | Promise<void>;
+  /** This subscriber's own part of the pushed state. */
+  select: (state: ManagerState) => S;
+  apply: (selected: S) => void | Promise<void>;
   report?: (subscription: Subscription) => void;
 }): Attached {
   const log = options.log ?? silentLogger;
   let version: number | undefined;
+  // The manager pushes on every change anywhere (reports included); re-apply only what changed here.
+  let applied: string | undefined;
   const subscription = subscribe({
     url: options.manager.url,
     token: options.manager.token,
@@ -41,7 +45,14 @@ function follow(options: {
     log,
     onState: (state: ManagerState, next: number) => {
       Promise.resolve()
-        .then(() => options.apply(state))
+        .then(() => {
+          const selected = options.select(state);
+          const fingerprint = JSON.stringify(selected);
+          if (fingerprint === applied) return;
+          return Promise.resolve(options.apply(selected)).then(() => {
+            applied = fingerprint;
+          });
+        })
         .then(
           () => (version = next),
           (err: Error) => log.error({ err, version: next }, 'state from the manager refused'),
@@ -71,7 +82,8 @@ export function attachFrontEnd(frontEnd: FrontEnd, options: { manager: ManagerLi
     manager: options.manager,
     hello: { role: 'front-end', id: frontEnd.id, ...(options.pop ? { pop: options.pop } : {}), addresses: options.addresses },
     log: options.log,
-    apply: (state) => frontEnd.update(frontEndStateFrom(state, { id: frontEnd.id, httpHost: options.httpHost, key: options.tunnelKey })),
+    select: (state) => frontEndStateFrom(state, { id: frontEnd.id, httpHost: options.httpHost, key: options.tunnelKey }),
+    apply: (selected) => frontEnd.update(selected),
     report: (subscription) => {
       const status = frontEnd.status();
       subscription.report({
@@ -90,7 +102,8 @@ export function attachBackEnd(backEnd: BackEnd, options: { manager: ManagerLink;
     manager: options.manager,
     hello: { role: 'back-end', id: backEnd.id, addresses: options.addresses },
     log: options.log,
-    apply: (state) => backEnd.update(backEndStateFrom(state, { id: backEnd.id })),
+    select: (state) => backEndStateFrom(state, { id: backEnd.id }),
+    apply: (selected) => backEnd.update(selected),
     report: (subscription) => {
       const status = backEnd.status();
       subscription.report({
@@ -110,6 +123,7 @@ export function attachRedirector(redirector: RunningRedirector, options: { manag
     manager: options.manager,
     hello: { role: 'redirector', id: options.id, addresses: options.addresses },
     log: options.log,
-    apply: (state) => redirector.update(redirectorStateFrom(state, options.base, options.isInZones)),
+    select: (state) => redirectorStateFrom(state, options.base, options.isInZones),
+    apply: (selected) => redirector.update(selected),
   });
 }

@@ -87,7 +87,10 @@ async function overlay(dir: string, origin: string): Promise<{ url: string; proc
     id: 'be-bench',
     tunnel: { listen: '127.0.0.1:0', keys: [KEY] },
     admin: '127.0.0.1:0',
-    state: { sites: { bench: { origins: [{ url: origin, id: 'origin-1' }] } } },
+    // Like for like with the HAProxy chain, which has no maxconn here: this scenario measures forwarding
+    // cost, so the origin limit is fixed and high. The adaptive limit is measured against HAProxy's
+    // maxconn where it matters, under overload (the loading scenario).
+    state: { sites: { bench: { origins: [{ url: origin, id: 'origin-1' }] } }, limits: { adaptive: false, initial: 256, max: 256 } },
   }));
   const backEnd = await startProcess(process.execPath, [overlayCli(), 'back-end', '--config', backEndConfig]);
   const httpPort = await freePort();
