@@ -1,7 +1,7 @@
 import { dirname, resolve } from 'node:path';
 import { defaultLimitControllerOptions, verifyLimitControllerOptions } from '@overlay/admission';
 import { RouteTable, siteLimits } from '@overlay/balancer';
-import { gatewayIdSchema as gatewayId, hostPortSchema as hostPort, loadConfigFile, ORIGIN_SCHEMES as SCHEMES, originUrlProblem, siteNameSchema as siteName, validate, type SiteMode } from '@overlay/common';
+import { managerLinkSchema, gatewayIdSchema as gatewayId, hostPortSchema as hostPort, loadConfigFile, ORIGIN_SCHEMES as SCHEMES, originUrlProblem, siteNameSchema as siteName, validate, type SiteMode } from '@overlay/common';
 import { z } from 'zod';
 import { backEndDefaults, backEndLimits } from './defaults.js';
 
@@ -164,9 +164,7 @@ export const backEndConfigSchema = z.strictObject({
   drainTimeoutMs: ms.default(backEndDefaults.drainTimeoutMs),
   state: backEndStateSchema.prefault({}),
   /** Follow a manager: its pushes update `state`, part by part (docs/manager.md). `${ENV}` for the token. */
-  manager: z
-    .strictObject({ url: z.url({ protocol: /^https?$/ }), token: z.string().min(16, 'must be at least 16 characters') })
-    .optional(),
+  manager: managerLinkSchema.optional(),
 });
 
 export type BackEndConfig = z.output<typeof backEndConfigSchema>;

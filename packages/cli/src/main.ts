@@ -2,13 +2,24 @@
 import { Command } from 'commander';
 import type { AddressInfo } from 'node:net';
 import { formatHostPort } from '@overlay/common';
-import { runRole } from './run.js';
+import { runRole, type Running } from './run.js';
 
 const program = new Command('overlay')
   .description('Overlay: front-end and back-end gateways joined by a prioritized tunnel, managers, and a DNS redirector')
   .showHelpAfterError();
 
 const address = (info: AddressInfo) => formatHostPort(info.address, info.port);
+
+/** A started role that may follow a manager: closing stops the subscription first, then the role. */
+function followed(ready: Record<string, unknown>, close: () => Promise<void>, attached: { close(): void } | undefined): Running {
+  return {
+    ready,
+    close: async () => {
+      attached?.close();
+      await close();
+    },
+  };
+}
 
 program
   .command('demo')
@@ -50,13 +61,7 @@ program
       const attached = config.manager
         ? (await import('@overlay/control')).attachBackEnd(backEnd, { manager: config.manager, addresses: { tunnel: ready.tunnel, admin: ready.admin }, log })
         : undefined;
-      return {
-        ready,
-        close: async () => {
-          attached?.close();
-          await backEnd.close();
-        },
-      };
+      return followed(ready, () => backEnd.close(), attached);
     });
   });
 
@@ -76,13 +81,7 @@ program
           })
         : undefined;
       const tcp = Object.fromEntries(Object.entries(frontEnd.tcp).map(([site, info]) => [site, address(info)]));
-      return {
-        ready: { ...ready, tcp },
-        close: async () => {
-          attached?.close();
-          await frontEnd.close();
-        },
-      };
+      return followed({ ...ready, tcp }, () => frontEnd.close(), attached);
     });
   });
 
@@ -108,13 +107,7 @@ program
             log,
           })
         : undefined;
-      return {
-        ready,
-        close: async () => {
-          attached?.close();
-          await running.close();
-        },
-      };
+      return followed(ready, () => running.close(), attached);
     });
   });
 

@@ -7,4 +7,6 @@ export {
   type AdminServer, type AdminServerOptions, type AdminRoute,
 } from './admin.js';
 export { startProcess, type StartedProcess, type StartProcessOptions } from './process.js';
-export { hostPortSchema, gatewayIdSchema, siteNameSchema, domainSchema, originUrlProblem, ORIGIN_SCHEMES, type SiteMode } from './names.js';
+export {
+  hostPortSchema, gatewayIdSchema, siteNameSchema, domainSchema, managerLinkSchema, originUrlProblem, ORIGIN_SCHEMES, type SiteMode,
+} from './names.js';

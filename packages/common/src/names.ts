@@ -50,3 +50,12 @@ export function originUrlProblem(text: string): string | undefined {
   if ((url.pathname !== '' && url.pathname !== '/') || url.search || url.hash) return 'must not have a path, query or fragment';
   return undefined;
 }
+
+/**
+ * Where a process finds its manager (a `manager:` section in a config). The token is a secret: `${ENV}`
+ * in files, never logged.
+ */
+export const managerLinkSchema = z.strictObject({
+  url: z.url({ protocol: /^https?$/ }),
+  token: z.string().min(16, 'must be at least 16 characters'),
+});

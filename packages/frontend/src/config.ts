@@ -1,4 +1,4 @@
-import { domainSchema as domain, gatewayIdSchema as gatewayId, hostPortSchema as hostPort, loadConfigFile, siteNameSchema } from '@overlay/common';
+import { domainSchema as domain, gatewayIdSchema as gatewayId, hostPortSchema as hostPort, loadConfigFile, managerLinkSchema, siteNameSchema } from '@overlay/common';
 import { priorityRulesSchema } from '@overlay/classifier';
 import { z } from 'zod';
 import { defaultBackEndRoute, defaultCacheSettings, defaultHttpListenerOptions } from './options.js';
@@ -118,13 +118,7 @@ export const frontEndConfigSchema = z.strictObject({
    * Follow a manager: its pushed state replaces `state` (docs/manager.md). The tunnel key is this
    * front-end's own: the manager never carries secrets. Use `${ENV}` for both secrets.
    */
-  manager: z
-    .strictObject({
-      url: z.url({ protocol: /^https?$/ }),
-      token: z.string().min(16, 'must be at least 16 characters'),
-      tunnelKey: z.string().min(16, 'must be at least 16 characters'),
-    })
-    .optional(),
+  manager: managerLinkSchema.extend({ tunnelKey: z.string().min(16, 'must be at least 16 characters') }).optional(),
 });
 
 export type FrontEndConfig = z.output<typeof frontEndConfigSchema>;

@@ -1,4 +1,4 @@
-import { loadConfigFile } from '@overlay/common';
+import { loadConfigFile, managerLinkSchema } from '@overlay/common';
 import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
 import { isAtOrBelow, nameProblem, normalizeName } from './names.js';
@@ -173,7 +173,7 @@ export const redirectorConfigSchema = z
       })
       .default({ ...redirectorDefaults.tcp }),
     /** Follow a manager: sites, assignments and front-end health come from its feed (docs/manager.md). */
-    manager: z.strictObject({ url: z.url({ protocol: /^https?$/ }), token: z.string().min(16, 'must be at least 16 characters') }).optional(),
+    manager: managerLinkSchema.optional(),
     ...redirectorStateShape,
   })
   .superRefine(checkStateConsistency);
