@@ -37,15 +37,15 @@ export class BackEndRoute implements BackendRoute {
   }
 
   get rttMs(): number | undefined {
-    return known(this.client.qos().rttMs);
+    return known(this.client.rttMs);
   }
 
   get jitterMs(): number | undefined {
-    return known(this.client.qos().jitterMs);
+    return known(this.client.jitterMs);
   }
 
   get peerLoad(): number | undefined {
-    return known(this.client.qos().peer?.load);
+    return known(this.client.peerQos?.load);
   }
 
   /** Opens a stream and counts it in flight until it closes. Throws a TunnelError when the tunnel cannot. */

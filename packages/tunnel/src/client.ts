@@ -135,19 +135,44 @@ export class TunnelClient extends EventEmitter {
     return this.slots.flatMap((slot) => (slot.session && !slot.session.closed ? [slot.session] : []));
   }
 
+  /** Mean smoothed RTT over the measured connections, ms; -1 before any sample. Cheap: read on every request. */
+  get rttMs(): number {
+    return this.meanOverMeasured((session) => session.rtt.value as number);
+  }
+
+  /** Mean RTT deviation over the measured connections, ms; -1 before any sample. */
+  get jitterMs(): number {
+    return this.meanOverMeasured((session) => session.rtt.jitter);
+  }
+
+  /** The back-end's latest report (its load, its view of our traffic), from any connection. */
+  get peerQos(): QosReport | undefined {
+    return this.lastPeerQos;
+  }
+
   qos(): TunnelQos {
     const sessions = this.sessions;
-    const measured = sessions.filter((session) => session.rtt.value !== undefined);
-    const mean = (pick: (session: TunnelSession) => number) => (measured.length ? measured.reduce((sum, s) => sum + pick(s), 0) / measured.length : -1);
     return {
       connected: this.connected,
       connections: sessions.length,
       streams: sessions.reduce((sum, session) => sum + session.streamCount, 0),
-      rttMs: mean((session) => session.rtt.value as number),
-      jitterMs: mean((session) => session.rtt.jitter),
+      rttMs: this.rttMs,
+      jitterMs: this.jitterMs,
       peer: this.lastPeerQos,
       reconnects: this.reconnects,
     };
+  }
+
+  private meanOverMeasured(pick: (session: TunnelSession) => number): number {
+    let sum = 0;
+    let count = 0;
+    for (const slot of this.slots) {
+      const session = slot.session;
+      if (!session || session.closed || session.rtt.value === undefined) continue;
+      sum += pick(session);
+      count++;
+    }
+    return count ? sum / count : -1;
   }
 
   /** New ring weights for every connection, now and later (the manager's PUT /v1/rings). */
