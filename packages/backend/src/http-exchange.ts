@@ -1,5 +1,5 @@
 import type { OverlayError } from '@overlay/common';
-import type { RequestHead } from '@overlay/stream-heads';
+import { flatPairs, type RequestHead } from '@overlay/stream-heads';
 import type { TunnelStream } from '@overlay/tunnel';
 import type { Dispatcher } from 'undici';
 import { originResponseHead, responsePairs } from './answers.js';
@@ -9,7 +9,7 @@ import { BackEndErrorCode, badRequestError, originError, unknownSiteError } from
 import { StreamExchange } from './exchange.js';
 import type { Gateway } from './gateway.js';
 import type { OriginLease } from './lease.js';
-import { flatHeaders, originRequestHeaders } from './origin-request.js';
+import { originRequestHeaders } from './origin-request.js';
 import { relayResponseBody } from './relay.js';
 import { forwardUpgrade } from './upgrade.js';
 
@@ -38,7 +38,7 @@ async function forwardRequest(exchange: StreamExchange, lease: OriginLease, head
     response = await lease.origin.pool.request({
       path: head.target,
       method: head.method as Dispatcher.HttpMethod,
-      headers: flatHeaders(originRequestHeaders(head, lease.origin)),
+      headers: flatPairs(originRequestHeaders(head, lease.origin)),
       body: reader?.body ?? null,
       signal,
       headersTimeout: pool.responseTimeoutMs,

@@ -9,14 +9,10 @@ const REPLACED = new Set(['host', 'expect']);
  * front-end set them), Host set to the origin's host.
  */
 export function originRequestHeaders(head: RequestHead, origin: OriginRuntime): Array<[string, string]> {
-  const pairs = endToEndHeaders(head.headers).filter(([name]) => !REPLACED.has(name));
+  const pairs: Array<[string, string]> = [];
+  for (const pair of endToEndHeaders(head.headers)) if (!REPLACED.has(pair[0])) pairs.push(pair);
   pairs.push(['host', origin.hostHeader]);
   return pairs;
-}
-
-/** undici's flat form: name, value, name, value… */
-export function flatHeaders(pairs: ReadonlyArray<readonly [string, string]>): string[] {
-  return pairs.flatMap(([name, value]) => [name, value]);
 }
 
 /** node:http's object form; a repeated field becomes an array (sent as several lines). */

@@ -70,7 +70,8 @@ test('update() adds and removes origins live; requests in flight finish', async 
     health: quietHealth,
   });
   const inFlight = exchange(client, httpHead('shop', 'GET', '/slow/400'));
-  await sleep(50);
+  // The update must come while the request is at origin a, however slow this machine is right now.
+  while (backEnd.status().origins[0]?.inFlight !== 1) await sleep(5);
 
   // Only sites, as a manager pushes them: the tunables in force stay.
   backEnd.update({ sites: { shop: { origins: [{ url: b.url, id: 'b' }] } } });

@@ -43,7 +43,8 @@ function meanOfKnown(values: Array<number | undefined>): number {
   return known.length === 0 ? 0 : known.reduce((sum, value) => sum + value, 0) / known.length;
 }
 
-function exclusion(route: BackendRoute, excluding: ReadonlySet<string>): RouteVerdict | undefined {
+/** Why a route cannot take new work, or undefined when it can. */
+export function exclusion(route: BackendRoute, excluding: ReadonlySet<string>): RouteVerdict | undefined {
   if (excluding.has(route.id)) return 'excluded';
   if (!route.connected) return 'disconnected';
   if (!route.healthy) return 'unhealthy';

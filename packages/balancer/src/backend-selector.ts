@@ -1,4 +1,4 @@
-import { evaluateRoutes, type BackendRoute, type RouteEvaluation } from './backend-score.js';
+import { evaluateRoutes, exclusion, type BackendRoute, type RouteEvaluation } from './backend-score.js';
 import { defaultBackendSelectorOptions, verifyBackendSelectorOptions, type BackendSelectorOptions } from './options.js';
 
 export interface BackendSelectorInit {
@@ -6,6 +6,8 @@ export interface BackendSelectorInit {
   random?: () => number;
   options?: Partial<BackendSelectorOptions>;
 }
+
+const NOTHING_EXCLUDED: ReadonlySet<string> = new Set();
 
 /**
  * The front-end's choice of back-end route per request (seed 001): routes that are down, unhealthy or at
@@ -30,7 +32,7 @@ export class BackendSelector<R extends BackendRoute = BackendRoute> {
 
   /** The route for a new request, or undefined when every route is out. */
   pick(): R | undefined {
-    return this.choose(new Set());
+    return this.choose(NOTHING_EXCLUDED);
   }
 
   /** A route for retrying work that failed on (or was refused by) the `excluding` routes. */
@@ -44,7 +46,10 @@ export class BackendSelector<R extends BackendRoute = BackendRoute> {
   }
 
   private choose(excluding: ReadonlySet<string>): R | undefined {
-    const evaluations = evaluateRoutes(this.routes(), this.options, excluding);
+    const routes = [...this.routes()];
+    // A lone route (a site with one back-end) is the choice whenever it can take work: no scoring per request.
+    if (routes.length === 1) return exclusion(routes[0], excluding) === undefined ? routes[0] : undefined;
+    const evaluations = evaluateRoutes(routes, this.options, excluding);
     const acceptable = evaluations.filter((evaluation) => evaluation.verdict === 'acceptable');
     const tier = acceptable.length > 0 ? acceptable : evaluations.filter((evaluation) => evaluation.verdict === 'degraded');
     if (tier.length === 0) return undefined;

@@ -15,8 +15,8 @@ export interface ExchangeRequest {
   /** May the work be sent again after a back-end failed it? (idempotent, no body) */
   retryable: boolean;
   replyTimeoutMs: number;
-  /** Fires when the client went away: the exchange stops and the stream is reset. */
-  signal: AbortSignal;
+  /** Calls back when the client went away (the exchange stops and the stream is reset); returns an unsubscribe. */
+  watchClient: ClientWatch;
   log: Logger;
   /** Told about every retry, for metrics. */
   onRetry?: (from: BackEndRoute, code: string) => void;
@@ -28,17 +28,29 @@ export interface Exchanged {
   reply: ResponseHead;
 }
 
+/** Subscribes to "the client went away"; returns the unsubscribe. */
+export type ClientWatch = (gone: () => void) => () => void;
+
+/** A client watch on an emitter's 'close' (a ServerResponse or a socket). Cheaper than an AbortController per request. */
+export function closeOf(emitter: NodeJS.EventEmitter): ClientWatch {
+  return (gone) => {
+    emitter.once('close', gone);
+    return () => emitter.off('close', gone);
+  };
+}
+
 type Waited = { reply: unknown } | { error: Error | undefined; timedOut?: boolean; aborted?: boolean };
 
 /** Resolves with the stream's REPLY, or why none came (failure, timeout, client gone). */
-function awaitReply(stream: TunnelStream, timeoutMs: number, signal: AbortSignal): Promise<Waited> {
+function awaitReply(stream: TunnelStream, timeoutMs: number, watchClient: ClientWatch): Promise<Waited> {
   return new Promise((resolve) => {
+    let unwatch: (() => void) | undefined;
     const settle = (result: Waited) => {
       clearTimeout(timer);
       stream.off('reply', onReply);
       stream.off('close', onClose);
       stream.off('end', onEnd);
-      signal.removeEventListener('abort', onAbort);
+      unwatch?.();
       resolve(result);
     };
     const onReply = (reply: unknown) => settle({ reply });
@@ -50,7 +62,7 @@ function awaitReply(stream: TunnelStream, timeoutMs: number, signal: AbortSignal
     stream.on('reply', onReply);
     stream.once('close', onClose);
     stream.once('end', onEnd);
-    signal.addEventListener('abort', onAbort, { once: true });
+    unwatch = watchClient(onAbort);
   });
 }
 
@@ -96,7 +108,7 @@ export async function exchange(request: ExchangeRequest): Promise<Exchanged> {
     }
     stream.on('error', () => {}); // failures are read from `stream.errored`; an unheard error must not crash the process
     request.send(stream);
-    const waited = await awaitReply(stream, request.replyTimeoutMs, request.signal);
+    const waited = await awaitReply(stream, request.replyTimeoutMs, request.watchClient);
     if ('reply' in waited) {
       let reply: ResponseHead;
       try {

@@ -2,12 +2,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { AdmissionTicket } from '@overlay/admission';
 import type { CacheRequest, LookupResult } from '@overlay/cache';
+import { flatPairs } from '@overlay/stream-heads';
 import { IDEMPOTENT_METHODS, pathOf, type GatewayContext } from './context.js';
 import { ExchangeError, FrontEndErrorCode } from './errors.js';
-import { exchange, type Exchanged } from './exchange.js';
+import { closeOf, exchange, type Exchanged } from './exchange.js';
 import { buildRequestHead, clientAddress, headLimitProblem } from './request-head.js';
 import {
-  STORED_BACKEND_FIELD, flat, headerMap, relayedPairs, sendLocal, serveCached, type CacheStatus, type OverlayStamp,
+  STORED_BACKEND_FIELD, headerMap, relayedPairs, sendLocal, serveCached, type CacheStatus, type OverlayStamp,
 } from './response.js';
 import type { Site } from './sites.js';
 
@@ -155,9 +156,6 @@ function forward(flow: Flow, conditional: Record<string, string> | undefined): P
   );
   const problem = headLimitProblem(head);
   if (problem) return Promise.reject(new ExchangeError(FrontEndErrorCode.headTooLarge, `request head too large: ${problem}`, 431));
-  const aborted = new AbortController();
-  const onClose = () => aborted.abort();
-  res.once('close', onClose);
   return exchange({
     selector: site.selector,
     open: (route) => route.open({ priority: stamp.priority, meta: head }),
@@ -172,10 +170,10 @@ function forward(flow: Flow, conditional: Record<string, string> | undefined): P
     },
     retryable: IDEMPOTENT_METHODS.has(head.method) && !head.hasBody,
     replyTimeoutMs: context.replyTimeoutMs,
-    signal: aborted.signal,
+    watchClient: closeOf(res),
     log: context.log,
     onRetry: (route, code) => context.metrics.retries.inc({ backend: route.id, code }),
-  }).finally(() => res.off('close', onClose));
+  });
 }
 
 interface StoreIntent {
@@ -191,9 +189,9 @@ function relay(flow: Flow, { route, stream, reply }: Exchanged, cacheStatus: Cac
     return;
   }
   const cache = context.cache;
-  const storedHeaders = headerMap([...reply.headers, [STORED_BACKEND_FIELD, reply.backEnd]]);
-  const storable = cache !== undefined && store !== undefined && reply.error === undefined &&
-    cache.unstorableReason(store.request, { status: reply.status, headers: storedHeaders }) === undefined;
+  const mayStore = cache !== undefined && store !== undefined && reply.error === undefined;
+  const storedHeaders = mayStore ? headerMap([...reply.headers, [STORED_BACKEND_FIELD, reply.backEnd]]) : {};
+  const storable = mayStore && cache.unstorableReason(store.request, { status: reply.status, headers: storedHeaders }) === undefined;
   let collector = storable ? cache.collector() : undefined;
 
   res.once('close', () => {
@@ -218,7 +216,7 @@ function relay(flow: Flow, { route, stream, reply }: Exchanged, cacheStatus: Cac
   });
   if (reply.error) context.log.info({ backEnd: route.id, code: reply.error.code, status: reply.status }, 'back-end answered with an error');
   headSent(flow, cacheStatus);
-  res.writeHead(reply.status, flat(relayedPairs(reply, { ...flow.stamp, cache: cacheStatus })));
+  res.writeHead(reply.status, flatPairs(relayedPairs(reply, { ...flow.stamp, cache: cacheStatus })));
   stream.pipe(res);
 }
 

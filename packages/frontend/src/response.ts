@@ -1,6 +1,6 @@
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { CachedResponse } from '@overlay/cache';
-import { endToEndHeaders, type ResponseHead } from '@overlay/stream-heads';
+import { endToEndHeaders, flatPairs, type ResponseHead } from '@overlay/stream-heads';
 
 export type CacheStatus = 'HIT' | 'MISS' | 'BYPASS';
 
@@ -25,13 +25,10 @@ export function stampPairs(stamp: OverlayStamp): Array<[string, string]> {
 
 /** The back-end's end-to-end response fields (order kept, repeated fields kept), then the stamp. */
 export function relayedPairs(reply: ResponseHead, stamp: OverlayStamp): Array<[string, string]> {
-  const pairs = endToEndHeaders(reply.headers).filter(([name]) => !OWN_FIELDS.has(name));
-  return [...pairs, ...stampPairs({ ...stamp, backEnd: reply.backEnd })];
-}
-
-/** Header pairs as Node's flat raw list (`[name, value, name, value …]`), which keeps repeated fields. */
-export function flat(pairs: ReadonlyArray<readonly [string, string]>): string[] {
-  return pairs.flatMap(([name, value]) => [name, value]);
+  const pairs: Array<[string, string]> = [];
+  for (const pair of endToEndHeaders(reply.headers)) if (!OWN_FIELDS.has(pair[0])) pairs.push(pair);
+  for (const pair of stampPairs({ ...stamp, backEnd: reply.backEnd })) pairs.push(pair);
+  return pairs;
 }
 
 /** Pairs as a map for the cache: repeated fields become arrays. */
@@ -85,6 +82,6 @@ export function serveCached(res: ServerResponse, cached: CachedResponse, stamp: 
     if (OWN_FIELDS.has(name)) continue;
     for (const item of Array.isArray(value) ? value : [value]) pairs.push([name, item]);
   }
-  res.writeHead(cached.status, flat([...pairs, ...stampPairs({ ...stamp, backEnd })]));
+  res.writeHead(cached.status, flatPairs([...pairs, ...stampPairs({ ...stamp, backEnd })]));
   res.end(res.req.method === 'HEAD' ? undefined : cached.body);
 }

@@ -3,7 +3,7 @@ import { parseHostPort } from '@overlay/common';
 import type { TcpHead } from '@overlay/stream-heads';
 import type { GatewayContext } from './context.js';
 import { ExchangeError } from './errors.js';
-import { exchange } from './exchange.js';
+import { closeOf, exchange } from './exchange.js';
 import { clientAddress } from './request-head.js';
 import type { Site } from './sites.js';
 import { splice } from './splice.js';
@@ -105,8 +105,6 @@ export class TcpSites {
     const clientIp = clientAddress(socket.remoteAddress);
     const { priority } = site.classify({ clientIp, path: '', method: '', headers: {} });
     const head: TcpHead = { kind: 'tcp', site: site.name, client: { ip: clientIp, port: socket.remotePort ?? 0 }, frontEnd: context.id, priority };
-    const aborted = new AbortController();
-    socket.once('close', () => aborted.abort());
     let exchanged;
     try {
       exchanged = await exchange({
@@ -115,7 +113,7 @@ export class TcpSites {
         send: () => {},
         retryable: true, // nothing of the client's has been sent before the REPLY
         replyTimeoutMs: context.replyTimeoutMs,
-        signal: aborted.signal,
+        watchClient: closeOf(socket),
         log: context.log,
         onRetry: (route, code) => metrics.retries.inc({ backend: route.id, code }),
       });

@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { IDEMPOTENT_METHODS, pathOf, type GatewayContext } from './context.js';
 import { ExchangeError, FrontEndErrorCode } from './errors.js';
-import { exchange } from './exchange.js';
+import { closeOf, exchange } from './exchange.js';
 import { buildRequestHead, clientAddress, headLimitProblem } from './request-head.js';
 import { relayedPairs, stampPairs } from './response.js';
 import { rawAnswer, rawHead, splice } from './splice.js';
@@ -56,9 +56,6 @@ async function upgrade(context: GatewayContext, req: IncomingMessage, socket: Du
   );
   const problem = headLimitProblem(requestHead);
   if (problem) return answer(431, `request head too large: ${problem}`, FrontEndErrorCode.headTooLarge);
-
-  const aborted = new AbortController();
-  socket.once('close', () => aborted.abort());
   let exchanged;
   try {
     exchanged = await exchange({
@@ -70,7 +67,7 @@ async function upgrade(context: GatewayContext, req: IncomingMessage, socket: Du
       },
       retryable: IDEMPOTENT_METHODS.has(method),
       replyTimeoutMs: context.replyTimeoutMs,
-      signal: aborted.signal,
+      watchClient: closeOf(socket),
       log: context.log,
       onRetry: (route, code) => metrics.retries.inc({ backend: route.id, code }),
     });

@@ -12,10 +12,11 @@ import { freePort, overlayCli, requireTool } from '../tools.js';
 
 const run = promisify(execFile);
 const ORIGIN_PEER = fileURLToPath(new URL('../peers/origin-peer.js', import.meta.url));
-const SITE = 'bench.test';
+/** The site every gateway-style scenario serves; send it as the Host header. */
+export const SITE = 'bench.test';
 const KEY = 'gateway-benchmark-key-0123456789';
 const WRK_SECONDS = 5;
-const WARMUP_SECONDS = 3;
+const WARMUP_SECONDS = 5;
 const CONNECTIONS = 64;
 const DOWNLOAD = 64 * 1024 * 1024;
 
@@ -51,7 +52,11 @@ async function download(url: string): Promise<number> {
   return speeds.sort((a, b) => a - b)[1];
 }
 
-async function haproxy(dir: string, name: string, listen: number, server: string): Promise<ChildProcess> {
+/**
+ * HAProxy forwarding 127.0.0.1:`listen` to `server` (host:port, optionally followed by server-line options
+ * such as `maxconn 8`); `backendLines` are added to its backend section (e.g. `timeout queue 5s`).
+ */
+export async function haproxy(dir: string, name: string, listen: number, server: string, backendLines: string[] = []): Promise<ChildProcess> {
   const file = join(dir, `${name}.cfg`);
   await writeFile(file, `global
   nbthread 1
@@ -66,7 +71,7 @@ frontend in
   bind 127.0.0.1:${listen}
   default_backend out
 backend out
-  server s1 ${server}
+${backendLines.map((line) => `  ${line}\n`).join('')}  server s1 ${server}
 `);
   const child = spawn('haproxy', ['-f', file, '-db'], { stdio: 'ignore' });
   for (let i = 0; i < 100; i++) {
@@ -81,16 +86,30 @@ backend out
   throw new Error(`haproxy ${name} did not come up on ${listen}`);
 }
 
-async function overlay(dir: string, origin: string): Promise<{ url: string; processes: StartedProcess[] }> {
+// Like for like with the HAProxy chain, which has no maxconn here: this scenario measures forwarding
+// cost, so the origin limit is fixed and high. The adaptive limit is measured against HAProxy's
+// maxconn where it matters, under overload (the loading scenario).
+const FIXED_HIGH_LIMIT = { adaptive: false, initial: 256, max: 256 };
+
+export interface RunningOverlay {
+  /** The front-end's HTTP address, `http://127.0.0.1:port`; send `Host: bench.test`. */
+  url: string;
+  /** The back-end's admin address (host:port) for /metrics. */
+  backEndAdmin: string;
+  processes: StartedProcess[];
+}
+
+/**
+ * A front-end and a back-end on 127.0.0.1 carrying site `bench.test` to `origins` (ids origin-1, origin-2, …),
+ * no cache; `limits` is the back-end's per-origin limits block, its defaults (adaptive) when left out.
+ */
+export async function overlay(dir: string, origins: string[], limits?: Record<string, unknown>): Promise<RunningOverlay> {
   const backEndConfig = join(dir, 'back-end.json');
   await writeFile(backEndConfig, JSON.stringify({
     id: 'be-bench',
     tunnel: { listen: '127.0.0.1:0', keys: [KEY] },
     admin: '127.0.0.1:0',
-    // Like for like with the HAProxy chain, which has no maxconn here: this scenario measures forwarding
-    // cost, so the origin limit is fixed and high. The adaptive limit is measured against HAProxy's
-    // maxconn where it matters, under overload (the loading scenario).
-    state: { sites: { bench: { origins: [{ url: origin, id: 'origin-1' }] } }, limits: { adaptive: false, initial: 256, max: 256 } },
+    state: { sites: { bench: { origins: origins.map((url, i) => ({ url, id: `origin-${i + 1}` })) } }, ...(limits ? { limits } : {}) },
   }));
   const backEnd = await startProcess(process.execPath, [overlayCli(), 'back-end', '--config', backEndConfig]);
   const httpPort = await freePort();
@@ -118,7 +137,7 @@ async function overlay(dir: string, origin: string): Promise<{ url: string; proc
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }
-  return { url, processes: [frontEnd, backEnd] };
+  return { url, backEndAdmin: String(backEnd.ready.admin), processes: [frontEnd, backEnd] };
 }
 
 export const gatewayScenario: Scenario = {
@@ -145,7 +164,7 @@ export const gatewayScenario: Scenario = {
         }
       });
       progress('starting overlay back-end and front-end');
-      const { url, processes } = await overlay(dir, origin);
+      const { url, processes } = await overlay(dir, [origin], FIXED_HIGH_LIMIT);
       stops.push(() => Promise.all(processes.map((p) => p.stop())));
 
       progress(`wrk: origin directly`);
