@@ -13,16 +13,37 @@ export interface BenchResult {
   target?: string;
 }
 
+/** A line of measured points, e.g. goodput (y) against offered load (x). */
+export interface Series {
+  name: string;
+  points: Array<[x: number, y: number]>;
+}
+
+/** A chart for the HTML report: the overlay's series beside its baselines' series. */
+export interface Chart {
+  title: string;
+  x: string;
+  y: string;
+  series: Series[];
+}
+
 export interface ScenarioReport {
   scenario: string;
   when: string;
   results: BenchResult[];
+  charts?: Chart[];
+}
+
+/** What a scenario measured: results (value beside baseline) and, optionally, curves for the report. */
+export interface ScenarioOutput {
+  results: BenchResult[];
+  charts?: Chart[];
 }
 
 export interface Scenario {
   name: string;
   description: string;
-  run(progress: (line: string) => void): Promise<BenchResult[]>;
+  run(progress: (line: string) => void): Promise<BenchResult[] | ScenarioOutput>;
 }
 
 export function result(metric: string, unit: string, value: number, baseline: string, baselineValue: number, target?: string): BenchResult {
