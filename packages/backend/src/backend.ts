@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import type { HealthChange, HealthState } from '@overlay/balancer';
 import { createRegistry, parseHostPort, silentLogger, startAdminServer, type AdminServer, type Logger, type Registry } from '@overlay/common';
-import { TunnelServer, type TunnelSession, type TunnelStream } from '@overlay/tunnel';
+import { notSentLowatAdvice, TunnelServer, type TunnelSession, type TunnelStream } from '@overlay/tunnel';
 import { parseBackEndConfig, parseBackEndState, type BackEndConfigInput, type BackEndState, type BackEndStateInput, type SiteMode } from './config.js';
 import type { Gateway } from './gateway.js';
 import { HealthMonitor } from './health.js';
@@ -160,6 +160,8 @@ export async function startBackEnd(input: BackEndConfigInput, options: BackEndOp
     throw err;
   }
   log.info({ id: config.id, tunnel: tunnelAddress, admin: admin.address, sites: sites.size }, 'back-end listening');
+  const advice = notSentLowatAdvice();
+  if (advice) log.warn({ advice }, 'host TCP setting blunts priorities on slow links');
 
   function countDown(): number {
     return [...origins.all()].filter((origin) => !health.isAvailable(origin.id)).length;

@@ -1,6 +1,7 @@
 import cluster from 'node:cluster';
 import type { AddressInfo } from 'node:net';
 import { createLogger, createRegistry, type Logger, type Registry } from '@overlay/common';
+import { notSentLowatAdvice } from '@overlay/tunnel';
 import { startClusterPrimary } from './cluster-primary.js';
 import type { FrontEndConfig, FrontEndStateInput } from './config.js';
 import { startGateway, type FrontEndStatus } from './gateway.js';
@@ -39,6 +40,8 @@ export interface FrontEnd {
  */
 export async function startFrontEnd(config: FrontEndConfig, options: StartFrontEndOptions = {}): Promise<FrontEnd> {
   const log = (options.log ?? createLogger('front-end')).child({ frontEnd: config.id });
+  const advice = notSentLowatAdvice();
+  if (advice) log.warn({ advice }, 'host TCP setting blunts priorities on slow links');
   if (config.workers > 1) {
     if (!cluster.isPrimary) throw new Error('startFrontEnd with workers > 1 must run in the cluster primary');
     return startClusterPrimary(config, log);

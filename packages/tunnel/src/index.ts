@@ -9,3 +9,4 @@ export { initiatorHandshake, acceptorHandshake, keyId, MAGIC, PROTOCOL_VERSION, 
 export { ReceiveWindow } from './flow.js';
 export { defaultSessionOptions, defaultSettings, resolveSessionOptions, type SessionOptions, type Settings } from './options.js';
 export { emptyQosReport, readQosReport, type QosReport } from './qos.js';
+export { ADVISED_NOTSENT_LOWAT, notSentLowatAdvice } from './kernel.js';
