@@ -87,6 +87,8 @@ export class LimitController implements LimitControl {
   private failed = 0;
   private bytes = 0;
   private queuedSeen = false;
+  /** When the origin last had nothing left in flight or queued, ms; undefined while busy. */
+  private idleSince: number | undefined;
 
   private last: Pick<ControllerSnapshot, 'sampleMs' | 'goodputPerSec' | 'bytesPerSec'> = {
     sampleMs: undefined,
@@ -121,6 +123,10 @@ export class LimitController implements LimitControl {
       this.probeSample(sample, context, now);
       return;
     }
+    // Goodput is only meaningful while work flowed: a window that spans a pause (nothing in flight for
+    // longer than a window) starts over, so an increase is judged on busy time only.
+    if (this.idleSince !== undefined && now - sample.latencyMs - this.idleSince > this.options.windowMs) this.resetWindow(now);
+    this.idleSince = context.inFlight <= 1 && context.queued === 0 ? now : undefined;
     if (sample.ok) {
       this.succeeded++;
       this.latencies.add(sample.latencyMs);

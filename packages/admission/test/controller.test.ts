@@ -84,6 +84,22 @@ test('inside the band it holds while work waits and gives back one when nothing 
   t.is(h.reasons.at(-1), 'idle-latency');
 });
 
+test('a pause with nothing in flight does not count against an increase: goodput is judged on busy time', (t) => {
+  let now = 0;
+  const reasons: string[] = [];
+  const controller = new LimitController({}, { now: () => now, random: () => 0.5, onAdjust: (a) => reasons.push(a.reason) });
+  const sample = (queued: number, inFlight = controller.limit) => controller.onSample({ latencyMs: 10, ok: true, bytes: 100 }, { inFlight, queued });
+  for (let i = 0; i < controller.options.probeSamples; i++) (now += 1, sample(0, 1));
+  for (let i = 0; i < 40; i++) (now += 50, sample(5)); // 20/s with work queued: the second window grows
+  t.is(controller.limit, 11);
+  for (let i = 0; i < 10; i++) (now += 50, sample(5));
+  sample(0, 1); // the queue drained and the last request finished: the origin goes quiet
+  now += 10_000;
+  for (let i = 0; i < 30; i++) (now += 33, sample(5)); // busy again at 30/s, more than the 8 → 11 step asks
+  t.false(reasons.includes('goodput-plateau'), reasons.join(' '));
+  t.true(controller.limit >= 11);
+});
+
 test('failures past maxErrorRatio cut the limit by decreaseFloor', (t) => {
   const h = harness({ initialLimit: 20 });
   h.probe(10);
