@@ -1,5 +1,5 @@
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
 import type { OverlayError } from '@overlay/common';
 import type { RequestHead } from '@overlay/stream-heads';
@@ -9,6 +9,12 @@ import type { StreamExchange } from './exchange.js';
 import type { OriginLease } from './lease.js';
 import { headerObject, originRequestHeaders, upgradeProtocol } from './origin-request.js';
 import { relayResponseBody, splice } from './relay.js';
+
+/**
+ * One connection per upgrade, never reused (an upgraded connection leaves any pool), from agents shared by
+ * every upgrade: an agent per request stayed alive as long as its WebSocket (bench `scale`).
+ */
+const upgradeAgents = { http: new HttpAgent({ keepAlive: false }), https: new HttpsAgent({ keepAlive: false }) };
 
 /**
  * An upgrade (WebSocket) on its own origin connection: upgraded connections leave any pool. On 101 the
@@ -23,13 +29,14 @@ export function forwardUpgrade(exchange: StreamExchange, lease: OriginLease, hea
   return new Promise((resolve) => {
     let answered = false;
     let connected = false;
-    const request = (origin.url.protocol === 'https:' ? httpsRequest : httpRequest)({
+    const secure = origin.url.protocol === 'https:';
+    const request = (secure ? httpsRequest : httpRequest)({
       host: origin.host,
       port: origin.port,
       method: head.method,
       path: head.target,
       headers,
-      agent: false,
+      agent: secure ? upgradeAgents.https : upgradeAgents.http,
       signal,
       timeout: connectTimeoutMs,
     });
