@@ -21,6 +21,14 @@ export interface Attached {
   close(): void;
 }
 
+/** Priority rings in a report (0 highest to 4), as the manager's feed schema expects them. */
+const REPORTED_RINGS = 5;
+
+/** Bytes per ring for a report: one entry per ring, zeros for rings (or a whole gateway) that sent nothing yet. */
+export function reportedRingBytes(bytes: readonly number[]): number[] {
+  return Array.from({ length: REPORTED_RINGS }, (_, ring) => bytes[ring] ?? 0);
+}
+
 /**
  * Subscribes to the manager and hands each state to `apply`; a refused state is logged and the previous one
  * stays in force. `report`, when given, runs every REPORT_INTERVAL_MS.
@@ -90,7 +98,7 @@ export function attachFrontEnd(frontEnd: FrontEnd, options: { manager: ManagerLi
         load: status.load,
         healthy: status.healthy,
         tunnels: status.tunnels.map(({ peer, connected, rttMs, jitterMs, throughputBps }) => ({ peer, connected, rttMs, jitterMs, throughputBps })),
-        ringBytes: status.ringBytes.slice(0, 5),
+        ringBytes: reportedRingBytes(status.ringBytes),
       });
     },
   });
@@ -110,7 +118,7 @@ export function attachBackEnd(backEnd: BackEnd, options: { manager: ManagerLink;
         load: status.load,
         healthy: !status.draining,
         tunnels: status.sessions.map((session) => ({ peer: session.frontEnd, connected: true, rttMs: session.rttMs ?? 0, jitterMs: 0, throughputBps: 0 })),
-        ringBytes: status.ringBytes.slice(0, 5),
+        ringBytes: reportedRingBytes(status.ringBytes),
         origins: status.origins.map((origin) => ({ ...origin })),
       });
     },

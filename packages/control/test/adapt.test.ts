@@ -1,6 +1,6 @@
 import test from 'ava';
-import { backEndStateFrom, frontEndStateFrom, redirectorStateFrom } from '@overlay/control';
-import type { ManagerState } from '@overlay/manager';
+import { backEndStateFrom, frontEndStateFrom, redirectorStateFrom, reportedRingBytes } from '@overlay/control';
+import { reportSchema, type ManagerState } from '@overlay/manager';
 
 const gateway = (addresses: Record<string, string>, extra: Partial<ManagerState['frontEnds'][string]> = {}) => ({
   addresses, healthy: true, load: 0.2, lastReport: 1, tunnels: [], ringBytes: [0, 0, 0, 0, 0], ...extra,
@@ -61,4 +61,14 @@ test('the redirector takes names inside its zones and front-ends with an HTTP ad
   t.false('pop-c' in (dns.frontEnds ?? {}), 'a front-end with no HTTP address cannot be answered');
   t.deepEqual(dns.sites?.shop.frontEnds, ['pop-a', 'pop-b']);
   t.is(dns.zones, base.zones);
+});
+
+test('reports carry one byte count per priority ring, zeros before any traffic, as the manager accepts them', (t) => {
+  for (const bytes of [[], [10, 20], [1, 2, 3, 4, 5, 6]]) {
+    const ringBytes = reportedRingBytes(bytes);
+    t.is(ringBytes.length, 5);
+    t.deepEqual(ringBytes.slice(0, Math.min(bytes.length, 5)), bytes.slice(0, 5));
+    t.true(reportSchema.safeParse({ type: 'report', load: 0, healthy: true, tunnels: [], ringBytes }).success);
+  }
+  t.false(reportSchema.safeParse({ type: 'report', load: 0, healthy: true, tunnels: [], ringBytes: [] }).success, 'the manager refuses an empty list');
 });
