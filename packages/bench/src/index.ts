@@ -2,6 +2,11 @@ import { formatTable, writeReport, type Scenario, type ScenarioReport } from './
 import { writeHtmlReport } from './report.js';
 import { dnsScenario } from './scenarios/dns.js';
 import { gatewayScenario } from './scenarios/gateway.js';
+import { loadingScenario } from './scenarios/loading.js';
+import { priorityScenario } from './scenarios/priority.js';
+import { scaleScenario } from './scenarios/scale.js';
+import { seed003Scenario } from './scenarios/seed-003.js';
+import { ttfbScenario } from './scenarios/ttfb.js';
 import { tunnelScenario } from './scenarios/tunnel.js';
 
 export { formatTable, result, writeReport, type BenchResult, type Chart, type Scenario, type ScenarioOutput, type ScenarioReport, type Series } from './harness.js';
@@ -10,7 +15,9 @@ export { evaluateTarget, type TargetVerdict } from './report-targets.js';
 export { readScenarioReports, type LoadedReports, type SkippedFile } from './report-load.js';
 
 /** Every scenario `overlay bench` knows, in the order a full run takes them. */
-export const scenarios: Scenario[] = [tunnelScenario, gatewayScenario, dnsScenario];
+export const scenarios: Scenario[] = [
+  tunnelScenario, gatewayScenario, dnsScenario, ttfbScenario, priorityScenario, loadingScenario, seed003Scenario, scaleScenario,
+];
 
 export interface BenchOptions {
   names: string[];

@@ -29,3 +29,42 @@ export async function freePort(): Promise<number> {
   server.close();
   return port;
 }
+
+export interface HaproxyConfigOptions {
+  /** Listen address, host:port. */
+  bind: string;
+  /** Server address, host:port, optionally followed by server-line options such as `maxconn 8`. */
+  server: string;
+  /** Extra lines for the backend section (e.g. `timeout queue 5s`). */
+  backendLines?: string[];
+  /** Connections HAProxy accepts at once (global and frontend). */
+  maxconn?: number;
+  /** Client, server, keep-alive and tunnel idle timeout, HAProxy time syntax. */
+  idleTimeout?: string;
+}
+
+/**
+ * The baseline proxy every scenario compares with: HAProxy, one thread, HTTP mode, reusing server-side
+ * connections for any client (`http-reuse always`), in front of one server.
+ */
+export function haproxyConfig(options: HaproxyConfigOptions): string {
+  const { bind, server, backendLines = [], maxconn = 4096, idleTimeout = '60s' } = options;
+  return `global
+  nbthread 1
+  maxconn ${maxconn}
+defaults
+  mode http
+  maxconn ${maxconn}
+  timeout connect 5s
+  timeout client ${idleTimeout}
+  timeout server ${idleTimeout}
+  timeout http-keep-alive ${idleTimeout}
+  timeout tunnel ${idleTimeout}
+  http-reuse always
+frontend in
+  bind ${bind}
+  default_backend out
+backend out
+${backendLines.map((line) => `  ${line}\n`).join('')}  server s1 ${server}
+`;
+}

@@ -6,10 +6,11 @@ import { fileURLToPath } from 'node:url';
 import { get, type IncomingHttpHeaders } from 'node:http';
 import { formatHostPort, parseHostPort, startProcess, type Logger, type StartedProcess } from '@overlay/common';
 import { startDemoOrigin } from '@overlay/demo-origin';
+import { DEMO_PRIORITIES, DEMO_SITE, backEndConfig, demoSiteBody, frontEndConfig, managerConfig, redirectorConfig } from '@overlay/lab';
 import type { Running } from './run.js';
 
 const CLI = fileURLToPath(new URL('./main.js', import.meta.url));
-export const DEMO_SITE = 'shop.demo.test';
+export { DEMO_SITE };
 
 /** Where everything listens, from one base port (contract: pop-a on 127.0.1.1, pop-b on 127.0.1.2, same port). */
 export function demoLayout(base: number) {
@@ -89,55 +90,30 @@ export async function startDemo(basePort: number, log: Logger): Promise<Running>
     for (const origin of layout.origins) {
       origins.push(await startDemoOrigin({ id: origin.id, host: '127.0.0.1', port: origin.port }));
     }
-    const manager = await spawnRole('manager', {
-      role: 'both',
-      listen: formatHostPort(layout.manager.host, layout.manager.port),
-      token,
-      dataDir: join(dir, 'manager-data'),
-    });
+    const manager = await spawnRole('manager', managerConfig(formatHostPort(layout.manager.host, layout.manager.port), token, join(dir, 'manager-data')));
     const managerUrl = String(manager.ready.url);
     const link = { url: managerUrl, token };
 
-    await api(managerUrl, token, 'PUT', `/sites/${DEMO_SITE}`, {
-      domains: [DEMO_SITE],
-      mode: 'http',
-      origins: origins.map((origin) => ({ url: origin.url })),
-      frontEnds: layout.frontEnds.map((frontEnd) => frontEnd.id),
-      backEnds: [layout.backEnd.id],
-    });
-    await api(managerUrl, token, 'PUT', `/sites/${DEMO_SITE}/priorities`, {
-      default: 2,
-      rules: [
-        { match: { cookie: { name: 'tier', value: 'gold' } }, priority: 0 },
-        { match: { pathPrefix: '/bytes/' }, priority: 3 },
-      ],
-    });
+    await api(managerUrl, token, 'PUT', `/sites/${DEMO_SITE}`, demoSiteBody(
+      origins.map((origin) => origin.url),
+      layout.frontEnds.map((frontEnd) => frontEnd.id),
+      [layout.backEnd.id],
+    ));
+    await api(managerUrl, token, 'PUT', `/sites/${DEMO_SITE}/priorities`, DEMO_PRIORITIES);
 
-    const backEnd = await spawnRole('back-end', {
-      id: layout.backEnd.id,
-      tunnel: { listen: layout.backEnd.tunnel, keys: [tunnelKey] },
-      admin: layout.backEnd.admin,
-      manager: link,
-    });
+    const backEnd = await spawnRole('back-end', backEndConfig(layout.backEnd.id, layout.backEnd.tunnel, layout.backEnd.admin, link, tunnelKey));
     const frontEnds = [];
     for (const frontEnd of layout.frontEnds) {
-      const child = await spawnRole('front-end', {
-        id: frontEnd.id,
-        pop: frontEnd.pop,
-        http: { listen: frontEnd.http },
-        admin: frontEnd.admin,
-        manager: { ...link, tunnelKey },
-      });
+      const child = await spawnRole('front-end', frontEndConfig(frontEnd.id, frontEnd.http, frontEnd.admin, link, tunnelKey));
       frontEnds.push({ id: frontEnd.id, http: String(child.ready.http), admin: String(child.ready.admin) });
     }
-    const redirector = await spawnRole('redirector', {
-      id: 'redirector',
-      listen: layout.dns,
-      admin: layout.dnsAdmin,
-      zones: { 'demo.test': { ns: [{ name: 'ns1.demo.test', addresses: ['127.0.0.1'] }] } },
-      popPreferences: { '10.1.0.0/16': ['pop-a', 'pop-b'], '10.2.0.0/16': ['pop-b', 'pop-a'], '0.0.0.0/0': ['pop-a', 'pop-b'] },
-      manager: link,
-    });
+    const redirector = await spawnRole('redirector', redirectorConfig(
+      layout.dns,
+      layout.dnsAdmin,
+      '127.0.0.1',
+      { '10.1.0.0/16': ['pop-a', 'pop-b'], '10.2.0.0/16': ['pop-b', 'pop-a'], '0.0.0.0/0': ['pop-a', 'pop-b'] },
+      link,
+    ));
 
     for (const frontEnd of frontEnds) {
       await until(`${DEMO_SITE} through ${frontEnd.id}`, async () => {

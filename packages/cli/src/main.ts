@@ -35,6 +35,24 @@ program
   });
 
 program
+  .command('lab')
+  .description('the demo system on a WAN lab (needs root): client and POPs in network namespaces on one side of a long leg with added delay, back-end, managers and origins on the other')
+  .option('--delay-ms <ms>', 'one-way delay of the long leg', '40')
+  .option('--rate-mbit <mbit>', 'long-leg rate each way, 0 = no cap', '0')
+  .option('--jitter-ms <ms>', 'extra one-way delay, uniform 0..jitter, order kept', '0')
+  .action(async (options: { delayMs: string; rateMbit: string; jitterMs: string }) => {
+    const { resolveLabOptions } = await import('@overlay/lab');
+    let labOptions;
+    try {
+      labOptions = resolveLabOptions({ delayMs: Number(options.delayMs), rateMbit: Number(options.rateMbit), jitterMs: Number(options.jitterMs) });
+    } catch (err) {
+      process.stderr.write(`overlay lab: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exit(2);
+    }
+    await runRole('lab', async () => (await import('@overlay/lab')).startLabDemo(labOptions, { onStderr: (line) => process.stderr.write(`${line}\n`) }));
+  });
+
+program
   .command('manager')
   .description('front-end manager, back-end manager, or both (role: in the file): HTTP API, live feed, dashboard')
   .requiredOption('--config <file>', 'YAML or JSON config file')

@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { startProcess, type StartedProcess } from '@overlay/common';
 import { result, type BenchResult, type Scenario } from '../harness.js';
 import { Peer } from '../measure.js';
-import { freePort, overlayCli, requireTool } from '../tools.js';
+import { freePort, haproxyConfig, overlayCli, requireTool } from '../tools.js';
 
 const run = promisify(execFile);
 const ORIGIN_PEER = fileURLToPath(new URL('../peers/origin-peer.js', import.meta.url));
@@ -58,21 +58,7 @@ async function download(url: string): Promise<number> {
  */
 export async function haproxy(dir: string, name: string, listen: number, server: string, backendLines: string[] = []): Promise<ChildProcess> {
   const file = join(dir, `${name}.cfg`);
-  await writeFile(file, `global
-  nbthread 1
-  maxconn 4096
-defaults
-  mode http
-  timeout connect 5s
-  timeout client 60s
-  timeout server 60s
-  http-reuse always
-frontend in
-  bind 127.0.0.1:${listen}
-  default_backend out
-backend out
-${backendLines.map((line) => `  ${line}\n`).join('')}  server s1 ${server}
-`);
+  await writeFile(file, haproxyConfig({ bind: `127.0.0.1:${listen}`, server, backendLines }));
   const child = spawn('haproxy', ['-f', file, '-db'], { stdio: 'ignore' });
   for (let i = 0; i < 100; i++) {
     try {

@@ -1,0 +1,278 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { StartedProcess } from '@overlay/common';
+import { startLab, type Lab, type LabOptions, type LinkCounters } from '@overlay/lab';
+import { result, type BenchResult, type Chart, type Scenario } from '../harness.js';
+import { overlayCli } from '../tools.js';
+import type { LoadClass, LoadPlan } from './priority-load.js';
+import { backEndRingBytes, runLoad, tunnelSockets, waitForDrain, type SocketSample } from './priority-probes.js';
+
+const ORIGIN_SCRIPT = fileURLToPath(new URL('./priority-origin.js', import.meta.url));
+const KEY = 'priority-benchmark-key-0123456789';
+/** A long leg of 40 ms round trip, capped low enough that the link, not the 2 cores, is the bottleneck. */
+const LAB: LabOptions = { delayMs: 20, rateMbit: 20, near: ['client', 'pop-a'], far: ['back-end', 'origin-1'] };
+/** Sites on the same front-end, tunnel and back-end: one with priority rules, one where every request gets 2. */
+const PRIORITIZED = 'prio.bench.test';
+const EQUAL = 'equal.bench.test';
+const CLASS_HEADER = 'x-bench-class';
+/** Ring weights set on the back-end (the defaults, written out so the expected shares are known here). */
+const WEIGHTS = [16384, 8192, 4096, 2048, 1024];
+/** Two saturating bulk classes on different rings, for the byte shares; the probe on the top ring. */
+const BULK: Array<LoadClass & { streams: number }> = [
+  { name: 'bulk-a', priority: 3, streams: 12 },
+  { name: 'bulk-b', priority: 4, streams: 12 },
+];
+const PROBE = { name: 'interactive', priority: 0, path: '/bytes/16384', bytes: 16_384 };
+/** Never finishes within a run at the capped rate, so every bulk stream stays backlogged. */
+const BULK_PATH = '/bytes/1073741824';
+const IDLE_MS = 8_000;
+/** Bulk load runs this long before a loaded window is measured: queues and congestion windows settle. */
+const WARMUP_MS = 2_500;
+const LOADED_MS = 9_000;
+/**
+ * The unloaded window, then the loaded ones as A B B A, so a burst of noise from elsewhere on the machine
+ * hits both alike; last, one prioritized window with the kernel's default send buffer, to show why the
+ * setting below is required.
+ */
+const ORDER: Mode[] = ['no load', 'prioritized', 'all priorities equal', 'all priorities equal', 'prioritized', 'prioritized, kernel default'];
+/**
+ * Deployment requirement, applied to the gateways' hosts for every window alike (but the last): unsent
+ * bytes a TCP socket may hold, bytes. Without it the tunnel socket's autotuned send buffer holds
+ * megabytes, scheduled long before, ahead of any new high-priority byte. Per network namespace.
+ */
+const NOTSENT_LOWAT = 16_384;
+/** The kernel's default: no limit but the send buffer. */
+const NOTSENT_LOWAT_DEFAULT = 4_294_967_295;
+
+/** The load's conditions: probes alone; probes beside bulk downloads, prioritized or all at priority 2. */
+type Mode = 'no load' | 'prioritized' | 'all priorities equal' | 'prioritized, kernel default';
+
+/** What one or more measured windows of a mode gave, summed. */
+interface Measured {
+  probesMs: number[];
+  /** Body bytes the clients received, bulk and probes. */
+  bytes: number;
+  ringBytes: number[];
+  seconds: number;
+  drops: number;
+  retransmits: number;
+}
+
+/** What the back-end and the long leg had done at one instant. */
+interface Snapshot { ringBytes: number[]; sockets: SocketSample[]; link: LinkCounters }
+
+interface Gateways { url: string; tunnel: string; admin: string }
+
+interface Latency { p50: number; p99: number; samples: number[] }
+
+function latency(samples: number[]): Latency {
+  if (samples.length === 0) throw new Error('no probe completed');
+  const sorted = [...samples].sort((a, b) => a - b);
+  const at = (p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+  return { p50: at(50), p99: at(99), samples: sorted };
+}
+
+/** Cumulative share of probes (%) finished within each latency, thinned to at most `points` points. */
+function cdf(name: string, sorted: number[], points = 60): Chart['series'][number] {
+  const step = Math.max(1, Math.floor(sorted.length / points));
+  const series: Array<[number, number]> = [];
+  for (let i = 0; i < sorted.length; i += step) series.push([round(sorted[i]), round(((i + 1) / sorted.length) * 100)]);
+  series.push([round(sorted[sorted.length - 1]), 100]);
+  return { name, points: series };
+}
+
+function round(value: number): number {
+  return Math.round(value * 100) / 100;
+}
+
+function describeSockets(sockets: SocketSample[]): string {
+  return sockets.map((s) => `send-q ${Math.round(s.sendQueue / 1024)} KiB (not sent ${Math.round(s.notSent / 1024)} KiB), sndbuf ${Math.round(s.sendBuffer / 1024)} KiB, cwnd ${s.cwnd}, rtt ${s.rttMs} ms`).join('; ');
+}
+
+function address(ready: Record<string, unknown>, field: string): string {
+  const value = ready[field];
+  if (typeof value !== 'string') throw new Error(`ready line has no ${field}: ${JSON.stringify(ready)}`);
+  return value;
+}
+
+async function startGateways(lab: Lab, dir: string, originUrl: string): Promise<Gateways & { processes: StartedProcess[] }> {
+  const origins = [{ url: originUrl, id: 'origin-1' }];
+  const backEndConfig = join(dir, 'back-end.json');
+  await writeFile(backEndConfig, JSON.stringify({
+    id: 'be-bench',
+    tunnel: { listen: `${lab.host('back-end').address}:0`, keys: [KEY] },
+    admin: '127.0.0.1:0',
+    state: {
+      sites: { prio: { origins }, equal: { origins } },
+      // A bulk download holds its origin slot for its whole (throttled) body: a low fixed limit would queue
+      // the probes behind the downloads in the back-end's FIFO origin queue, which knows no priorities.
+      limits: { adaptive: false, initial: 256, max: 256 },
+      rings: { weights: WEIGHTS },
+    },
+  }));
+  const backEnd = await lab.start('back-end', process.execPath, [overlayCli(), 'back-end', '--config', backEndConfig]);
+  const tunnel = address(backEnd.ready, 'tunnel');
+  const frontEndConfig = join(dir, 'front-end.json');
+  const rules = [PROBE, ...BULK].map((cls) => ({ match: { header: { name: CLASS_HEADER, value: cls.name } }, priority: cls.priority }));
+  await writeFile(frontEndConfig, JSON.stringify({
+    id: 'fe-bench',
+    pop: 'pop-a',
+    http: { listen: `${lab.host('pop-a').address}:0` },
+    admin: '127.0.0.1:0',
+    // Repeated GETs of one URL would be cache hits: every request must cross the tunnel.
+    cache: { enabled: false },
+    state: {
+      backEnds: { 'be-bench': { tunnel, key: KEY } },
+      sites: {
+        prio: { domains: [PRIORITIZED], backEnds: ['be-bench'], priorities: { default: 2, rules } },
+        equal: { domains: [EQUAL], backEnds: ['be-bench'], priorities: { default: 2, rules: [] } },
+      },
+      rings: { weights: WEIGHTS },
+    },
+  }));
+  const frontEnd = await lab.start('pop-a', process.execPath, [overlayCli(), 'front-end', '--config', frontEndConfig]);
+  const url = `http://${address(frontEnd.ready, 'http')}`;
+  // The tunnel comes up right after the ready line; wait for a first answer through it.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await lab.exec('client', 'curl', ['-sf', '-o', '/dev/null', '-H', `Host: ${EQUAL}`, `${url}/healthz`], { timeoutMs: 5_000 });
+      break;
+    } catch (err) {
+      if (attempt >= 50) throw new Error(`no answer through the overlay at ${url}: ${(err as Error).message}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  return { url, tunnel, admin: address(backEnd.ready, 'admin'), processes: [frontEnd, backEnd] };
+}
+
+/** Sets tcp_notsent_lowat on the gateways' hosts; sockets without their own setting follow it at once. */
+async function setNotSentLowat(lab: Lab, bytes: number): Promise<void> {
+  for (const host of ['back-end', 'pop-a']) await lab.exec(host, 'sysctl', ['-qw', `net.ipv4.tcp_notsent_lowat=${bytes}`]);
+}
+
+async function snapshot(lab: Lab, gateways: Gateways): Promise<Snapshot> {
+  const port = tunnelPort(gateways);
+  const [ringBytes, sockets, link] = await Promise.all([backEndRingBytes(lab, gateways.admin), tunnelSockets(lab, 'back-end', port), lab.linkCounters()]);
+  return { ringBytes, sockets, link };
+}
+
+function tunnelPort(gateways: Gateways): number {
+  return Number(gateways.tunnel.split(':').pop());
+}
+
+/** One measured window: the client load for `mode`, bracketed by back-end and long-leg counters. */
+async function measure(lab: Lab, gateways: Gateways, mode: Mode, progress: (line: string) => void): Promise<Measured> {
+  const loaded = mode !== 'no load';
+  await setNotSentLowat(lab, mode === 'prioritized, kernel default' ? NOTSENT_LOWAT_DEFAULT : NOTSENT_LOWAT);
+  // On the equal site no rule matches: every class gets the default priority, 2.
+  const asApplied = <T extends LoadClass>(cls: T): T => (mode === 'all priorities equal' ? { ...cls, priority: 2 } : cls);
+  const plan: LoadPlan = {
+    url: gateways.url,
+    site: mode === 'all priorities equal' ? EQUAL : PRIORITIZED,
+    classHeader: CLASS_HEADER,
+    bulk: loaded ? BULK.map(asApplied) : [],
+    bulkPath: BULK_PATH,
+    probe: asApplied(PROBE),
+    warmupMs: loaded ? WARMUP_MS : 500,
+    measureMs: loaded ? LOADED_MS : IDLE_MS,
+  };
+  const snapshots: Partial<Record<'start' | 'end', Snapshot>> = {};
+  const load = await runLoad(lab, plan, async (at) => {
+    snapshots[at] = await snapshot(lab, gateways);
+  });
+  if (load.errors.length) throw new Error(`${mode}: ${load.errors.join('; ')}`);
+  const { start, end } = snapshots as Record<'start' | 'end', Snapshot>;
+  const retransmits = (sockets: SocketSample[]) => sockets.reduce((total, s) => total + s.retransmits, 0);
+  const window: Measured = {
+    probesMs: load.probesMs,
+    bytes: Object.values(load.bulkBytes).reduce((a, b) => a + b, 0) + load.probesMs.length * PROBE.bytes,
+    ringBytes: end.ringBytes.map((bytes, ring) => bytes - (start.ringBytes[ring] ?? 0)),
+    seconds: plan.measureMs / 1000,
+    drops: end.link.farToNear.drops - start.link.farToNear.drops,
+    retransmits: retransmits(end.sockets) - retransmits(start.sockets),
+  };
+  const { p50, p99 } = latency(window.probesMs);
+  progress(`${mode}: ${window.probesMs.length} probes, p50 ${p50.toFixed(1)} ms, p99 ${p99.toFixed(1)} ms; ring bytes ${window.ringBytes.join('/')}; `
+    + `long leg back-end → front-end dropped ${window.drops} packets, tunnel retransmitted ${window.retransmits} segments`);
+  if (loaded) progress(`${mode}: back-end tunnel socket at the start: ${describeSockets(start.sockets)}`);
+  // Bytes the kernel still holds for the reset downloads would delay the next window's first probes.
+  await waitForDrain(lab, tunnelPort(gateways), 64 * 1024, 10_000);
+  return window;
+}
+
+function merge(windows: Measured[]): Measured {
+  const add = (a: number[], b: number[]) => Array.from({ length: Math.max(a.length, b.length) }, (_, i) => (a[i] ?? 0) + (b[i] ?? 0));
+  return windows.reduce((sum, w) => ({
+    probesMs: [...sum.probesMs, ...w.probesMs],
+    bytes: sum.bytes + w.bytes,
+    ringBytes: add(sum.ringBytes, w.ringBytes),
+    seconds: sum.seconds + w.seconds,
+    drops: sum.drops + w.drops,
+    retransmits: sum.retransmits + w.retransmits,
+  }));
+}
+
+function shareResults(prioritized: Measured): BenchResult[] {
+  const weighted = BULK.map((cls) => cls.streams * WEIGHTS[cls.priority]);
+  const totalWeight = weighted.reduce((a, b) => a + b, 0);
+  const totalBytes = BULK.reduce((sum, cls) => sum + (prioritized.ringBytes[cls.priority] ?? 0), 0);
+  return BULK.map((cls, i) => result(
+    `ring ${cls.priority} byte share (${cls.streams} saturating streams)`, '%',
+    totalBytes === 0 ? 0 : ((prioritized.ringBytes[cls.priority] ?? 0) / totalBytes) * 100,
+    'configured weight share', (weighted[i] / totalWeight) * 100,
+  ));
+}
+
+export const priorityScenario: Scenario = {
+  name: 'priority',
+  description: `${PROBE.bytes / 1024} KiB priority-0 GETs (one keep-alive connection, back to back) while ${BULK.map((c) => `${c.streams} downloads at priority ${c.priority}`).join(' and ')} saturate a ${LAB.rateMbit} Mbit/s, ${2 * (LAB.delayMs ?? 0)} ms RTT long leg: vs no load, vs all priorities equal; byte share per ring vs its weight`,
+  async run(progress) {
+    const dir = await mkdtemp(join(tmpdir(), 'overlay-bench-priority-'));
+    let lab: Lab | undefined;
+    const processes: StartedProcess[] = [];
+    try {
+      lab = await startLab(LAB);
+      const origin = await lab.start('origin-1', process.execPath, [ORIGIN_SCRIPT, lab.host('origin-1').address]);
+      processes.push(origin);
+      progress('starting back-end and front-end in the lab');
+      const gateways = await startGateways(lab, dir, address(origin.ready, 'url'));
+      processes.push(...gateways.processes);
+
+      const windows: Record<Mode, Measured[]> = { 'no load': [], prioritized: [], 'all priorities equal': [], 'prioritized, kernel default': [] };
+      for (const mode of ORDER) windows[mode].push(await measure(lab, gateways, mode, progress));
+      const [idle, prioritized, equal, kernelDefault] = (['no load', 'prioritized', 'all priorities equal', 'prioritized, kernel default'] as const).map((mode) => merge(windows[mode]));
+      const [idleMs, prioritizedMs, equalMs, kernelDefaultMs] = [idle, prioritized, equal, kernelDefault].map((m) => latency(m.probesMs));
+      const goodput = (m: Measured) => (m.bytes * 8) / m.seconds / 1e6;
+      const lowat = `tcp_notsent_lowat ${NOTSENT_LOWAT / 1024} KiB`;
+      const results: BenchResult[] = [
+        result('high-priority p99 under load', 'ms', prioritizedMs.p99, 'FIFO (all priorities equal)', equalMs.p99),
+        result('high-priority p99 under load', 'ms', prioritizedMs.p99, 'no load', idleMs.p99),
+        result('high-priority p50 under load', 'ms', prioritizedMs.p50, 'FIFO (all priorities equal)', equalMs.p50),
+        result('high-priority p50 under load', 'ms', prioritizedMs.p50, 'no load', idleMs.p50),
+        ...shareResults(prioritized),
+        result('high-priority p99 under load, kernel default send buffer', 'ms', kernelDefaultMs.p99, lowat, prioritizedMs.p99),
+        result('high-priority p50 under load, kernel default send buffer', 'ms', kernelDefaultMs.p50, lowat, prioritizedMs.p50),
+        result('long-leg goodput under load, prioritized', 'Mbit/s', goodput(prioritized), 'long-leg rate', LAB.rateMbit ?? 0),
+        result('long-leg goodput under load, all priorities equal', 'Mbit/s', goodput(equal), 'long-leg rate', LAB.rateMbit ?? 0),
+      ];
+      const charts: Chart[] = [{
+        title: `${PROBE.bytes / 1024} KiB high-priority GETs: latency distribution`,
+        x: 'latency (ms)',
+        y: 'requests finished (%)',
+        series: [
+          cdf('no load', idleMs.samples),
+          cdf('under load, prioritized', prioritizedMs.samples),
+          cdf('under load, all priorities equal', equalMs.samples),
+          cdf('under load, prioritized, kernel default send buffer', kernelDefaultMs.samples),
+        ],
+      }];
+      return { results, charts };
+    } finally {
+      for (const started of processes.reverse()) await started.stop().catch(() => {});
+      await lab?.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  },
+};

@@ -1,0 +1,57 @@
+/**
+ * The demo system's configuration, shared by `overlay demo` (one machine, loopback) and the lab system
+ * (namespaces): the role configs and the site as an operator puts it through the manager API. Only the
+ * addresses differ between the two.
+ */
+
+export const DEMO_SITE = 'shop.demo.test';
+export const DEMO_ZONE = 'demo.test';
+export const DEMO_BACK_END_ID = 'be-1';
+
+export interface ManagerLink {
+  url: string;
+  token: string;
+}
+
+/** `PUT /v1/sites/shop.demo.test`: both origins, served through the named front-ends and back-ends. */
+export function demoSiteBody(originUrls: string[], frontEnds: string[], backEnds: string[]) {
+  return { domains: [DEMO_SITE], mode: 'http', origins: originUrls.map((url) => ({ url })), frontEnds, backEnds };
+}
+
+/** `PUT /v1/sites/shop.demo.test/priorities`: gold customers first, bulk downloads last. */
+export const DEMO_PRIORITIES = Object.freeze({
+  default: 2,
+  rules: [
+    { match: { cookie: { name: 'tier', value: 'gold' } }, priority: 0 },
+    { match: { pathPrefix: '/bytes/' }, priority: 3 },
+  ],
+});
+
+export function managerConfig(listen: string, token: string, dataDir: string) {
+  return { role: 'both', listen, token, dataDir };
+}
+
+export function backEndConfig(id: string, tunnel: string, admin: string, manager: ManagerLink, tunnelKey: string) {
+  return { id, tunnel: { listen: tunnel, keys: [tunnelKey] }, admin, manager };
+}
+
+export function frontEndConfig(id: string, http: string, admin: string, manager: ManagerLink, tunnelKey: string) {
+  return { id, pop: id, http: { listen: http }, admin, manager: { ...manager, tunnelKey } };
+}
+
+export function redirectorConfig(
+  listen: { host: string; port: number },
+  admin: { host: string; port: number },
+  nameServer: string,
+  popPreferences: Record<string, string[]>,
+  manager: ManagerLink,
+) {
+  return {
+    id: 'redirector',
+    listen,
+    admin,
+    zones: { [DEMO_ZONE]: { ns: [{ name: `ns1.${DEMO_ZONE}`, addresses: [nameServer] }] } },
+    popPreferences,
+    manager,
+  };
+}
