@@ -1,7 +1,9 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { AdmissionTicket } from '@overlay/admission';
 import { IDEMPOTENT_METHODS, pathOf, type GatewayContext } from './context.js';
 import { ExchangeError, FrontEndErrorCode } from './errors.js';
+import type { FrontEndMetrics } from './metrics.js';
 import { closeOf, exchange } from './exchange.js';
 import { buildRequestHead, clientAddress, headLimitProblem } from './request-head.js';
 import { relayedPairs, stampPairs } from './response.js';
@@ -48,7 +50,7 @@ async function upgrade(context: GatewayContext, req: IncomingMessage, socket: Du
     return;
   }
   const ticket = admission.ticket;
-  socket.once('close', () => ticket.finish());
+  socket.once('close', finisher(ticket));
 
   const requestHead = buildRequestHead(
     { method, url: req.url ?? '/', rawHeaders: req.rawHeaders, headers: req.headers },
@@ -81,7 +83,7 @@ async function upgrade(context: GatewayContext, req: IncomingMessage, socket: Du
   const { stream, reply } = exchanged;
   ticket.start();
   metrics.upgrades.inc({ site: site.name, status: String(reply.status) });
-  const count = (direction: 'in' | 'out', bytes: number) => metrics.bytes.inc({ site: site.name, direction }, bytes);
+  const count = byteCounter(metrics, site.name);
   const pairs = relayedPairs(reply, stamp);
   if (reply.status === 101) {
     socket.write(rawHead(101, [['connection', 'Upgrade'], ['upgrade', req.headers.upgrade ?? 'websocket'], ...pairs]));
@@ -93,4 +95,16 @@ async function upgrade(context: GatewayContext, req: IncomingMessage, socket: Du
   stream.on('data', (chunk: Buffer) => count('out', chunk.length));
   stream.pipe(socket);
   socket.once('close', () => stream.destroy());
+}
+
+/*
+ * The listeners that outlive an upgrade (for the WebSocket's whole life) are made out here, so they hold
+ * only what they use and not the handler's scope with the request head and its headers.
+ */
+function finisher(ticket: AdmissionTicket): () => void {
+  return () => ticket.finish();
+}
+
+function byteCounter(metrics: FrontEndMetrics, site: string): (direction: 'in' | 'out', bytes: number) => void {
+  return (direction, bytes) => metrics.bytes.inc({ site, direction }, bytes);
 }
