@@ -68,3 +68,32 @@ backend out
 ${backendLines.map((line) => `  ${line}\n`).join('')}  server s1 ${server}
 `;
 }
+
+export interface WrkResult {
+  requests: number;
+  rps: number;
+  /** Latency percentiles, ms. */
+  p50: number;
+  p99: number;
+}
+
+/** wrk's latency distribution line, e.g. "     99%    3.52ms", in ms. */
+function wrkPercentile(output: string, label: string): number {
+  const match = new RegExp(`^\\s*${label}%\\s+([\\d.]+)(us|ms|s)`, 'm').exec(output);
+  if (!match) throw new Error(`no ${label}% line in wrk output:\n${output}`);
+  const value = Number(match[1]);
+  return match[2] === 'us' ? value / 1000 : match[2] === 's' ? value * 1000 : value;
+}
+
+/** One wrk run (one thread, keep-alive connections); fails on any non-2xx/3xx answer or socket error. */
+export async function wrk(url: string, options: { connections: number; seconds: number; host: string }): Promise<WrkResult> {
+  const { stdout } = await run('wrk', ['-t1', `-c${options.connections}`, `-d${options.seconds}s`, '--latency', '-H', `Host: ${options.host}`, url], { maxBuffer: 1 << 20 });
+  const errors = /Non-2xx or 3xx responses: (\d+)/.exec(stdout) ?? /(Socket errors: .*)/.exec(stdout);
+  if (errors) throw new Error(`wrk against ${url}: ${errors[0]}`);
+  return {
+    requests: Number(/(\d+) requests in/.exec(stdout)?.[1] ?? NaN),
+    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? NaN),
+    p50: wrkPercentile(stdout, '50'),
+    p99: wrkPercentile(stdout, '99'),
+  };
+}

@@ -8,36 +8,37 @@ import { promisify } from 'node:util';
 import { startProcess, type StartedProcess } from '@overlay/common';
 import { result, type BenchResult, type Scenario } from '../harness.js';
 import { Peer } from '../measure.js';
-import { freePort, haproxyConfig, overlayCli, requireTool } from '../tools.js';
+import { freePort, haproxyConfig, overlayCli, requireTool, wrk, type WrkResult } from '../tools.js';
 
 const run = promisify(execFile);
 const ORIGIN_PEER = fileURLToPath(new URL('../peers/origin-peer.js', import.meta.url));
 /** The site every gateway-style scenario serves; send it as the Host header. */
 export const SITE = 'bench.test';
 const KEY = 'gateway-benchmark-key-0123456789';
-const WRK_SECONDS = 5;
+const WRK_SECONDS = 4;
 const WARMUP_SECONDS = 5;
+/** Measurement rounds, each path once per round, interleaved: the median round stands, so one noisy moment on this shared machine does not decide a ratio. */
+const ROUNDS = 3;
 const CONNECTIONS = 64;
 const DOWNLOAD = 64 * 1024 * 1024;
 
-interface Load { rps: number; p50: number; p99: number }
+type Load = Pick<WrkResult, 'rps' | 'p50' | 'p99'>;
 
-/** wrk's latency distribution line, e.g. "     99%    3.52ms", in ms. */
-function percentile(output: string, label: string): number {
-  const match = new RegExp(`^\\s*${label}%\\s+([\\d.]+)(us|ms|s)`, 'm').exec(output);
-  if (!match) return NaN;
-  const value = Number(match[1]);
-  return match[2] === 'us' ? value / 1000 : match[2] === 's' ? value * 1000 : value;
-}
+const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
-async function wrk(url: string): Promise<Load> {
-  // Steady state for every path alike: a warm-up at the same concurrency (JIT, pools, adaptive limits), then the measurement.
-  await run('wrk', ['-t1', `-c${CONNECTIONS}`, `-d${WARMUP_SECONDS}s`, '-H', `Host: ${SITE}`, url], { maxBuffer: 1 << 20 });
-  const { stdout } = await run('wrk', ['-t1', `-c${CONNECTIONS}`, `-d${WRK_SECONDS}s`, '--latency', '-H', `Host: ${SITE}`, url], { maxBuffer: 1 << 20 });
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? NaN);
-  const errors = /Non-2xx or 3xx responses: (\d+)/.exec(stdout);
-  if (errors) throw new Error(`wrk saw ${errors[1]} error responses from ${url}`);
-  return { rps, p50: percentile(stdout, '50'), p99: percentile(stdout, '99') };
+/**
+ * Steady state for every path alike: one warm-up at the same concurrency (JIT, pools, adaptive limits),
+ * then ROUNDS interleaved rounds; each figure is the median over the rounds.
+ */
+async function measurePaths(urls: string[], progress: (line: string) => void): Promise<Load[]> {
+  const load = (url: string, seconds: number) => wrk(url, { connections: CONNECTIONS, seconds, host: SITE });
+  for (const url of urls) await load(url, WARMUP_SECONDS);
+  const rounds: Load[][] = urls.map(() => []);
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (const [index, url] of urls.entries()) rounds[index].push(await load(url, WRK_SECONDS));
+    progress(`round ${round}/${ROUNDS}: ${rounds.map((loads) => Math.round(loads[round - 1].rps)).join(' / ')} req/s`);
+  }
+  return rounds.map((loads) => ({ rps: median(loads.map((l) => l.rps)), p50: median(loads.map((l) => l.p50)), p99: median(loads.map((l) => l.p99)) }));
 }
 
 /** Median of three 64 MiB downloads with curl, MB/s. */
@@ -128,7 +129,7 @@ export async function overlay(dir: string, origins: string[], limits?: Record<st
 
 export const gatewayScenario: Scenario = {
   name: 'gateway',
-  description: `1 KiB requests/s and p50/p99 (wrk, ${CONNECTIONS} connections, ${WARMUP_SECONDS} s warm-up then ${WRK_SECONDS} s) and 64 MiB downloads (curl): overlay front-end → tunnel → back-end vs the origin directly vs HAProxy → HAProxy (http-reuse always)`,
+  description: `1 KiB requests/s and p50/p99 (wrk, ${CONNECTIONS} connections, ${WARMUP_SECONDS} s warm-up per path, then the median of ${ROUNDS} interleaved ${WRK_SECONDS} s rounds) and 64 MiB downloads (curl): overlay front-end → tunnel → back-end vs the origin directly vs HAProxy → HAProxy (http-reuse always)`,
   async run(progress) {
     await requireTool('wrk', 'wrk');
     await requireTool('haproxy', 'haproxy');
@@ -153,12 +154,8 @@ export const gatewayScenario: Scenario = {
       const { url, processes } = await overlay(dir, [origin], FIXED_HIGH_LIMIT);
       stops.push(() => Promise.all(processes.map((p) => p.stop())));
 
-      progress(`wrk: origin directly`);
-      const direct = await wrk(`${origin}${path}`);
-      progress(`wrk: HAProxy two-tier`);
-      const chain = await wrk(`http://127.0.0.1:${edgePort}${path}`);
-      progress(`wrk: overlay`);
-      const through = await wrk(`${url}${path}`);
+      progress(`wrk: origin directly / HAProxy two-tier / overlay`);
+      const [direct, chain, through] = await measurePaths([`${origin}${path}`, `http://127.0.0.1:${edgePort}${path}`, `${url}${path}`], progress);
 
       progress('64 MiB downloads: direct, HAProxy two-tier, overlay');
       const big = `/bytes/${DOWNLOAD}`;

@@ -3,6 +3,7 @@ import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { SITE } from './scale-processes.js';
+import { wrk, type WrkResult } from '../tools.js';
 
 const run = promisify(execFile);
 /** Requests in flight at once: light load whose latency shows what holding many idle connections costs. */
@@ -31,38 +32,21 @@ async function totalCpu(pids: number[]): Promise<number> {
   return (await Promise.all(pids.map(cpuSeconds))).reduce((a, b) => a + b, 0);
 }
 
-/** wrk's latency distribution line, e.g. "     99%    3.52ms", in ms. */
-function percentile(output: string, label: string): number {
-  const match = new RegExp(`^\\s*${label}%\\s+([\\d.]+)(us|ms|s)`, 'm').exec(output);
-  if (!match) throw new Error(`no ${label}% line in wrk output:\n${output}`);
-  const value = Number(match[1]);
-  return match[2] === 'us' ? value / 1000 : match[2] === 's' ? value * 1000 : value;
-}
-
-async function wrk(url: string, seconds: number): Promise<string> {
-  const { stdout } = await run('wrk', ['-t1', `-c${LOAD_CONNECTIONS}`, `-d${seconds}s`, '--latency', '-H', `Host: ${SITE}`, `${url}${LOAD_PATH}`], { maxBuffer: 1 << 20 });
-  const errors = /Non-2xx or 3xx responses: (\d+)/.exec(stdout) ?? /(Socket errors: .*)/.exec(stdout);
-  if (errors) throw new Error(`wrk against ${url}: ${errors[0]}`);
-  return stdout;
+function load(url: string, seconds: number): Promise<WrkResult> {
+  return wrk(`${url}${LOAD_PATH}`, { connections: LOAD_CONNECTIONS, seconds, host: SITE });
 }
 
 /** Warms a fresh server (JIT, pools) under the same load, so its memory baseline and first latency are steady. */
 export async function warm(url: string, seconds: number): Promise<void> {
-  await wrk(url, seconds);
+  await load(url, seconds);
 }
 
 /** p50/p99 of 1 KiB GETs from `LOAD_CONNECTIONS` keep-alive connections for `LOAD_SECONDS`, and the CPU `pids` spent on them. */
 export async function latency(url: string, pids: number[]): Promise<Latency> {
   const cpuBefore = await totalCpu(pids);
-  const stdout = await wrk(url, LOAD_SECONDS);
+  const { p50, p99, rps, requests } = await load(url, LOAD_SECONDS);
   const cpu = (await totalCpu(pids)) - cpuBefore;
-  const requests = Number(/(\d+) requests in/.exec(stdout)?.[1] ?? NaN);
-  return {
-    p50: percentile(stdout, '50'),
-    p99: percentile(stdout, '99'),
-    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? NaN),
-    cpuMsPerRequest: (cpu * 1000) / requests,
-  };
+  return { p50, p99, rps, cpuMsPerRequest: (cpu * 1000) / requests };
 }
 
 /** Established TCP connections whose local port is `port`, as the kernel sees them (server side). */
