@@ -1,11 +1,11 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { backEndDefaults, loadBackEndConfig, parseBackEndState } from '@overlay/backend';
 import { ConfigError } from '@overlay/common';
 
-async function configFile(t: test.ExecutionContext, name: string, text: string): Promise<string> {
+async function configFile(t: ExecutionContext, name: string, text: string): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'overlay-backend-config-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   const file = join(dir, name);

@@ -72,7 +72,7 @@ test('any metric, baseline, unit, scenario or target text yields only the tags t
 });
 
 test('simple targets are evaluated; other text is kept as it is', (t) => {
-  const cases: Array<[Partial<BenchResult>, string]> = [
+  const cases: Array<[Partial<BenchResult>, 'met' | 'unmet' | 'unknown']> = [
     [{ ratio: 0.74, target: 'ratio >= 0.5' }, 'met'],
     [{ ratio: 0.4, target: 'ratio >= 0.5' }, 'unmet'],
     [{ value: 4096, unit: 'B', target: 'value <= 4096' }, 'met'],

@@ -1,3 +1,5 @@
+/// <reference lib="dom" />
+// The callbacks given to page.evaluate run in the browser.
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';

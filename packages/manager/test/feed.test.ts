@@ -81,7 +81,7 @@ test('versions keep growing across a restart, so an old ?since never skips a sna
 test('the feed refuses a missing or wrong token with 401; ?token= works for browsers', async (t) => {
   const manager = await startTestManager();
   t.teardown(() => manager.close());
-  for (const headers of [{}, { authorization: 'Bearer nope-nope-nope-nope' }]) {
+  for (const headers of [{}, { authorization: 'Bearer nope-nope-nope-nope' }] as Array<Record<string, string>>) {
     const error = await FeedProbe.open(manager.url, '', headers).then(
       () => undefined,
       (err: Error) => err,

@@ -21,7 +21,8 @@ function questionOf(name: string, type = A): Question {
 const header = { id: 0xbeef, opcode: 0, rd: true, cd: false };
 
 /** What dns2 makes of one record, in the shape of our ResourceRecord (names lower case, addresses normalized). */
-function normalize(record: Record<string, unknown>): Record<string, unknown> {
+function normalize(resource: object): Record<string, unknown> {
+  const record = resource as Record<string, unknown>;
   const common = { name: String(record.name).toLowerCase(), type: record.type, ttl: record.ttl };
   switch (record.type) {
     case A:
