@@ -1,5 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import type { FrontEndConfig, FrontEndState } from './config.js';
+import type { FrontEndStatus } from './gateway.js';
 
 /** IPC between the cluster primary and its workers (seed 004: several workers behind one address and port). */
 export type PrimaryMessage =
@@ -13,7 +14,9 @@ export type WorkerMessage =
   | { type: 'overlay-frontend:hello' }
   | { type: 'overlay-frontend:ready'; http: AddressInfo; tcp: Record<string, AddressInfo> }
   | { type: 'overlay-frontend:failed'; message: string }
-  | { type: 'overlay-frontend:updated'; seq: number; tcp: Record<string, AddressInfo>; error?: string };
+  | { type: 'overlay-frontend:updated'; seq: number; tcp: Record<string, AddressInfo>; error?: string }
+  /** Every `clusterTimings.statusIntervalMs` while serving: what the primary merges into its own status. */
+  | { type: 'overlay-frontend:status'; status: FrontEndStatus };
 
 /** True for this package's messages (the IPC channel also carries prom-client's and cluster's own). */
 export function isOverlayMessage(message: unknown): message is PrimaryMessage | WorkerMessage {

@@ -5,7 +5,9 @@ import { parseHostPort, startAdminServer, validate, type Logger } from '@overlay
 import { AggregatorRegistry, type PrometheusContentType } from 'prom-client';
 import { isOverlayMessage, type PrimaryMessage, type WorkerMessage } from './cluster-messages.js';
 import { frontEndStateSchema, type FrontEndConfig, type FrontEndState, type FrontEndStateInput } from './config.js';
+import { mergeWorkerStatuses } from './cluster-status.js';
 import type { FrontEnd } from './front-end.js';
+import type { FrontEndStatus } from './gateway.js';
 import { clusterTimings } from './options.js';
 
 /** /metrics in the primary: every worker's registry, gathered over IPC (series carry a `worker` label). */
@@ -20,6 +22,8 @@ interface Slot {
   worker: Worker | undefined;
   ready: boolean;
   crashes: number;
+  /** The worker's latest status report; dropped with the worker. */
+  status: FrontEndStatus | undefined;
 }
 
 type Ready = Extract<WorkerMessage, { type: 'overlay-frontend:ready' }>;
@@ -38,7 +42,7 @@ export async function startClusterPrimary(config: FrontEndConfig, log: Logger): 
   let seq = 0;
   let tcp: Record<string, AddressInfo> = {};
   const updates = new Map<number, Map<Worker, (message: Updated) => void>>();
-  const slots: Slot[] = Array.from({ length: config.workers }, (_, index) => ({ index: index + 1, worker: undefined, ready: false, crashes: 0 }));
+  const slots: Slot[] = Array.from({ length: config.workers }, (_, index) => ({ index: index + 1, worker: undefined, ready: false, crashes: 0, status: undefined }));
 
   const send = (worker: Worker, message: PrimaryMessage) => {
     if (worker.isConnected()) worker.send(message);
@@ -68,6 +72,8 @@ export async function startClusterPrimary(config: FrontEndConfig, log: Logger): 
           reject(new Error(`front-end worker ${slot.index} failed to start: ${reply.message}`));
         } else if (reply.type === 'overlay-frontend:updated') {
           updates.get(reply.seq)?.get(worker)?.(reply);
+        } else if (reply.type === 'overlay-frontend:status' && slot.worker === worker) {
+          slot.status = reply.status;
         }
       });
       worker.once('exit', (code, signal) => {
@@ -76,6 +82,7 @@ export async function startClusterPrimary(config: FrontEndConfig, log: Logger): 
         if (slot.worker !== worker) return;
         slot.worker = undefined;
         slot.ready = false;
+        slot.status = undefined;
         reject(new Error(`front-end worker ${slot.index} exited (${signal ?? code}) before it was ready`));
         if (closing) return;
         const delay = Math.min(clusterTimings.respawnMaxDelayMs, clusterTimings.respawnDelayMs * 2 ** slot.crashes++);
@@ -156,8 +163,11 @@ export async function startClusterPrimary(config: FrontEndConfig, log: Logger): 
     get tcp() {
       return tcp;
     },
-    // The workers run the tunnels; the primary vouches only for having them up.
-    status: () => ({ load: 0, healthy: !closing, tunnels: [], ringBytes: [0, 0, 0, 0, 0] }),
+    // The workers run the tunnels and admission; their latest reports, merged.
+    status: () => mergeWorkerStatuses(
+      slots.flatMap((slot) => (slot.ready && slot.status ? [slot.status] : [])),
+      !closing && slots.some((slot) => slot.ready),
+    ),
     update,
     close: async () => {
       closing = true;

@@ -3,6 +3,7 @@ import { createLogger, createRegistry, type Logger } from '@overlay/common';
 import { AggregatorRegistry } from 'prom-client';
 import { isOverlayMessage, type PrimaryMessage, type WorkerMessage } from './cluster-messages.js';
 import { startGateway, type Gateway } from './gateway.js';
+import { clusterTimings } from './options.js';
 
 function send(message: WorkerMessage): void {
   process.send?.(message);
@@ -20,10 +21,12 @@ export function runFrontEndWorker(log?: Logger): void {
   if (!cluster.isWorker) throw new Error('runFrontEndWorker must run in a node:cluster worker');
   let gateway: Gateway | undefined;
   let closing = false;
+  let reporter: NodeJS.Timeout | undefined;
 
   const shutdown = async (code: number) => {
     if (closing) return;
     closing = true;
+    clearInterval(reporter);
     try {
       await gateway?.close();
     } finally {
@@ -45,6 +48,9 @@ export function runFrontEndWorker(log?: Logger): void {
         (started) => {
           gateway = started;
           send({ type: 'overlay-frontend:ready', http: started.http, tcp: started.tcp() });
+          const report = () => send({ type: 'overlay-frontend:status', status: started.status() });
+          report();
+          reporter = setInterval(report, clusterTimings.statusIntervalMs).unref();
         },
         (err: Error) => {
           send({ type: 'overlay-frontend:failed', message: err.message });

@@ -1,6 +1,7 @@
 export { startFrontEnd, type FrontEnd, type StartFrontEndOptions } from './front-end.js';
 export type { FrontEndStatus, TunnelStatus } from './gateway.js';
 export { runFrontEndWorker } from './cluster-worker.js';
+export { mergeWorkerStatuses } from './cluster-status.js';
 export {
   frontEndConfigSchema, frontEndStateSchema, backEndStateSchema, siteStateSchema, ringsSchema, loadFrontEndConfig,
   type FrontEndConfig, type FrontEndConfigInput, type FrontEndState, type FrontEndStateInput, type BackEndState, type SiteState,

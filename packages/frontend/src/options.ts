@@ -64,6 +64,8 @@ export const clusterTimings = Object.freeze({
   /** Delay before a crashed worker is replaced, ms (doubles per crash in a row, up to 30 s). */
   respawnDelayMs: 1_000,
   respawnMaxDelayMs: 30_000,
+  /** How often each worker tells the primary its load, tunnels and ring bytes (for manager reports), ms. */
+  statusIntervalMs: 1_000,
 });
 
 /** Limits of a request head on the tunnel (@overlay/stream-heads): more fields get 431. */

@@ -1,6 +1,6 @@
 import { silentLogger } from '@overlay/common';
 import { startDemoOrigin } from '@overlay/demo-origin';
-import { frontEndConfigSchema, startFrontEnd } from '@overlay/frontend';
+import { frontEndConfigSchema, mergeWorkerStatuses, startFrontEnd } from '@overlay/frontend';
 import test from 'ava';
 import { backEndsOf, metricSum, scrape, send, waitFor, waitForTunnels } from './support/helpers.js';
 import { startTestBackEnd } from './support/test-backend.js';
@@ -34,6 +34,12 @@ test('workers: 2 share one port; both answer, the primary aggregates their metri
     t.is(reply.headers['x-overlay-frontend'], 'fe-cluster');
   }
   t.deepEqual(await workersSeen('demo'), ['1', '2'], 'new connections are spread over both workers');
+  // What the manager is told comes from the workers' tunnels, not an empty placeholder.
+  await waitFor(() => frontEnd.status().tunnels.some((tunnel) => tunnel.peer === 'be-1' && tunnel.connected && tunnel.rttMs > 0), 'the workers\' tunnel status', 10_000);
+  const status = frontEnd.status();
+  t.true(status.healthy);
+  t.true(status.load >= 0 && status.load <= 1);
+  t.is(status.ringBytes.length, 5);
 
   await frontEnd.update({ backEnds: backEndsOf(backEnd), sites: { demo: { domains: ['demo.test'], backEnds: ['be-1'] }, extra: { domains: ['extra.test'], backEnds: ['be-1'] } } });
   await waitForTunnels(frontEnd, []);
@@ -44,4 +50,20 @@ test('workers: 2 share one port; both answer, the primary aggregates their metri
   t.deepEqual(await workersSeen('extra'), ['1', '2']);
   const health = JSON.parse((await send(frontEnd.admin, { host: 'admin', path: '/healthz' })).body.toString()) as { workers: Array<{ ready: boolean }> };
   t.deepEqual(health.workers.map((worker) => worker.ready), [true, true]);
+});
+
+test('worker statuses merge into one: mean load, tunnels per back-end, summed bytes', (t) => {
+  const tunnel = (peer: string, connected: boolean, rttMs: number, throughputBps: number, inFlight: number) => ({ peer, connected, rttMs, jitterMs: rttMs / 10, throughputBps, inFlight });
+  const merged = mergeWorkerStatuses([
+    { load: 0.2, healthy: true, tunnels: [tunnel('be-1', true, 10, 100, 3), tunnel('be-2', false, 0, 0, 0)], ringBytes: [1, 2, 3, 4, 5] },
+    { load: 0.6, healthy: true, tunnels: [tunnel('be-1', true, 30, 50, 1), tunnel('be-2', false, 0, 0, 0)], ringBytes: [10, 20, 30, 40, 50] },
+  ], true);
+  t.is(merged.load, 0.4);
+  t.true(merged.healthy);
+  t.deepEqual(merged.ringBytes, [11, 22, 33, 44, 55]);
+  t.deepEqual(merged.tunnels, [
+    { peer: 'be-1', connected: true, rttMs: 20, jitterMs: 2, throughputBps: 150, inFlight: 4 },
+    { peer: 'be-2', connected: false, rttMs: 0, jitterMs: 0, throughputBps: 0, inFlight: 0 },
+  ]);
+  t.deepEqual(mergeWorkerStatuses([], false), { load: 0, healthy: false, tunnels: [], ringBytes: [0, 0, 0, 0, 0] });
 });
