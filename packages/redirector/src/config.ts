@@ -1,4 +1,4 @@
-import { loadConfigFile, managerLinkSchema } from '@overlay/common';
+import { loadConfigFile, managerLinkSchema, parseHostPort } from '@overlay/common';
 import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
 import { isAtOrBelow, nameProblem, normalizeName } from './names.js';
@@ -142,10 +142,27 @@ function checkStateConsistency(state: StateFields, ctx: z.core.$RefinementCtx<St
 
 export const redirectorStateSchema = z.object(redirectorStateShape).superRefine(checkStateConsistency);
 
-const listenerSchema = z.strictObject({
-  host: z.string().min(1).default(redirectorDefaults.host),
-  port: z.number().int().min(0).max(65_535),
-});
+/** `"host:port"` read as `{host, port}`; anything else is left for the object schema to judge. */
+function hostPortObject(value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  try {
+    return parseHostPort(value);
+  } catch {
+    return value;
+  }
+}
+
+/** Where a listener binds: `"host:port"` as in every other role's config, or `{host, port}`. */
+const listenerSchema = z.preprocess(
+  hostPortObject,
+  z.strictObject(
+    {
+      host: z.string().min(1).default(redirectorDefaults.host),
+      port: z.number().int().min(0).max(65_535),
+    },
+    { error: 'must be "host:port" (e.g. 127.0.0.1:5353) or {host, port}' },
+  ),
+);
 
 export const rateLimitSchema = z.strictObject({
   enabled: z.boolean().default(redirectorDefaults.rateLimit.enabled),
