@@ -1,6 +1,7 @@
 import { Backoff, defaultBackoff, silentLogger, type BackoffOptions, type Logger } from '@overlay/common';
 import WebSocket from 'ws';
-import { feedMessageSchema, type HelloInput, type ManagerState, type ReportInput } from './feed-schema.js';
+import { applyStatePatch, type StatePatch } from './feed-patch.js';
+import { feedMessageSchema, managerStateSchema, type HelloInput, type ManagerState, type ReportInput } from './feed-schema.js';
 
 export interface SubscriptionStatus {
   connected: boolean;
@@ -66,6 +67,8 @@ export function subscribe(options: SubscribeOptions): Subscription {
   let closed = false;
   let retryTimer: NodeJS.Timeout | undefined;
   let deadTimer: NodeJS.Timeout | undefined;
+  /** This connection sent a patch that did not fit: what else it says is ignored until the reconnect. */
+  let resyncing = false;
 
   const status = (connected: boolean, error?: string) => options.onStatus?.({ connected, version: state?.version, ...(error === undefined ? {} : { error }) });
 
@@ -80,6 +83,7 @@ export function subscribe(options: SubscribeOptions): Subscription {
 
   function connect(): void {
     retryTimer = undefined;
+    resyncing = false;
     let lastError: string | undefined;
     const ws = new WebSocket(feedUrl(options.url, state?.version), {
       headers: { authorization: `Bearer ${options.token}` },
@@ -122,6 +126,7 @@ export function subscribe(options: SubscribeOptions): Subscription {
   }
 
   function receive(text: string): void {
+    if (resyncing) return;
     let value: unknown;
     try {
       value = JSON.parse(text);
@@ -136,10 +141,24 @@ export function subscribe(options: SubscribeOptions): Subscription {
     }
     const message = parsed.data;
     if (message.type === 'error') log.warn({ code: message.code, message: message.message }, 'manager refused a message');
-    if (message.type === 'snapshot' || message.type === 'change') {
+    if (message.type === 'snapshot') {
       state = message.state;
       options.onState(message.state, message.version);
     }
+    if (message.type === 'patch') applyPatch(message);
+  }
+
+  /** A patch applies only to the version it was made from; anything else (or a result that does not validate) resyncs. */
+  function applyPatch(patch: StatePatch & { version: number; from: number }): void {
+    const next = state?.version === patch.from ? managerStateSchema.safeParse(applyStatePatch(state, patch)) : undefined;
+    if (!next?.success) {
+      log.warn({ held: state?.version, from: patch.from }, 'manager feed patch does not fit the state held; resyncing');
+      resyncing = true;
+      socket?.terminate();
+      return;
+    }
+    state = next.data;
+    options.onState(next.data, patch.version);
   }
 
   connect();

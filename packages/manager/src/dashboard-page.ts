@@ -1,8 +1,10 @@
 /**
  * The dashboard: one static page, inline CSS and JS, no build step. It follows `/v1/stream` with the
- * token typed in or given as `#token=…` and redraws on every state; everything is written with
+ * token typed in or given as `#token=…` and redraws on every snapshot and patch; everything is written with
  * textContent, so names from the API cannot inject markup.
  */
+import { applyStatePatch } from './feed-patch.js';
+
 export const DASHBOARD_HTML = `<!doctype html>
 <html lang="en">
 <head>
@@ -52,7 +54,9 @@ export const DASHBOARD_HTML = `<!doctype html>
   const tokenInput = $('token');
   const fromHash = new URLSearchParams(location.hash.slice(1)).get('token');
   tokenInput.value = fromHash || sessionStorage.getItem('overlay-token') || '';
-  let socket, retry = 500, retryTimer, decisionsTimer;
+  let socket, retry = 500, retryTimer, decisionsTimer, state;
+  // The feed's patches are applied by the very function the Node subscribers use (feed-patch.ts).
+  const applyStatePatch = ${applyStatePatch.toString()};
 
   function cell(row, text, cls) {
     const td = row.insertCell();
@@ -162,6 +166,7 @@ export const DASHBOARD_HTML = `<!doctype html>
     clearTimeout(retryTimer);
     clearInterval(decisionsTimer);
     if (socket) { socket.onclose = null; socket.close(); }
+    state = undefined;
     const token = tokenInput.value.trim();
     if (!token) { setStatus(false, 'enter the token'); return; }
     sessionStorage.setItem('overlay-token', token);
@@ -171,7 +176,11 @@ export const DASHBOARD_HTML = `<!doctype html>
     socket.onopen = () => { retry = 500; setStatus(true, 'live'); };
     socket.onmessage = (event) => {
       const message = JSON.parse(event.data);
-      if (message.type === 'snapshot' || message.type === 'change') render(message.state, message.version);
+      if (message.type === 'snapshot') state = message.state;
+      else if (message.type === 'patch' && state && state.version === message.from) state = applyStatePatch(state, message);
+      else if (message.type === 'patch') { socket.close(); return; } // not the version held: reconnect for a snapshot
+      else return;
+      render(state, message.version);
     };
     socket.onclose = () => {
       setStatus(false, 'disconnected; retrying');

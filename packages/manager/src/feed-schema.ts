@@ -104,9 +104,21 @@ export type SiteState = z.output<typeof siteStateSchema>;
 export type GatewayState = z.output<typeof gatewayStateSchema>;
 
 /** What the manager sends on the feed. */
+const patchPathSchema = z.union([z.tuple([z.string()]), z.tuple([z.string(), z.string()])]);
+
 export const feedMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('snapshot'), version: z.number(), state: managerStateSchema }),
-  z.object({ type: z.literal('change'), version: z.number(), state: managerStateSchema }),
+  /**
+   * What changed since version `from` (feed-patch.ts): whole top-level fields or keyed entries set, others
+   * unset. A subscriber holding another version reconnects and gets a snapshot.
+   */
+  z.object({
+    type: z.literal('patch'),
+    version: z.number(),
+    from: z.number(),
+    set: z.array(z.tuple([patchPathSchema, z.unknown()])),
+    unset: z.array(patchPathSchema),
+  }),
   /** Answer to `?since=V` when V is current: the subscriber's state is still whole. */
   z.object({ type: z.literal('resumed'), version: z.number() }),
   z.object({ type: z.literal('error'), code: z.string(), message: z.string() }),

@@ -5,7 +5,8 @@ import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import type { ManagerConfig } from './config.js';
 import type { GatewayKind } from './durable.js';
 import { ApiError } from './errors.js';
-import { subscriberMessageSchema, type FeedMessage, type Hello, type SubscriberRole } from './feed-schema.js';
+import { diffStates } from './feed-patch.js';
+import { subscriberMessageSchema, type FeedMessage, type Hello, type ManagerState, type SubscriberRole } from './feed-schema.js';
 import { bearerToken, type Access } from './http-io.js';
 import type { ManagerCore } from './manager.js';
 import type { ManagerMetrics } from './metrics.js';
@@ -32,12 +33,15 @@ interface Subscriber {
   inbox: Promise<void>;
 }
 
+/** States kept to patch from: subscribers are at most a push or two behind, or they get a snapshot. */
+const FEED_HISTORY = 8;
+
 /** Close codes (RFC 6455): policy violation, and "try again later" for a subscriber too slow to follow. */
 const CLOSE_POLICY = 1008;
 const CLOSE_TRY_AGAIN = 1013;
 
 /**
- * `/v1/stream`: a snapshot on subscribe, then the whole state again on every change (API writes at
+ * `/v1/stream`: a snapshot on subscribe, then a patch with what changed on every change (API writes at
  * once, report-driven changes gathered for `reportPushDelayMs`). Subscribers say hello; gateways then
  * report. Dead subscribers are found by ping, slow ones dropped when their send buffer fills.
  */
@@ -47,6 +51,8 @@ export class FeedServer {
   private readonly pingTimer: NodeJS.Timeout;
   private pushTimer: NodeJS.Timeout | undefined;
   private pushImmediate: NodeJS.Immediate | undefined;
+  /** States recently sent, by version: a subscriber holding one of them gets a patch from it, others a snapshot. */
+  private readonly recent = new Map<number, ManagerState>();
   private readonly unsubscribe: () => void;
 
   constructor(private readonly options: FeedServerOptions) {
@@ -102,13 +108,15 @@ export class FeedServer {
       if (kind) void subscriber.inbox.then(() => core.gatewayDisconnected(kind, subscriber.identity?.id as string));
     });
     const version = core.currentVersion;
+    const state = core.state();
     if (since === version) {
       subscriber.sentVersion = version;
       this.send(subscriber, JSON.stringify({ type: 'resumed', version } satisfies FeedMessage), 'resumed');
     } else {
-      this.send(subscriber, JSON.stringify({ type: 'snapshot', version, state: core.state() } satisfies FeedMessage), 'snapshot');
+      this.send(subscriber, JSON.stringify({ type: 'snapshot', version, state } satisfies FeedMessage), 'snapshot');
       subscriber.sentVersion = version;
     }
+    this.remember(version, state);
   }
 
   private async receive(subscriber: Subscriber, data: RawData, isBinary: boolean): Promise<void> {
@@ -178,11 +186,34 @@ export class FeedServer {
     this.pushTimer = undefined;
     const { core } = this.options;
     const version = core.currentVersion;
-    let text: string | undefined;
+    const state = core.state();
+    const patches = new Map<number, string>();
+    let snapshot: string | undefined;
     for (const subscriber of this.subscribers) {
       if (subscriber.sentVersion >= version) continue;
-      text ??= JSON.stringify({ type: 'change', version, state: core.state() } satisfies FeedMessage);
-      if (this.send(subscriber, text, 'change')) subscriber.sentVersion = version;
+      // A subscriber whose state is known gets only what changed (a report touches one gateway's entry).
+      const from = subscriber.sentVersion;
+      const base = this.recent.get(from);
+      if (base) {
+        let patch = patches.get(from);
+        if (patch === undefined) {
+          patch = JSON.stringify({ type: 'patch', version, from, ...diffStates(base, state) } satisfies FeedMessage);
+          patches.set(from, patch);
+        }
+        if (this.send(subscriber, patch, 'patch')) subscriber.sentVersion = version;
+      } else {
+        snapshot ??= JSON.stringify({ type: 'snapshot', version, state } satisfies FeedMessage);
+        if (this.send(subscriber, snapshot, 'snapshot')) subscriber.sentVersion = version;
+      }
+    }
+    this.remember(version, state);
+  }
+
+  private remember(version: number, state: ManagerState): void {
+    this.recent.set(version, state);
+    for (const old of this.recent.keys()) {
+      if (this.recent.size <= FEED_HISTORY) break;
+      this.recent.delete(old);
     }
   }
 

@@ -7,6 +7,7 @@ export {
   type ManagerState, type SiteState, type GatewayState, type FeedMessage, type Hello, type HelloInput, type Report, type ReportInput,
   type TunnelReport, type GatewayAddresses, type ManagerRole, type SubscriberRole,
 } from './feed-schema.js';
+export { diffStates, applyStatePatch, type StatePatch, type PatchPath } from './feed-patch.js';
 export { siteBodySchema, ringsBodySchema, qosTargetSchema, type SiteBody, type SiteBodyInput, type QosTarget, type Origin, type Route } from './site-schema.js';
 export {
   CapacityReactor, type CapacityRules, type CapacityView, type CapacitySite, type CapacityGateway, type CapacityDecision,

@@ -1,5 +1,7 @@
 import { connect } from 'node:net';
+import { once } from 'node:events';
 import test from 'ava';
+import { WebSocketServer } from 'ws';
 import { managerStateSchema, subscribe, type ManagerState } from '@overlay/manager';
 import { api, FeedProbe, READ_TOKEN, report, siteBody, startTestManager, TOKEN, waitFor } from './helpers/manager.js';
 
@@ -14,7 +16,7 @@ test('subscribe gets a snapshot, then every API change within a second', async (
 
   const started = performance.now();
   t.is((await api(manager.url, 'PUT', '/v1/sites/shop', siteBody())).status, 201);
-  const change = await feed.next((m) => m.type === 'change' && m.state.sites.shop);
+  const change = await feed.next((m) => m.type === 'patch' && m.state.sites.shop);
   const elapsed = performance.now() - started;
   t.true(elapsed < 1000, `change arrived after ${elapsed} ms`);
   t.true(change.version > snapshot.version);
@@ -23,12 +25,12 @@ test('subscribe gets a snapshot, then every API change within a second', async (
   t.deepEqual(change.state.rings.weights, [16384, 8192, 4096, 2048, 1024]);
 
   await api(manager.url, 'PUT', '/v1/sites/shop/priorities', { rules: [{ match: { pathPrefix: '/api' }, priority: 0 }] });
-  const rules = await feed.next((m) => m.type === 'change' && m.state.sites.shop?.priorities.rules.length === 1);
+  const rules = await feed.next((m) => m.type === 'patch' && m.state.sites.shop?.priorities.rules.length === 1);
   t.true(rules.version > change.version);
   await api(manager.url, 'PUT', '/v1/rings', { weights: [5, 4, 3, 2, 1] });
-  await feed.next((m) => m.type === 'change' && m.state.rings.weights[0] === 5);
+  await feed.next((m) => m.type === 'patch' && m.state.rings.weights[0] === 5);
   await api(manager.url, 'DELETE', '/v1/sites/shop');
-  await feed.next((m) => m.type === 'change' && m.version > rules.version && !m.state.sites.shop);
+  await feed.next((m) => m.type === 'patch' && m.version > rules.version && !m.state.sites.shop);
   const versions = feed.messages.map((m) => m.version);
   t.deepEqual(versions, [...versions].sort((a, b) => a - b), 'versions only grow');
 });
@@ -263,4 +265,49 @@ test('a subscriber that stops reading is dropped instead of buffered without bou
   t.log(`dropped after ${writes} writes`);
   await waitFor('the dropped subscriber gone', async () => (await subscriberCount(manager.url)) === 0);
   t.pass();
+});
+
+test('the client applies patches to the version it holds, and resyncs with a snapshot when a patch does not fit', async (t) => {
+  // A scripted feed: the client under test meets each case exactly once.
+  const manager = await startTestManager();
+  t.teardown(() => manager.close());
+  const base = (await FeedProbe.open(manager.url).then(async (probe) => {
+    const snapshot = await probe.next((m) => m.type === 'snapshot');
+    probe.close();
+    return snapshot.state;
+  })) as ManagerState;
+  const server = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  await once(server, 'listening');
+  const connections: string[] = [];
+  const versioned = (version: number, sites: ManagerState['sites'] = {}) => ({ ...base, version, sites });
+  server.on('connection', (socket, req) => {
+    connections.push(req.url ?? '');
+    if (connections.length === 1) {
+      socket.send(JSON.stringify({ type: 'snapshot', version: 1, state: versioned(1) }));
+      socket.send(JSON.stringify({ type: 'patch', version: 2, from: 1, set: [[['version'], 2]], unset: [] }));
+      socket.send(JSON.stringify({ type: 'patch', version: 3, from: 1, set: [[['version'], 3]], unset: [] })); // the client holds 2
+      socket.send(JSON.stringify({ type: 'patch', version: 9, from: 2, set: [[['version'], 9]], unset: [] })); // ignored: resyncing
+    } else if (connections.length === 2) {
+      socket.send(JSON.stringify({ type: 'snapshot', version: 4, state: versioned(4) }));
+      socket.send(JSON.stringify({ type: 'patch', version: 5, from: 4, set: [[['version'], 5], [['sites', 'x'], 'not a site']], unset: [] }));
+    } else {
+      socket.send(JSON.stringify({ type: 'snapshot', version: 6, state: versioned(6) }));
+    }
+  });
+  const versions: number[] = [];
+  const { port } = server.address() as { port: number };
+  const client = subscribe({
+    url: `http://127.0.0.1:${port}`,
+    token: TOKEN,
+    hello: { role: 'front-end', id: 'pop-a-1' },
+    onState: (_state, version) => versions.push(version),
+    backoff: { initialMs: 20, maxMs: 50, factor: 2, jitter: 0 },
+  });
+  t.teardown(() => client.close());
+  await waitFor('two resyncs', () => client.state?.version === 6);
+  t.deepEqual(versions, [1, 2, 4, 6], 'a patch from another version, and one that yields an invalid state, are refused');
+  t.is(connections.length, 3);
+  t.regex(connections[1] ?? '', /since=2/);
+  t.regex(connections[2] ?? '', /since=4/);
 });

@@ -2,7 +2,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger } from '@overlay/common';
-import { startManager, type ManagerConfigInput, type RunningManager } from '@overlay/manager';
+import { applyStatePatch, startManager, type ManagerConfigInput, type RunningManager } from '@overlay/manager';
 import WebSocket from 'ws';
 
 export const TOKEN = 'test-token-0123456789';
@@ -69,8 +69,18 @@ export async function waitFor<T>(what: string, probe: () => T | undefined | fals
 export class FeedProbe {
   readonly messages: any[] = [];
   closeCode: number | undefined;
+  /** The state the messages so far add up to; each patch message gets the `state` it leads to, for tests to read. */
+  state: any;
   private constructor(readonly socket: WebSocket) {
-    socket.on('message', (data) => this.messages.push(JSON.parse(data.toString())));
+    socket.on('message', (data) => {
+      const message = JSON.parse(data.toString());
+      if (message.type === 'snapshot') this.state = message.state;
+      if (message.type === 'patch') {
+        if (this.state?.version !== message.from) throw new Error(`patch from ${message.from} on a probe holding ${this.state?.version}`);
+        this.state = message.state = applyStatePatch(this.state, message);
+      }
+      this.messages.push(message);
+    });
     socket.on('close', (code) => (this.closeCode = code));
   }
 
