@@ -3,6 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatHostPort, OverlayError, type StartedProcess } from '@overlay/common';
+import { ADVISED_NOTSENT_LOWAT } from '@overlay/tunnel';
 import {
   backEndConfig, DEMO_BACK_END_ID, DEMO_PRIORITIES, DEMO_SITE, demoSiteBody, frontEndConfig, managerConfig, redirectorConfig, type ManagerLink,
 } from './demo-site.js';
@@ -103,6 +104,9 @@ export async function startLabSystem(lab: Lab, options: LabSystemOptions = {}): 
   };
 
   try {
+    // Gateway hosts set up as docs/operations.md asks, so priorities hold across the long leg.
+    const gatewayHosts = [layout.backEnd.host, ...layout.frontEnds.map((frontEnd) => frontEnd.host)];
+    await Promise.all(gatewayHosts.map((host) => lab.exec(host, 'sysctl', ['-q', '-w', `net.ipv4.tcp_notsent_lowat=${ADVISED_NOTSENT_LOWAT}`])));
     const origins = await Promise.all(
       layout.origins.map(async ({ id, host }) => {
         const started = await startOn(host, [ORIGIN_MAIN, id, address(host), String(layout.ports.origin)]);
