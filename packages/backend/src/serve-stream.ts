@@ -1,3 +1,4 @@
+import { ignoreError } from '@overlay/common';
 import { parseStreamHead, type StreamHead } from '@overlay/stream-heads';
 import { TunnelError, TunnelErrorCode, WireError, type TunnelSession, type TunnelStream } from '@overlay/tunnel';
 import type { Gateway } from './gateway.js';
@@ -10,7 +11,7 @@ import { serveTcp } from './tcp-exchange.js';
  */
 export function serveStream(gateway: Gateway, stream: TunnelStream, session: TunnelSession): void {
   // Handlers read failures from the stream's state; an error nobody listens to must not end the process.
-  stream.on('error', () => {});
+  stream.on('error', ignoreError);
   let head: StreamHead;
   try {
     head = parseStreamHead(stream.meta);

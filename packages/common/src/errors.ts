@@ -44,3 +44,10 @@ export function errorCode(err: unknown): string {
   if (err && typeof err === 'object' && 'code' in err && typeof err.code === 'string') return err.code;
   return 'ERR_UNKNOWN';
 }
+
+/**
+ * An 'error' listener for emitters whose failures are read elsewhere (from `destroyed`/`errored`, or a
+ * 'close'). Module-level on purpose: an inline `() => {}` keeps its whole enclosing scope (request heads,
+ * messages) alive as long as the emitter, which for a WebSocket or TCP stream is its whole life.
+ */
+export function ignoreError(): void {}

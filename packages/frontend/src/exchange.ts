@@ -1,6 +1,6 @@
 import { validateHeaderName, validateHeaderValue } from 'node:http';
 import type { BackendSelector } from '@overlay/balancer';
-import { errorCode, type Logger } from '@overlay/common';
+import { errorCode, ignoreError, type Logger } from '@overlay/common';
 import { parseResponseHead, type ResponseHead } from '@overlay/stream-heads';
 import type { TunnelStream } from '@overlay/tunnel';
 import type { BackEndRoute } from './backends.js';
@@ -106,7 +106,7 @@ export async function exchange(request: ExchangeRequest): Promise<Exchanged> {
       route = selector.alternate(tried);
       continue;
     }
-    stream.on('error', () => {}); // failures are read from `stream.errored`; an unheard error must not crash the process
+    stream.on('error', ignoreError); // failures are read from `stream.errored`; an unheard error must not crash the process
     request.send(stream);
     const waited = await awaitReply(stream, request.replyTimeoutMs, request.watchClient);
     if ('reply' in waited) {

@@ -1,5 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { ignoreError } from '@overlay/common';
 import type { TunnelStream } from '@overlay/tunnel';
 
 /**
@@ -10,8 +11,8 @@ import type { TunnelStream } from '@overlay/tunnel';
 export function splice(client: Duplex, stream: TunnelStream, count: (direction: 'in' | 'out', bytes: number) => void): void {
   client.on('data', (chunk: Buffer) => count('in', chunk.length));
   stream.on('data', (chunk: Buffer) => count('out', chunk.length));
-  client.on('error', () => {});
-  stream.on('error', () => {});
+  client.on('error', ignoreError);
+  stream.on('error', ignoreError);
   client.pipe(stream);
   stream.pipe(client);
   client.once('close', () => {

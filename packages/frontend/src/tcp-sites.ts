@@ -1,5 +1,5 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { parseHostPort } from '@overlay/common';
+import { ignoreError, parseHostPort } from '@overlay/common';
 import type { TcpHead } from '@overlay/stream-heads';
 import type { GatewayContext } from './context.js';
 import { ExchangeError } from './errors.js';
@@ -77,7 +77,7 @@ export class TcpSites {
     server.on('connection', (socket: Socket) => {
       listener.sockets.add(socket);
       socket.once('close', () => listener.sockets.delete(socket));
-      socket.on('error', () => {});
+      socket.on('error', ignoreError);
       this.carry(listener.site, socket).catch((err: unknown) => {
         this.context.log.error({ err, site: listener.site.name }, 'tcp connection handling failed');
         socket.destroy();

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { AdmissionTicket } from '@overlay/admission';
+import { ignoreError } from '@overlay/common';
 import { IDEMPOTENT_METHODS, pathOf, type GatewayContext } from './context.js';
 import { ExchangeError, FrontEndErrorCode } from './errors.js';
 import type { FrontEndMetrics } from './metrics.js';
@@ -18,7 +19,7 @@ export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer
  */
 export function createUpgradeHandler(context: GatewayContext): UpgradeHandler {
   return (req, socket, head) => {
-    socket.on('error', () => {});
+    socket.on('error', ignoreError);
     upgrade(context, req, socket, head).catch((err: unknown) => {
       context.log.error({ err, url: req.url }, 'upgrade handling failed');
       socket.destroy();

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TlsOptions } from 'node:tls';
-import { monotonicNow, silentLogger, type Clock, type Logger } from '@overlay/common';
+import { ignoreError, monotonicNow, silentLogger, type Clock, type Logger } from '@overlay/common';
 import { TunnelError } from './errors.js';
 import { acceptorHandshake } from './handshake.js';
 import { resolveSessionOptions, type SessionOptions } from './options.js';
@@ -84,7 +84,7 @@ export class TunnelServer extends EventEmitter {
       return;
     }
     this.pending.add(socket);
-    socket.on('error', () => {});
+    socket.on('error', ignoreError);
     acceptorHandshake(socket, {
       keys: this.keys,
       id: this.options.id,

@@ -148,7 +148,7 @@ export class TunnelSession extends EventEmitter implements StreamHost {
     const id = this.nextStreamId;
     this.nextStreamId += 2;
     const priority = clampPriority(options.priority ?? 2, this.blender.ringCount);
-    const stream = this.createStream(id, priority, options.meta);
+    const stream = this.createStream(id, priority, undefined);
     this.localOpened++;
     this.queueControl(encodeFrame(FrameType.OPEN, 0, id, packPayload({ p: priority, m: options.meta })));
     return stream;

@@ -21,7 +21,10 @@ type Callback = (error?: Error | null) => void;
 export class TunnelStream extends Duplex {
   readonly id: number;
   readonly priority: number;
-  /** Metadata from the OPEN frame (for HTTP streams, the request head). */
+  /**
+   * Metadata from the peer's OPEN frame (for HTTP streams, the request head). Undefined on streams this
+   * end opened: the opener has its own copy, and a long-lived stream should not hold it.
+   */
   readonly meta: unknown;
   /** The reply head, once received (see the 'reply' event). */
   reply: unknown = undefined;
