@@ -60,7 +60,7 @@ const cases: Array<{ name: string; bytes: () => Buffer[]; code: string; wire: nu
 
 for (const entry of cases) {
   test(`${entry.name} closes the session with ${entry.code}; the server stays up and leaks nothing`, async (t) => {
-    const pair = await tunnelPair();
+    const pair = await tunnelPair(t);
     const raw = await rawPeer(pair.server, pair.port);
     const session = await raw.session;
     const closed = once(session, 'close') as Promise<[TunnelError]>;
@@ -78,12 +78,11 @@ for (const entry of cases) {
     stream.end();
     const [chunk] = (await once(stream, 'data')) as [Buffer];
     t.is(chunk.toString(), 'alive');
-    await pair.close();
   });
 }
 
 test('a truncated frame followed by close leaves no session and no stream behind', async (t) => {
-  const pair = await tunnelPair();
+  const pair = await tunnelPair(t);
   const raw = await rawPeer(pair.server, pair.port);
   const session = await raw.session;
   raw.socket.write(open(1));
@@ -93,11 +92,10 @@ test('a truncated frame followed by close leaves no session and no stream behind
   t.is(error.code, TunnelErrorCode.CONNECTION_LOST);
   t.is(session.streamCount, 0);
   await waitFor(() => pair.server.sessions.size === 1, 'the session to be dropped');
-  await pair.close();
 });
 
 test('garbage instead of a handshake is refused and counted, never becomes a session', async (t) => {
-  const pair = await tunnelPair();
+  const pair = await tunnelPair(t);
   for (const garbage of [Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'), Buffer.alloc(100, 0xff), Buffer.from('OVT1')]) {
     const socket = connect({ host: '127.0.0.1', port: pair.port });
     socket.on('error', () => {});
@@ -107,20 +105,18 @@ test('garbage instead of a handshake is refused and counted, never becomes a ses
   }
   await waitFor(() => pair.server.handshakeFailures === 3, 'three failed handshakes');
   t.is(pair.server.sessions.size, 1);
-  await pair.close();
 });
 
 test('a silent connection is dropped at the handshake timeout', async (t) => {
-  const pair = await tunnelPair({ handshakeTimeoutMs: 200 });
+  const pair = await tunnelPair(t, { handshakeTimeoutMs: 200 });
   const socket = connect({ host: '127.0.0.1', port: pair.port });
   socket.on('error', () => {});
   await once(socket, 'close');
   t.is(pair.server.handshakeFailures, 1);
-  await pair.close();
 });
 
 test('a wrong key fails authentication on both ends, clearly, and never gets a stream', async (t) => {
-  const pair = await tunnelPair();
+  const pair = await tunnelPair(t);
   const streams: unknown[] = [];
   pair.server.on('stream', (s) => streams.push(s));
   const failures = pair.server.handshakeFailures;
@@ -135,14 +131,12 @@ test('a wrong key fails authentication on both ends, clearly, and never gets a s
   t.is(streams.length, 0);
   t.is(pair.server.sessions.size, 1);
   await intruder.close();
-  await pair.close();
 });
 
 test('key rotation: the back-end accepts the old and the new key', async (t) => {
-  const pair = await tunnelPair({ keys: ['the-new-key-0123456789', KEY] });
+  const pair = await tunnelPair(t, { keys: ['the-new-key-0123456789', KEY] });
   const second = new TunnelClient({ id: 'fe-new', host: '127.0.0.1', port: pair.port, key: 'the-new-key-0123456789' }).start();
   await second.ready(3_000);
   t.true(second.connected && pair.client.connected);
   await second.close();
-  await pair.close();
 });

@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import type { ExecutionContext } from 'ava';
 import { TunnelClient, TunnelServer, type TunnelClientOptions, type TunnelServerOptions, type TunnelSession } from '@overlay/tunnel';
 
 export const KEY = 'test-pre-shared-key-0123456789';
@@ -9,26 +10,28 @@ export interface Pair {
   port: number;
   /** The server side of the client's first connection. */
   serverSession: TunnelSession;
-  close(): Promise<void>;
 }
 
-/** A back-end tunnel server and a connected front-end client on loopback. */
-export async function tunnelPair(serverOptions: Partial<TunnelServerOptions> = {}, clientOptions: Partial<TunnelClientOptions> = {}): Promise<Pair> {
+/**
+ * A back-end tunnel server and a connected front-end client on loopback, closed when the test ends,
+ * whether it passed or not (an open pair would keep the test process alive).
+ */
+export async function tunnelPair(t: ExecutionContext, serverOptions: Partial<TunnelServerOptions> = {}, clientOptions: Partial<TunnelClientOptions> = {}): Promise<Pair> {
   const server = new TunnelServer({ id: 'be-test', keys: [KEY], ...serverOptions });
   const { port } = await server.listen();
   const sessionUp = once(server, 'session') as Promise<[TunnelSession]>;
   const client = new TunnelClient({ id: 'fe-test', host: '127.0.0.1', port, key: KEY, ...clientOptions }).start();
   await client.ready(5_000);
   const [serverSession] = await sessionUp;
+  t.teardown(async () => {
+    await client.close();
+    await server.close(500);
+  });
   return {
     server,
     client,
     port,
     serverSession,
-    async close() {
-      await client.close();
-      await server.close(500);
-    },
   };
 }
 

@@ -62,7 +62,7 @@ test('1,000 concurrent streams, random sizes and chunking, both directions: ever
   const seed = Date.now() % 100_000;
   t.log(`seed ${seed}`);
   const random = prng(seed);
-  const pair = await tunnelPair();
+  const pair = await tunnelPair(t);
   const serverChecks: Array<Promise<void>> = [];
   pair.server.on('stream', (stream: TunnelStream) => {
     stream.on('error', () => {});
@@ -95,12 +95,11 @@ test('1,000 concurrent streams, random sizes and chunking, both directions: ever
   t.is(results.filter((ok) => !ok).length, 0);
   t.log(`${(totalBytes / 1e6).toFixed(0)} MB over ${pair.client.sessions.length} connections`);
   await waitFor(() => pair.client.sessions.every((s) => s.streamCount === 0), 'streams to be released');
-  await pair.close();
 });
 
 test('a stalled reader does not stall other streams, and holds no more than its window', async (t) => {
   t.timeout(60_000);
-  const pair = await tunnelPair();
+  const pair = await tunnelPair(t);
   const serverStreams = new Map<string, TunnelStream>();
   pair.server.on('stream', (stream: TunnelStream) => {
     stream.on('error', () => {});
@@ -132,11 +131,10 @@ test('a stalled reader does not stall other streams, and holds no more than its 
   // Reading it now drains it fully.
   const rest = await receiveAll(stalled);
   t.is(rest.length, 64 * 1024 * 1024);
-  await pair.close();
 });
 
 test('a reader that keeps up grows its window towards the maximum', async (t) => {
-  const pair = await tunnelPair();
+  const pair = await tunnelPair(t);
   pair.server.on('stream', (stream: TunnelStream) => {
     stream.on('error', () => {});
     stream.resume();
@@ -147,11 +145,10 @@ test('a reader that keeps up grows its window towards the maximum', async (t) =>
   const received = await receiveAll(stream);
   t.is(received.length, 64 * 1024 * 1024);
   t.true(stream.recv.window > 256 * 1024, `window stayed at ${stream.recv.window}`);
-  await pair.close();
 });
 
 test('killing the TCP connection fails live streams clearly; the tunnel reconnects and new streams work', async (t) => {
-  const pair = await tunnelPair({}, { backoff: { initialMs: 50, maxMs: 500, factor: 2, jitter: 0 } });
+  const pair = await tunnelPair(t, {}, { backoff: { initialMs: 50, maxMs: 500, factor: 2, jitter: 0 } });
   pair.server.on('stream', (stream: TunnelStream) => {
     stream.on('error', () => {});
     stream.pipe(stream);
@@ -171,11 +168,10 @@ test('killing the TCP connection fails live streams clearly; the tunnel reconnec
   fresh.on('data', (chunk: Buffer) => chunks.push(chunk));
   await finished(fresh);
   t.is(Buffer.concat(chunks).toString(), 'after reconnect');
-  await pair.close();
 });
 
 test('striping: streams spread over more connections as they grow, idle extras retire', async (t) => {
-  const pair = await tunnelPair({}, { striping: { maxConnections: 3, streamsPerConnection: 4, idleMs: 300 } });
+  const pair = await tunnelPair(t, {}, { striping: { maxConnections: 3, streamsPerConnection: 4, idleMs: 300 } });
   pair.server.on('stream', (stream: TunnelStream) => stream.on('error', () => {}).resume());
   const streams: TunnelStream[] = [];
   for (let i = 0; i < 12; i++) {
@@ -186,11 +182,10 @@ test('striping: streams spread over more connections as they grow, idle extras r
   for (const stream of streams) stream.on('error', () => {}).destroy();
   await waitFor(() => pair.client.sessions.length === 1, 'extra connections to retire', 5_000);
   t.pass();
-  await pair.close();
 });
 
 test('graceful drain: GOAWAY refuses new streams but lets open ones finish', async (t) => {
-  const pair = await tunnelPair();
+  const pair = await tunnelPair(t);
   pair.server.on('stream', (stream: TunnelStream) => {
     stream.on('error', () => {});
     stream.resume();
@@ -215,7 +210,7 @@ test('the tunnel runs over TLS', async (t) => {
   execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
     '-subj', '/CN=backend.test', '-addext', 'subjectAltName=DNS:backend.test', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' });
   const cert = readFileSync(join(dir, 'cert.pem'));
-  const pair = await tunnelPair({ tls: { cert, key: readFileSync(join(dir, 'key.pem')) } }, { tls: { ca: cert, servername: 'backend.test' } });
+  const pair = await tunnelPair(t, { tls: { cert, key: readFileSync(join(dir, 'key.pem')) } }, { tls: { ca: cert, servername: 'backend.test' } });
   pair.server.on('stream', (stream: TunnelStream) => stream.on('error', () => {}).pipe(stream));
   const stream = pair.client.openStream({ meta: {} });
   stream.end(Buffer.from('over tls'));
@@ -224,11 +219,10 @@ test('the tunnel runs over TLS', async (t) => {
   await finished(stream);
   t.is(Buffer.concat(chunks).toString(), 'over tls');
   t.true(pair.serverSession.socket.constructor.name === 'TLSSocket');
-  await pair.close();
 });
 
 test('priority and metadata travel in the OPEN frame; the reply head arrives before reply bytes', async (t) => {
-  const pair = await tunnelPair();
+  const pair = await tunnelPair(t);
   pair.server.on('stream', (stream: TunnelStream) => {
     stream.on('error', () => {});
     stream.respond({ status: 200, priority: stream.priority, echo: stream.meta });
@@ -240,5 +234,4 @@ test('priority and metadata travel in the OPEN frame; the reply head arrives bef
   t.deepEqual(reply, { status: 200, priority: 4, echo: { method: 'GET', path: '/x' } });
   const body = await receiveAll(stream);
   t.is(body.length, 4);
-  await pair.close();
 });
