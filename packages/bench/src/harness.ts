@@ -51,7 +51,8 @@ export function result(metric: string, unit: string, value: number, baseline: st
   return { metric, unit, value: round(value), baseline, baselineValue: round(baselineValue), ratio: round(ratio, 3), ...(target ? { target } : {}) };
 }
 
-function round(value: number, digits = 2): number {
+/** `value` to `digits` decimals: results and chart points need no more. */
+export function round(value: number, digits = 2): number {
   const scale = 10 ** digits;
   return Math.round(value * scale) / scale;
 }

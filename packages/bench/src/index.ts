@@ -13,6 +13,7 @@ export { formatTable, result, writeReport, type BenchResult, type Chart, type Sc
 export { HTML_REPORT_FILE, renderHtmlReport, writeHtmlReport, type RenderOptions, type WriteHtmlReportOptions } from './report.js';
 export { evaluateTarget, type TargetVerdict } from './report-targets.js';
 export { readScenarioReports, type LoadedReports, type SkippedFile } from './report-load.js';
+export { metricSamples, type MetricSample } from './tools.js';
 
 /** Every scenario `overlay bench` knows, in the order a full run takes them. */
 export const scenarios: Scenario[] = [

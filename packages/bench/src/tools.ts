@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -96,4 +96,28 @@ export async function wrk(url: string, options: { connections: number; seconds: 
     p50: wrkPercentile(stdout, '50'),
     p99: wrkPercentile(stdout, '99'),
   };
+}
+
+/** SIGTERM to an outside program (HAProxy, NSD) and its exit; nothing when it has already gone. */
+export async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGTERM');
+  await once(child, 'exit');
+}
+
+export interface MetricSample {
+  labels: Record<string, string>;
+  value: number;
+}
+
+/** Every sample of metric `name` in a Prometheus text page, with its labels. */
+export function metricSamples(text: string, name: string): MetricSample[] {
+  const samples: MetricSample[] = [];
+  const line = new RegExp(`^${name}(?:\\{([^}]*)\\})?\\s+(\\S+)$`, 'gm');
+  for (const match of text.matchAll(line)) {
+    const labels: Record<string, string> = {};
+    for (const label of (match[1] ?? '').matchAll(/(\w+)="([^"]*)"/g)) labels[label[1]] = label[2];
+    samples.push({ labels, value: Number(match[2]) });
+  }
+  return samples;
 }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { get, type IncomingHttpHeaders } from 'node:http';
-import { formatHostPort, parseHostPort, startProcess, type Logger, type StartedProcess } from '@overlay/common';
+import { formatHostPort, parseHostPort, pollUntil, startProcess, type Logger, type StartedProcess } from '@overlay/common';
 import { startDemoOrigin } from '@overlay/demo-origin';
 import { DEMO_PRIORITIES, DEMO_SITE, backEndConfig, demoSiteBody, frontEndConfig, managerConfig, redirectorConfig } from '@overlay/lab';
 import type { Running } from './run.js';
@@ -51,12 +51,7 @@ function getThrough(hostPort: string, site: string, path: string): Promise<{ sta
 
 /** Polls until `check` passes: the demo says ready only once a request really flows end to end. */
 async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check().catch(() => false)) return;
-    if (Date.now() > deadline) throw new Error(`demo: ${what} not ready within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  if (!(await pollUntil(check, { timeoutMs }))) throw new Error(`demo: ${what} not ready within ${timeoutMs} ms`);
 }
 
 /**

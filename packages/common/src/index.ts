@@ -1,6 +1,6 @@
 export { OverlayError, ConfigError, errorCode, ignoreError, type ErrorOrigin, type OverlayErrorOptions } from './errors.js';
 export { createLogger, silentLogger, printReadyLine, type Logger, type LogOptions } from './log.js';
-export { SmoothedValue, Backoff, defaultBackoff, monotonicNow, type BackoffOptions, type Clock } from './timing.js';
+export { SmoothedValue, Backoff, defaultBackoff, monotonicNow, pollUntil, type BackoffOptions, type Clock, type PollOptions } from './timing.js';
 export { validate, expandEnv, parseConfigText, loadConfigFile, formatPath, parseHostPort, formatHostPort } from './config.js';
 export {
   createRegistry, startAdminServer, Counter, Gauge, Histogram, Registry,

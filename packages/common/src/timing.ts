@@ -72,3 +72,23 @@ export class Backoff {
     return this.attempt;
   }
 }
+
+export interface PollOptions {
+  /** Give up after this long, ms. */
+  timeoutMs: number;
+  /** Pause between tries, ms. */
+  intervalMs?: number;
+}
+
+/**
+ * Tries `check` until it returns true (a throw counts as "not yet"), pausing `intervalMs` (default 100)
+ * between tries. True when it passed, false when `timeoutMs` ran out: what failing means is the caller's.
+ */
+export async function pollUntil(check: () => boolean | Promise<boolean>, options: PollOptions): Promise<boolean> {
+  const deadline = performance.now() + options.timeoutMs;
+  for (;;) {
+    if (await Promise.resolve().then(check).catch(() => false)) return true;
+    if (performance.now() >= deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, options.intervalMs ?? 100));
+  }
+}

@@ -13,7 +13,11 @@ export function mergeWorkerStatuses(statuses: readonly FrontEndStatus[], healthy
   for (const status of statuses) {
     load += status.load;
     status.ringBytes.forEach((bytes, ring) => (ringBytes[ring] = (ringBytes[ring] ?? 0) + bytes));
-    for (const tunnel of status.tunnels) byPeer.set(tunnel.peer, [...(byPeer.get(tunnel.peer) ?? []), tunnel]);
+    for (const tunnel of status.tunnels) {
+      const list = byPeer.get(tunnel.peer) ?? [];
+      list.push(tunnel);
+      byPeer.set(tunnel.peer, list);
+    }
   }
   const tunnels = [...byPeer].map(([peer, list]): TunnelStatus => {
     const connected = list.filter((tunnel) => tunnel.connected);

@@ -4,7 +4,9 @@ import { errorCode, ignoreError, type Logger } from '@overlay/common';
 import { parseResponseHead, type ResponseHead } from '@overlay/stream-heads';
 import type { TunnelStream } from '@overlay/tunnel';
 import type { BackEndRoute } from './backends.js';
+import type { GatewayContext } from './context.js';
 import { ExchangeError, FrontEndErrorCode } from './errors.js';
+import type { Site } from './sites.js';
 
 export interface ExchangeRequest {
   selector: BackendSelector<BackEndRoute>;
@@ -91,7 +93,7 @@ function noRouteError(selector: BackendSelector<BackEndRoute>, tried: readonly s
  * retryable request goes once more to another back-end. Everything else fails fast with an ExchangeError.
  * The caller owns the returned stream (reply body follows on it).
  */
-export async function exchange(request: ExchangeRequest): Promise<Exchanged> {
+async function exchange(request: ExchangeRequest): Promise<Exchanged> {
   const { selector, log } = request;
   const tried: string[] = [];
   let retriesLeft = request.retryable ? 1 : 0;
@@ -142,4 +144,24 @@ export async function exchange(request: ExchangeRequest): Promise<Exchanged> {
     route = next;
   }
   throw noRouteError(selector, tried);
+}
+
+/** What a front-end exchange needs beyond what its gateway and site supply. */
+export interface SiteExchange extends Pick<ExchangeRequest, 'send' | 'retryable' | 'watchClient'> {
+  priority: number;
+  /** The stream head (request or TCP) for the OPEN frame. */
+  meta: unknown;
+}
+
+/** `exchange` for a request to `site`: its back-end selector, the gateway's reply timeout, log and retry metric. */
+export function exchangeFor(context: GatewayContext, site: Site, request: SiteExchange): Promise<Exchanged> {
+  const { priority, meta, ...rest } = request;
+  return exchange({
+    ...rest,
+    selector: site.selector,
+    open: (route) => route.open({ priority, meta }),
+    replyTimeoutMs: context.replyTimeoutMs,
+    log: context.log,
+    onRetry: (route, code) => context.metrics.retries.inc({ backend: route.id, code }),
+  });
 }

@@ -5,7 +5,7 @@ import type { CacheRequest, LookupResult } from '@overlay/cache';
 import { flatPairs } from '@overlay/stream-heads';
 import { IDEMPOTENT_METHODS, pathOf, type GatewayContext } from './context.js';
 import { ExchangeError, FrontEndErrorCode } from './errors.js';
-import { closeOf, exchange, type Exchanged } from './exchange.js';
+import { closeOf, exchangeFor, type Exchanged } from './exchange.js';
 import { buildRequestHead, clientAddress, headLimitProblem } from './request-head.js';
 import {
   STORED_BACKEND_FIELD, headerMap, relayedPairs, sendLocal, serveCached, type CacheStatus, type OverlayStamp,
@@ -156,9 +156,9 @@ function forward(flow: Flow, conditional: Record<string, string> | undefined): P
   );
   const problem = headLimitProblem(head);
   if (problem) return Promise.reject(new ExchangeError(FrontEndErrorCode.headTooLarge, `request head too large: ${problem}`, 431));
-  return exchange({
-    selector: site.selector,
-    open: (route) => route.open({ priority: stamp.priority, meta: head }),
+  return exchangeFor(context, site, {
+    priority: stamp.priority,
+    meta: head,
     send: (stream) => {
       if (!head.hasBody) {
         stream.end();
@@ -169,10 +169,7 @@ function forward(flow: Flow, conditional: Record<string, string> | undefined): P
       req.pipe(stream);
     },
     retryable: IDEMPOTENT_METHODS.has(head.method) && !head.hasBody,
-    replyTimeoutMs: context.replyTimeoutMs,
     watchClient: closeOf(res),
-    log: context.log,
-    onRetry: (route, code) => context.metrics.retries.inc({ backend: route.id, code }),
   });
 }
 

@@ -3,7 +3,7 @@ import { ignoreError, parseHostPort } from '@overlay/common';
 import type { TcpHead } from '@overlay/stream-heads';
 import type { GatewayContext } from './context.js';
 import { ExchangeError } from './errors.js';
-import { closeOf, exchange } from './exchange.js';
+import { closeOf, exchangeFor } from './exchange.js';
 import { clientAddress } from './request-head.js';
 import type { Site } from './sites.js';
 import { splice } from './splice.js';
@@ -107,15 +107,12 @@ export class TcpSites {
     const head: TcpHead = { kind: 'tcp', site: site.name, client: { ip: clientIp, port: socket.remotePort ?? 0 }, frontEnd: context.id, priority };
     let exchanged;
     try {
-      exchanged = await exchange({
-        selector: site.selector,
-        open: (route) => route.open({ priority, meta: head }),
+      exchanged = await exchangeFor(context, site, {
+        priority,
+        meta: head,
         send: () => {},
         retryable: true, // nothing of the client's has been sent before the REPLY
-        replyTimeoutMs: context.replyTimeoutMs,
         watchClient: closeOf(socket),
-        log: context.log,
-        onRetry: (route, code) => metrics.retries.inc({ backend: route.id, code }),
       });
     } catch (err) {
       if (!(err instanceof ExchangeError)) throw err;

@@ -5,7 +5,7 @@ import { ignoreError } from '@overlay/common';
 import { IDEMPOTENT_METHODS, pathOf, type GatewayContext } from './context.js';
 import { ExchangeError, FrontEndErrorCode } from './errors.js';
 import type { FrontEndMetrics } from './metrics.js';
-import { closeOf, exchange } from './exchange.js';
+import { closeOf, exchangeFor } from './exchange.js';
 import { buildRequestHead, clientAddress, headLimitProblem } from './request-head.js';
 import { relayedPairs, stampPairs } from './response.js';
 import { rawAnswer, rawHead, splice } from './splice.js';
@@ -61,18 +61,15 @@ async function upgrade(context: GatewayContext, req: IncomingMessage, socket: Du
   if (problem) return answer(431, `request head too large: ${problem}`, FrontEndErrorCode.headTooLarge);
   let exchanged;
   try {
-    exchanged = await exchange({
-      selector: site.selector,
-      open: (route) => route.open({ priority, meta: requestHead }),
+    exchanged = await exchangeFor(context, site, {
+      priority,
+      meta: requestHead,
       // Bytes the client sent after its head (rare before a 101) go first on every attempt.
       send: (stream) => {
         if (head.length) stream.write(head);
       },
       retryable: IDEMPOTENT_METHODS.has(method),
-      replyTimeoutMs: context.replyTimeoutMs,
       watchClient: closeOf(socket),
-      log: context.log,
-      onRetry: (route, code) => metrics.retries.inc({ backend: route.id, code }),
     });
   } catch (err) {
     if (!(err instanceof ExchangeError)) throw err;

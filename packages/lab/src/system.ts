@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { formatHostPort, OverlayError, type StartedProcess } from '@overlay/common';
+import { formatHostPort, OverlayError, pollUntil, type StartedProcess } from '@overlay/common';
 import { ADVISED_NOTSENT_LOWAT } from '@overlay/tunnel';
 import {
   backEndConfig, DEMO_BACK_END_ID, DEMO_PRIORITIES, DEMO_SITE, demoSiteBody, frontEndConfig, managerConfig, redirectorConfig, type ManagerLink,
@@ -62,11 +62,7 @@ async function managerCall(lab: Lab, link: ManagerLink, method: string, path: st
 
 /** Polls until `check` passes: the system is ready only once a request really flows end to end. */
 async function until(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check().catch(() => false))) {
-    if (Date.now() > deadline) throw new OverlayError('ERR_LAB_SYSTEM', `${what} not ready within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  if (!(await pollUntil(check, { timeoutMs }))) throw new OverlayError('ERR_LAB_SYSTEM', `${what} not ready within ${timeoutMs} ms`);
 }
 
 /**

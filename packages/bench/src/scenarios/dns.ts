@@ -1,12 +1,11 @@
 import { execFile, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { startProcess } from '@overlay/common';
+import { pollUntil, startProcess } from '@overlay/common';
 import { result, type Scenario } from '../harness.js';
-import { freePort, overlayCli, requireTool } from '../tools.js';
+import { freePort, overlayCli, requireTool, stopChild } from '../tools.js';
 
 const run = promisify(execFile);
 const SECONDS = 5;
@@ -36,15 +35,8 @@ async function dnsperf(port: number, queries: string): Promise<PerfResult> {
 
 /** Waits until a DNS server answers on `port`. */
 async function answering(port: number): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    try {
-      await run('dig', ['+short', '+time=1', '+tries=1', '-p', String(port), '@127.0.0.1', 'demo.test', 'SOA']);
-      return;
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
-  throw new Error(`nothing answers DNS on port ${port}`);
+  const soa = () => run('dig', ['+short', '+time=1', '+tries=1', '-p', String(port), '@127.0.0.1', 'demo.test', 'SOA']).then(() => true);
+  if (!(await pollUntil(soa, { timeoutMs: 10_000 }))) throw new Error(`nothing answers DNS on port ${port}`);
 }
 
 export const dnsScenario: Scenario = {
@@ -107,8 +99,7 @@ zone:
         progress('dnsperf against nsd');
         baseline = await dnsperf(nsdPort, queries);
       } finally {
-        nsd.kill('SIGTERM');
-        await once(nsd, 'exit');
+        await stopChild(nsd);
       }
       return [
         result('queries per second', 'queries/s', overlay.qps, 'NSD, same zone, one server process', baseline.qps, 'ratio >= 0.5'),

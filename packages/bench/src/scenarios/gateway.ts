@@ -1,14 +1,13 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { startProcess, type StartedProcess } from '@overlay/common';
+import { pollUntil, startProcess, type StartedProcess } from '@overlay/common';
 import { result, type BenchResult, type Scenario } from '../harness.js';
 import { Peer } from '../measure.js';
-import { freePort, haproxyConfig, overlayCli, requireTool, wrk, type WrkResult } from '../tools.js';
+import { freePort, haproxyConfig, overlayCli, requireTool, stopChild, wrk, type WrkResult } from '../tools.js';
 
 const run = promisify(execFile);
 const ORIGIN_PEER = fileURLToPath(new URL('../peers/origin-peer.js', import.meta.url));
@@ -61,14 +60,8 @@ export async function haproxy(dir: string, name: string, listen: number, server:
   const file = join(dir, `${name}.cfg`);
   await writeFile(file, haproxyConfig({ bind: `127.0.0.1:${listen}`, server, backendLines }));
   const child = spawn('haproxy', ['-f', file, '-db'], { stdio: 'ignore' });
-  for (let i = 0; i < 100; i++) {
-    try {
-      await run('curl', ['-sf', '-o', '/dev/null', `http://127.0.0.1:${listen}/healthz`]);
-      return child;
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
+  const up = () => run('curl', ['-sf', '-o', '/dev/null', `http://127.0.0.1:${listen}/healthz`]).then(() => true);
+  if (await pollUntil(up, { timeoutMs: 5_000, intervalMs: 50 })) return child;
   child.kill();
   throw new Error(`haproxy ${name} did not come up on ${listen}`);
 }
@@ -116,14 +109,7 @@ export async function overlay(dir: string, origins: string[], limits?: Record<st
   const frontEnd = await startProcess(process.execPath, [overlayCli(), 'front-end', '--config', frontEndConfig]);
   const url = `http://127.0.0.1:${httpPort}`;
   // The tunnel comes up right after the ready line; wait for a first answer.
-  for (let i = 0; i < 100; i++) {
-    try {
-      await run('curl', ['-sf', '-o', '/dev/null', '-H', `Host: ${SITE}`, `${url}/healthz`]);
-      break;
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
+  await pollUntil(() => run('curl', ['-sf', '-o', '/dev/null', '-H', `Host: ${SITE}`, `${url}/healthz`]).then(() => true), { timeoutMs: 5_000, intervalMs: 50 });
   return { url, backEndAdmin: String(backEnd.ready.admin), processes: [frontEnd, backEnd] };
 }
 
@@ -145,10 +131,8 @@ export const gatewayScenario: Scenario = {
       const inner = await haproxy(dir, 'haproxy-inner', innerPort, `127.0.0.1:${originPort}`);
       const edge = await haproxy(dir, 'haproxy-edge', edgePort, `127.0.0.1:${innerPort}`);
       stops.push(async () => {
-        for (const child of [edge, inner]) {
-          child.kill('SIGTERM');
-          if (child.exitCode === null) await once(child, 'exit');
-        }
+        await stopChild(edge);
+        await stopChild(inner);
       });
       progress('starting overlay back-end and front-end');
       const { url, processes } = await overlay(dir, [origin], FIXED_HIGH_LIMIT);

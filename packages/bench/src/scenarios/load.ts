@@ -1,8 +1,7 @@
 /** What the loading and seed-003 scenarios share: the origin that collapses under overload, and plumbing. */
-import type { ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import type { Peer } from '../measure.js';
+import { metricSamples } from '../tools.js';
 import { closedLoop, type ClosedLoopResult } from './closed-loop.js';
 
 export const ORIGIN_PEER = fileURLToPath(new URL('../peers/origin-peer.js', import.meta.url));
@@ -25,20 +24,15 @@ export async function startCollapsingOrigins(origins: Peer, ids: string[]): Prom
   return urls;
 }
 
-export async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  child.kill('SIGTERM');
-  await once(child, 'exit');
-}
 
 /** The back-end's concurrency limit per origin id and its limit changes per reason, from its /metrics. */
 export async function limitState(backEndAdmin: string): Promise<{ limits: Record<string, number>; changes: Record<string, number> }> {
   const text = await (await fetch(`http://${backEndAdmin}/metrics`)).text();
   const limits: Record<string, number> = {};
-  for (const m of text.matchAll(/^overlay_backend_origin_limit\{origin="([^"]+)"[^}]*\} (\S+)$/gm)) limits[m[1]] = Number(m[2]);
+  for (const { labels, value } of metricSamples(text, 'overlay_backend_origin_limit')) if (labels.origin) limits[labels.origin] = value;
   const changes: Record<string, number> = {};
-  for (const m of text.matchAll(/^overlay_backend_origin_limit_changes_total\{[^}]*reason="([^"]+)"[^}]*\} (\S+)$/gm)) {
-    changes[m[1]] = (changes[m[1]] ?? 0) + Number(m[2]);
+  for (const { labels, value } of metricSamples(text, 'overlay_backend_origin_limit_changes_total')) {
+    if (labels.reason) changes[labels.reason] = (changes[labels.reason] ?? 0) + value;
   }
   return { limits, changes };
 }
@@ -72,10 +66,6 @@ export async function prime(url: string, host: string, connections: number): Pro
   await closedLoop({ url, host, connections, warmupMs: 0, durationMs: PRIME_MS, deadlineMs: PRIME_MS });
 }
 
-/** Chart points need no more precision than this. */
-export function twoDecimals(value: number): number {
-  return Math.round(value * 100) / 100;
-}
 
 /** One progress line for a measured point. */
 export function describe(name: string, r: ClosedLoopResult): string {

@@ -1,12 +1,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { result, type BenchResult, type Chart, type Scenario } from '../harness.js';
+import { result, round, type BenchResult, type Chart, type Scenario } from '../harness.js';
 import { Peer } from '../measure.js';
-import { freePort, requireTool } from '../tools.js';
+import { freePort, requireTool, stopChild } from '../tools.js';
 import { closedLoop, failures, type ClosedLoopResult } from './closed-loop.js';
 import { haproxy, overlay, SITE } from './gateway.js';
-import { COLLAPSING_ORIGIN, describe, ORIGIN_PEER, limitState, prime, PRIME_MS, startCollapsingOrigins, stopChild, twoDecimals, watchLimits, WORK_PATH } from './load.js';
+import { COLLAPSING_ORIGIN, describe, ORIGIN_PEER, limitState, prime, PRIME_MS, startCollapsingOrigins, watchLimits, WORK_PATH } from './load.js';
 
 /** Offered load as multiples of the origin's capacity: closed-loop clients = multiple × capacity. */
 const MULTIPLES = [1, 2, 5, 10];
@@ -113,7 +113,7 @@ function results(measured: Map<Target, ClosedLoopResult[]>, limits: number[]): B
 function charts(measured: Map<Target, ClosedLoopResult[]>): Chart[] {
   const x = `offered load, × origin capacity (closed loop: ${COLLAPSING_ORIGIN.capacity} clients per ×)`;
   const series = (pick: (r: ClosedLoopResult) => number) =>
-    TARGETS.map((target) => ({ name: target, points: measured.get(target)!.map((r, i): [number, number] => [MULTIPLES[i], twoDecimals(pick(r))]) }));
+    TARGETS.map((target) => ({ name: target, points: measured.get(target)!.map((r, i): [number, number] => [MULTIPLES[i], round(pick(r))]) }));
   return [
     { title: 'Goodput vs offered load', x, y: 'goodput, 2xx/s', series: series((r) => r.goodput) },
     { title: 'p99 latency vs offered load', x, y: 'p99 latency, ms', series: series((r) => r.p99) },

@@ -4,7 +4,9 @@
  */
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { pollUntil } from '@overlay/common';
 import type { Lab } from '@overlay/lab';
+import { metricSamples } from '../tools.js';
 import type { LoadPlan, LoadResult } from './priority-load.js';
 
 const LOAD_SCRIPT = fileURLToPath(new URL('./priority-load.js', import.meta.url));
@@ -12,10 +14,10 @@ const LOAD_SCRIPT = fileURLToPath(new URL('./priority-load.js', import.meta.url)
 /** Bytes per ring from a Prometheus text page: `name{…ring="N"…} value`, summed over other labels. */
 function ringBytes(metrics: string, name: string): number[] {
   const rings: number[] = [];
-  const line = new RegExp(`^${name}\\{[^}]*ring="(\\d+)"[^}]*\\}\\s+([\\d.e+]+)`, 'gm');
-  for (const match of metrics.matchAll(line)) {
-    const ring = Number(match[1]);
-    rings[ring] = (rings[ring] ?? 0) + Number(match[2]);
+  for (const { labels, value } of metricSamples(metrics, name)) {
+    if (labels.ring === undefined) continue;
+    const ring = Number(labels.ring);
+    rings[ring] = (rings[ring] ?? 0) + value;
   }
   return Array.from(rings, (bytes) => bytes ?? 0);
 }
@@ -63,12 +65,7 @@ export async function tunnelSockets(lab: Lab, host: string, port: number): Promi
 
 /** Waits until the back-end's tunnel sockets hold less than `bytes` unacknowledged, at most `timeoutMs`. */
 export async function waitForDrain(lab: Lab, port: number, bytes: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const sockets = await tunnelSockets(lab, 'back-end', port);
-    if (sockets.every((s) => s.sendQueue < bytes)) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  await pollUntil(async () => (await tunnelSockets(lab, 'back-end', port)).every((s) => s.sendQueue < bytes), { timeoutMs });
 }
 
 /**

@@ -2,9 +2,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { StartedProcess } from '@overlay/common';
+import { pollUntil, type StartedProcess } from '@overlay/common';
 import { startLab, type Lab, type LabOptions, type LinkCounters } from '@overlay/lab';
-import { result, type BenchResult, type Chart, type Scenario } from '../harness.js';
+import { result, round, type BenchResult, type Chart, type Scenario } from '../harness.js';
 import { overlayCli } from '../tools.js';
 import type { LoadClass, LoadPlan } from './priority-load.js';
 import { backEndRingBytes, runLoad, tunnelSockets, waitForDrain, type SocketSample } from './priority-probes.js';
@@ -83,10 +83,6 @@ function cdf(name: string, sorted: number[], points = 60): Chart['series'][numbe
   return { name, points: series };
 }
 
-function round(value: number): number {
-  return Math.round(value * 100) / 100;
-}
-
 function describeSockets(sockets: SocketSample[]): string {
   return sockets.map((s) => `send-q ${Math.round(s.sendQueue / 1024)} KiB (not sent ${Math.round(s.notSent / 1024)} KiB), sndbuf ${Math.round(s.sendBuffer / 1024)} KiB, cwnd ${s.cwnd}, rtt ${s.rttMs} ms`).join('; ');
 }
@@ -135,15 +131,12 @@ async function startGateways(lab: Lab, dir: string, originUrl: string): Promise<
   const frontEnd = await lab.start('pop-a', process.execPath, [overlayCli(), 'front-end', '--config', frontEndConfig]);
   const url = `http://${address(frontEnd.ready, 'http')}`;
   // The tunnel comes up right after the ready line; wait for a first answer through it.
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await lab.exec('client', 'curl', ['-sf', '-o', '/dev/null', '-H', `Host: ${EQUAL}`, `${url}/healthz`], { timeoutMs: 5_000 });
-      break;
-    } catch (err) {
-      if (attempt >= 50) throw new Error(`no answer through the overlay at ${url}: ${(err as Error).message}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
+  let lastError = '';
+  const answers = () => lab.exec('client', 'curl', ['-sf', '-o', '/dev/null', '-H', `Host: ${EQUAL}`, `${url}/healthz`], { timeoutMs: 5_000 }).then(
+    () => true,
+    (err: Error) => ((lastError = err.message), false),
+  );
+  if (!(await pollUntil(answers, { timeoutMs: 5_000 }))) throw new Error(`no answer through the overlay at ${url}: ${lastError}`);
   return { url, tunnel, admin: address(backEnd.ready, 'admin'), processes: [frontEnd, backEnd] };
 }
 

@@ -1,12 +1,11 @@
 /** The processes the scale scenario measures, and how it reads their memory. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { readFile, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
-import { startProcess, type StartedProcess } from '@overlay/common';
+import { pollUntil, startProcess, type StartedProcess } from '@overlay/common';
 import type { Peer } from '../measure.js';
-import { haproxyConfig, overlayCli } from '../tools.js';
+import { haproxyConfig, metricSamples, overlayCli, stopChild } from '../tools.js';
 
 const PROBE = new URL('../peers/memory-probe.js', import.meta.url).href;
 const KEY = 'scale-benchmark-key-0123456789ab';
@@ -85,17 +84,13 @@ async function startGateway(role: 'front-end' | 'back-end', config: string): Pro
 
 /** Resolves once `url` answers 200 for the scenario's site (the tunnel comes up after the ready line). */
 async function waitForAnswer(url: string): Promise<void> {
-  for (let attempt = 0; attempt < 200; attempt++) {
-    const status = await new Promise<number>((resolve) => {
-      request(url, { headers: { host: SITE } }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      }).on('error', () => resolve(0)).end();
-    });
-    if (status === 200) return;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`${url} did not answer 200 for ${SITE}`);
+  const answers = () => new Promise<boolean>((resolve) => {
+    request(url, { headers: { host: SITE } }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    }).on('error', () => resolve(false)).end();
+  });
+  if (!(await pollUntil(answers, { timeoutMs: 10_000, intervalMs: 50 }))) throw new Error(`${url} did not answer 200 for ${SITE}`);
 }
 
 export interface Gateways {
@@ -154,8 +149,7 @@ export async function startGateways(dir: string, origin: string): Promise<Gatewa
 /** One value of a Prometheus text exposition (first series of that name), or NaN. */
 export async function metric(admin: string, name: string): Promise<number> {
   const text = await (await fetch(`http://${admin}/metrics`)).text();
-  const line = new RegExp(`^${name}(?:\\{[^}]*\\})? ([\\d.e+-]+)$`, 'm').exec(text);
-  return line ? Number(line[1]) : NaN;
+  return metricSamples(text, name)[0]?.value ?? NaN;
 }
 
 export interface Haproxy {
@@ -173,11 +167,7 @@ export async function startHaproxy(dir: string, port: number, originPort: number
   const file = join(dir, 'haproxy.cfg');
   await writeFile(file, haproxyConfig({ bind: `127.0.0.1:${port}`, server: `127.0.0.1:${originPort}`, maxconn: maxConnections, idleTimeout: HAPROXY_IDLE }));
   const child = spawn('haproxy', ['-f', file, '-db'], { stdio: 'ignore' });
-  const stop = async (): Promise<void> => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGTERM');
-    await once(child, 'exit');
-  };
+  const stop = () => stopChild(child);
   try {
     await waitForAnswer(`http://127.0.0.1:${port}/healthz`);
   } catch (error) {

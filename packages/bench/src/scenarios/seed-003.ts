@@ -1,12 +1,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { result, type BenchResult, type Chart, type Scenario } from '../harness.js';
+import { result, round, type BenchResult, type Chart, type Scenario } from '../harness.js';
 import { Peer } from '../measure.js';
 import { requireTool } from '../tools.js';
 import { closedLoop, failures, type ClosedLoopResult } from './closed-loop.js';
 import { overlay, SITE } from './gateway.js';
-import { COLLAPSING_ORIGIN, describe, ORIGIN_PEER, prime, PRIME_MS, startCollapsingOrigins, twoDecimals, watchLimits, WORK_PATH } from './load.js';
+import { COLLAPSING_ORIGIN, describe, ORIGIN_PEER, prime, PRIME_MS, startCollapsingOrigins, watchLimits, WORK_PATH } from './load.js';
 
 /** Concurrent sessions: keep-alive client connections, one request outstanding on each. */
 const SESSIONS = [1, 5, 20, 50, 100];
@@ -89,7 +89,7 @@ function charts(behind: ClosedLoopResult[], alone: ClosedLoopResult[]): Chart[] 
   const curve = (measured: ClosedLoopResult[]) => measured.map((r, i): [number, number] => [SESSIONS[i], r.goodput]);
   // A level the single origin did not finish has no speed-up, as the seed's X.
   const speedUp = SESSIONS.flatMap((sessions, i): Array<[number, number]> =>
-    alone[i].goodput > 0 && failures(alone[i]) === 0 ? [[sessions, twoDecimals(behind[i].goodput / alone[i].goodput)]] : []);
+    alone[i].goodput > 0 && failures(alone[i]) === 0 ? [[sessions, round(behind[i].goodput / alone[i].goodput)]] : []);
   return [
     { title: 'Requests/s vs concurrent sessions (1 KiB)', x, y: 'requests/s', series: [{ name: OVERLAY, points: curve(behind) }, { name: DIRECT, points: curve(alone) }] },
     {
@@ -98,7 +98,7 @@ function charts(behind: ClosedLoopResult[], alone: ClosedLoopResult[]): Chart[] 
       y: 'requests/s ÷ one origin\'s',
       series: [
         { name: 'this run: overlay with two origins ÷ one origin', points: speedUp },
-        { name: 'seed 003 Table 2 (1 KB): depot with two servers ÷ one server', points: SEED_TABLE_2.map(([sessions, single, depot]) => [sessions, twoDecimals(depot / single)]) },
+        { name: 'seed 003 Table 2 (1 KB): depot with two servers ÷ one server', points: SEED_TABLE_2.map(([sessions, single, depot]) => [sessions, round(depot / single)]) },
       ],
     },
   ];

@@ -1,5 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { pollUntil } from '@overlay/common';
 import { startLab, startLabSystem, type Lab } from '@overlay/lab';
 import { result, type Chart, type Scenario } from '../harness.js';
 import { haproxyConfig, requireTool } from '../tools.js';
@@ -42,11 +43,7 @@ async function haproxy(lab: Lab, host: string, server: string): Promise<void> {
 
 /** Polls until `url` answers from the client host. */
 async function answering(lab: Lab, url: string, site: string): Promise<void> {
-  for (let i = 0; i < 50; i++) {
-    if (await ttfb(lab, url, site).then(() => true, () => false)) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`${url} does not answer from the client host`);
+  if (!(await pollUntil(() => ttfb(lab, url, site).then(() => true), { timeoutMs: 5_000 }))) throw new Error(`${url} does not answer from the client host`);
 }
 
 export const ttfbScenario: Scenario = {

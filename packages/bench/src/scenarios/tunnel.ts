@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { pollUntil } from '@overlay/common';
 import { TunnelClient, type TunnelStream } from '@overlay/tunnel';
 import { result, type BenchResult, type Scenario } from '../harness.js';
 import { cpuSeconds, Peer, settledMemory } from '../measure.js';
@@ -107,7 +108,7 @@ async function idleMemory(peer: Peer, open: () => Promise<() => void>, count: ()
   const localBefore = await settledMemory();
   const remoteBefore = await peer.call<number>('memory');
   const close = await open();
-  for (let i = 0; i < 500 && (await count()) < IDLE_STREAMS; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+  await pollUntil(async () => (await count()) >= IDLE_STREAMS, { timeoutMs: 10_000, intervalMs: 20 });
   const local = ((await settledMemory()) - localBefore) / IDLE_STREAMS;
   const remote = ((await peer.call<number>('memory')) - remoteBefore) / IDLE_STREAMS;
   close();
