@@ -155,12 +155,14 @@ export interface SiteExchange extends Pick<ExchangeRequest, 'send' | 'retryable'
 
 /** `exchange` for a request to `site`: its back-end selector, the gateway's reply timeout, log and retry metric. */
 export function exchangeFor(context: GatewayContext, site: Site, request: SiteExchange): Promise<Exchanged> {
-  const { priority, meta, ...rest } = request;
+  // Spelled out, not spread: one object shape on the per-request path.
   return exchange({
-    ...rest,
     selector: site.selector,
-    open: (route) => route.open({ priority, meta }),
+    open: (route) => route.open({ priority: request.priority, meta: request.meta }),
+    send: request.send,
+    retryable: request.retryable,
     replyTimeoutMs: context.replyTimeoutMs,
+    watchClient: request.watchClient,
     log: context.log,
     onRetry: (route, code) => context.metrics.retries.inc({ backend: route.id, code }),
   });
