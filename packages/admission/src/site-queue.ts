@@ -1,3 +1,4 @@
+import type { AbortLike } from '@overlay/common';
 import { abortedError, noOriginError, queueFullError, queueTimeoutError } from './errors.js';
 import { defaultSiteQueueOptions, verifySiteQueueOptions, type SiteQueueOptions } from './options.js';
 import type { OriginLimit } from './origin-limit.js';
@@ -22,7 +23,7 @@ export interface Grant {
 
 export interface SubmitOptions {
   /** Abort when the client goes away: the request leaves the queue and the promise rejects ERR_ABORTED. */
-  signal?: AbortSignal;
+  signal?: AbortLike;
 }
 
 export interface SiteQueueDeps {
@@ -36,7 +37,7 @@ interface Waiter extends Linked<Waiter> {
   readonly enqueuedAt: number;
   readonly resolve: (grant: Grant) => void;
   readonly reject: (error: unknown) => void;
-  readonly signal: AbortSignal | undefined;
+  readonly signal: AbortLike | undefined;
   timer: TimerHandle;
   onAbort: (() => void) | undefined;
 }
@@ -126,7 +127,7 @@ export class SiteQueue {
 
   private enqueue(
     pick: PickOrigin,
-    signal: AbortSignal | undefined,
+    signal: AbortLike | undefined,
     resolve: (grant: Grant) => void,
     reject: (error: unknown) => void,
   ): void {

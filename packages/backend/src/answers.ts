@@ -1,5 +1,6 @@
 import type { TunnelStream } from '@overlay/tunnel';
 import { endToEndHeaders, type ResponseHead } from '@overlay/stream-heads';
+import { util } from 'undici';
 import type { ErrorAnswer } from './errors.js';
 
 /** The response header every answer carries: which back-end served it. */
@@ -8,19 +9,20 @@ export const BACKEND_HEADER = 'x-overlay-backend';
 /** Longest message quoted in an error body, characters (details go to the log). */
 const MAX_MESSAGE_CHARS = 200;
 
-/** Header pairs of an undici or node:http response head (values of repeated fields are arrays). */
-export function responsePairs(headers: Record<string, string | string[] | undefined>): Array<[string, string]> {
+/**
+ * The REPLY for an origin's answer from its raw header list (`[name, value, …]`: undici's Buffers or
+ * node:http's `rawHeaders`): names lower-cased, values as latin1 like undici reads them, end-to-end
+ * headers only, x-overlay-backend set to this back-end.
+ */
+export function originResponseHead(status: number, rawHeaders: ReadonlyArray<Buffer | string>, backEnd: string, origin: string): ResponseHead {
   const pairs: Array<[string, string]> = [];
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined) continue;
-    for (const item of Array.isArray(value) ? value : [value]) pairs.push([name.toLowerCase(), item]);
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const name = util.headerNameToString(rawHeaders[i]);
+    if (name === BACKEND_HEADER) continue;
+    const value = rawHeaders[i + 1];
+    pairs.push([name, typeof value === 'string' ? value : value.toString('latin1')]);
   }
-  return pairs;
-}
-
-/** The REPLY for an origin's answer: end-to-end headers only, plus x-overlay-backend. */
-export function originResponseHead(status: number, headers: Array<[string, string]>, backEnd: string, origin: string): ResponseHead {
-  const forwarded = endToEndHeaders(headers).filter(([name]) => name !== BACKEND_HEADER);
+  const forwarded = endToEndHeaders(pairs);
   forwarded.push([BACKEND_HEADER, backEnd]);
   return { status, headers: forwarded, backEnd, origin };
 }

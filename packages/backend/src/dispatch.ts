@@ -17,13 +17,13 @@ export type OriginAttempt = (lease: OriginLease) => Promise<OverlayError | undef
  * errors (timeout, full, no healthy origin) and a final connect failure become error answers.
  */
 export async function dispatchToOrigin(exchange: StreamExchange, site: SiteRuntime, attempt: OriginAttempt): Promise<void> {
-  const { gateway, request, signal } = exchange;
+  const { gateway, request, gone } = exchange;
   const route = site.route(request.path);
   const tried = new Set<string>();
   for (;;) {
     let lease: OriginLease;
     try {
-      const grant = await route.queue.submit(site.picker(request, tried), { signal });
+      const grant = await route.queue.submit(site.picker(request, tried), { signal: gone });
       const origin = gateway.origins.of(grant.origin);
       if (!origin) {
         grant.release({ latencyMs: 0, ok: true, bytes: 0 });
@@ -36,7 +36,7 @@ export async function dispatchToOrigin(exchange: StreamExchange, site: SiteRunti
       return;
     }
     const connectFailure = await attempt(lease);
-    if (!connectFailure || signal.aborted) return;
+    if (!connectFailure || gone.aborted) return;
     tried.add(lease.origin.id);
     const another = route.origins.some((origin) => !tried.has(origin.id) && gateway.health.isAvailable(origin.id));
     if (tried.size > gateway.state.pool.connectRetries || !another) {

@@ -1,4 +1,5 @@
 import type { RequestInfo } from '@overlay/balancer';
+import { Cancellation } from '@overlay/common';
 import type { ResponseHead } from '@overlay/stream-heads';
 import { TunnelError, TunnelErrorCode, WireError, type TunnelStream } from '@overlay/tunnel';
 import { sendErrorAnswer } from './answers.js';
@@ -7,11 +8,11 @@ import type { Gateway } from './gateway.js';
 
 /**
  * One tunnel stream being served: knows its site and request, notices when the front-end goes away
- * (`signal`), and does the bookkeeping every answer needs (metrics, logs).
+ * (`gone`), and does the bookkeeping every answer needs (metrics, logs).
  */
 export class StreamExchange {
-  readonly signal: AbortSignal;
-  private readonly controller = new AbortController();
+  /** Aborted when the front-end went away (reason: a TunnelError); `gone.signal` for APIs that need an AbortSignal. */
+  readonly gone = new Cancellation();
 
   constructor(
     readonly gateway: Gateway,
@@ -22,10 +23,7 @@ export class StreamExchange {
     /** HTTP answers carry a short text body; TCP ones only the head. */
     readonly withBody: boolean,
   ) {
-    this.signal = this.controller.signal;
-    const gone = () => {
-      if (!this.controller.signal.aborted) this.controller.abort(new TunnelError(TunnelErrorCode.STREAM_RESET, 'front-end went away'));
-    };
+    const gone = () => this.gone.abort(new TunnelError(TunnelErrorCode.STREAM_RESET, 'front-end went away'));
     // A stream that closes before both of its sides finished was reset (by the front-end, or its session died).
     stream.on('error', gone);
     stream.once('close', () => {

@@ -11,13 +11,13 @@ import type { OriginLease } from './lease.js';
  * when the front-end goes away (the origin request is abandoned and its connection closed).
  */
 export function relayResponseBody(exchange: StreamExchange, body: Readable, lease: OriginLease): Promise<void> {
-  const { stream, signal } = exchange;
+  const { stream, gone } = exchange;
   return new Promise((resolve) => {
     let settled = false;
     const settle = (result: RequestOutcome, detail?: string) => {
       if (settled) return;
       settled = true;
-      signal.removeEventListener('abort', onAbort);
+      gone.removeEventListener('abort', onAbort);
       lease.end(result, detail);
       resolve();
     };
@@ -32,7 +32,7 @@ export function relayResponseBody(exchange: StreamExchange, body: Readable, leas
     });
     body.once('end', () => settle('ok'));
     body.once('error', (err) => {
-      if (signal.aborted) return settle('cancelled');
+      if (gone.aborted) return settle('cancelled');
       const reason = `${errorCode(err)}: ${err.message}`;
       settle('error', reason);
       exchange.failUpstream(reason, lease.origin.id);
@@ -43,8 +43,8 @@ export function relayResponseBody(exchange: StreamExchange, body: Readable, leas
         exchange.failUpstream('response body closed early', lease.origin.id);
       }
     });
-    if (signal.aborted) return onAbort();
-    signal.addEventListener('abort', onAbort, { once: true });
+    if (gone.aborted) return onAbort();
+    gone.addEventListener('abort', onAbort);
     body.pipe(stream);
   });
 }
@@ -66,7 +66,7 @@ export function splice(exchange: StreamExchange, socket: Duplex, origin: string)
     socket.on('data', (chunk: Buffer) => exchange.countOut(chunk.length));
     socket.once('error', (err) => {
       socketError = err;
-      if (!exchange.signal.aborted) exchange.failUpstream(`${errorCode(err)}: ${err.message}`, origin);
+      if (!exchange.gone.aborted) exchange.failUpstream(`${errorCode(err)}: ${err.message}`, origin);
     });
     socket.once('close', () => {
       // Destroyed without an 'end' (nothing for the pipe to pass on): the stream's sending side ends here.

@@ -23,7 +23,7 @@ export async function serveTcp(gateway: Gateway, stream: TunnelStream, head: Tcp
 }
 
 function connectOrigin(exchange: StreamExchange, lease: OriginLease): Promise<OverlayError | undefined> {
-  const { gateway, signal } = exchange;
+  const { gateway, gone } = exchange;
   const origin = lease.origin;
   const timeoutMs = gateway.state.pool.connectTimeoutMs;
   return new Promise((resolve) => {
@@ -32,7 +32,7 @@ function connectOrigin(exchange: StreamExchange, lease: OriginLease): Promise<Ov
     const stopConnecting = () => {
       connecting = false;
       clearTimeout(timer);
-      signal.removeEventListener('abort', onAbort);
+      gone.removeEventListener('abort', onAbort);
     };
     const timer = setTimeout(() => socket.destroy(Object.assign(new Error(`no connection within ${timeoutMs} ms`), { code: CONNECT_TIMEOUT_CODE })), timeoutMs);
     const onAbort = () => {
@@ -42,7 +42,7 @@ function connectOrigin(exchange: StreamExchange, lease: OriginLease): Promise<Ov
       lease.end('cancelled');
       resolve(undefined);
     };
-    signal.addEventListener('abort', onAbort, { once: true });
+    gone.addEventListener('abort', onAbort);
     socket.once('error', (err) => {
       if (!connecting) return; // after connecting, splice reports it
       stopConnecting();
@@ -57,7 +57,7 @@ function connectOrigin(exchange: StreamExchange, lease: OriginLease): Promise<Ov
       lease.responded();
       exchange.respond({ status: 200, headers: [[BACKEND_HEADER, gateway.id]], backEnd: gateway.id, origin: origin.id });
       void splice(exchange, socket, origin.id).then((error) => {
-        lease.end(signal.aborted ? 'cancelled' : error ? 'error' : 'ok', error?.message);
+        lease.end(gone.aborted ? 'cancelled' : error ? 'error' : 'ok', error?.message);
         resolve(undefined);
       });
     });

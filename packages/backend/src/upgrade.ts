@@ -3,7 +3,7 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
 import type { OverlayError } from '@overlay/common';
 import type { RequestHead } from '@overlay/stream-heads';
-import { originResponseHead, responsePairs } from './answers.js';
+import { originResponseHead } from './answers.js';
 import { BackEndErrorCode, CONNECT_TIMEOUT_CODE, originError } from './errors.js';
 import type { StreamExchange } from './exchange.js';
 import type { OriginLease } from './lease.js';
@@ -22,7 +22,7 @@ const upgradeAgents = { http: new HttpAgent({ keepAlive: false }), https: new Ht
  * covers the handshake, not the connection's life). Any other answer is relayed as a normal response.
  */
 export function forwardUpgrade(exchange: StreamExchange, lease: OriginLease, head: RequestHead): Promise<OverlayError | undefined> {
-  const { gateway, stream, signal } = exchange;
+  const { gateway, stream, gone } = exchange;
   const origin = lease.origin;
   const headers = { ...headerObject(originRequestHeaders(head, origin)), connection: 'Upgrade', upgrade: upgradeProtocol(head) };
   const { connectTimeoutMs, responseTimeoutMs } = gateway.state.pool;
@@ -37,7 +37,7 @@ export function forwardUpgrade(exchange: StreamExchange, lease: OriginLease, hea
       path: head.target,
       headers,
       agent: secure ? upgradeAgents.https : upgradeAgents.http,
-      signal,
+      signal: gone.signal,
       timeout: connectTimeoutMs,
     });
     // Connecting, then waiting for the head, each have their own time limit (as on the pooled path).
@@ -56,7 +56,7 @@ export function forwardUpgrade(exchange: StreamExchange, lease: OriginLease, hea
       socket.setTimeout(0);
       lease.responded(101);
       lease.end('ok');
-      exchange.respond(originResponseHead(101, responsePairs(response.headers), gateway.id, origin.id));
+      exchange.respond(originResponseHead(101, response.rawHeaders, gateway.id, origin.id));
       if (rest.length > 0) {
         exchange.countOut(rest.length);
         stream.write(rest);
@@ -71,14 +71,14 @@ export function forwardUpgrade(exchange: StreamExchange, lease: OriginLease, hea
       request.setTimeout(0);
       const status = response.statusCode ?? 502;
       lease.responded(status);
-      exchange.respond(originResponseHead(status, responsePairs(response.headers), gateway.id, origin.id));
+      exchange.respond(originResponseHead(status, response.rawHeaders, gateway.id, origin.id));
       stream.resume(); // declined: the stream never turns raw, anything the client sent is dropped
       void relayResponseBody(exchange, response, lease).then(() => resolve(undefined));
     });
     request.on('error', (err) => {
       if (answered) return; // after the head, failures surface on the response or the socket
       answered = true;
-      if (signal.aborted) {
+      if (gone.aborted) {
         exchange.cancelled(origin.id);
         lease.end('cancelled');
         return resolve(undefined);

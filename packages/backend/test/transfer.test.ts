@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import test from 'ava';
 import { demoBytes } from '@overlay/demo-origin';
 import type { TunnelClient } from '@overlay/tunnel';
@@ -100,4 +102,28 @@ test.serial('origin connections are kept alive and reused across requests', asyn
   t.is(proxy.stats.requests, requests);
   t.true(proxy.stats.connections <= concurrency * 2, `${proxy.stats.connections} origin connections for ${requests} requests`);
   t.true(proxy.stats.maxInFlight <= concurrency);
+});
+
+test('the REPLY carries the origin header lines as sent: repeats kept, names lower-cased, hop-by-hop and Connection-named fields dropped', async (t) => {
+  const origin = createServer((_req, res) => {
+    res.sendDate = false;
+    // writeHead with a flat list sends every line as given, repeats and case included.
+    res.writeHead(200, [
+      'Content-Type', 'text/plain', 'Set-Cookie', 'a=1', 'Set-Cookie', 'b=2', 'X-Mixed-Case', 'Value As Sent',
+      'Connection', 'keep-alive, X-Leg-Secret', 'X-Leg-Secret', 'hop', 'Keep-Alive', 'timeout=5',
+      'X-Overlay-Backend', 'spoofed', 'Content-Length', '2',
+    ]);
+    res.end('ok');
+  });
+  origin.listen(0, '127.0.0.1');
+  await once(origin, 'listening');
+  t.teardown(() => origin.close());
+  const url = `http://127.0.0.1:${(origin.address() as AddressInfo).port}`;
+  const { client } = await startHarness(t, { sites: { shop: { origins: [{ url, id: 'o1' }] } }, health: quietHealth });
+  const answer = await exchange(client, httpHead('shop', 'GET', '/'));
+  t.is(answer.body.toString(), 'ok');
+  t.deepEqual(answer.head.headers, [
+    ['content-type', 'text/plain'], ['set-cookie', 'a=1'], ['set-cookie', 'b=2'], ['x-mixed-case', 'Value As Sent'],
+    ['content-length', '2'], ['x-overlay-backend', 'be-test'],
+  ]);
 });

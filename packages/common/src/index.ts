@@ -1,3 +1,4 @@
+export { Cancellation, type AbortLike } from './cancellation.js';
 export { OverlayError, ConfigError, errorCode, ignoreError, type ErrorOrigin, type OverlayErrorOptions } from './errors.js';
 export { createLogger, silentLogger, printReadyLine, type Logger, type LogOptions } from './log.js';
 export { SmoothedValue, Backoff, defaultBackoff, monotonicNow, pollUntil, type BackoffOptions, type Clock, type PollOptions } from './timing.js';
