@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { AdmissionTicket } from '@overlay/admission';
 import type { CacheRequest, LookupResult } from '@overlay/cache';
+import type { TunnelStream } from '@overlay/tunnel';
 import { flatPairs } from '@overlay/stream-heads';
 import { IDEMPOTENT_METHODS, pathOf, type GatewayContext } from './context.js';
 import { ExchangeError, FrontEndErrorCode } from './errors.js';
@@ -28,6 +29,8 @@ interface Flow {
   startedAt: number;
   /** What `x-overlay-cache` said, for the request metric. */
   cacheStatus: CacheStatus | '';
+  /** The back-end's stream being relayed, once there is one. */
+  stream: TunnelStream | undefined;
 }
 
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean) => void;
@@ -67,13 +70,20 @@ async function handle(context: GatewayContext, req: IncomingMessage, res: Server
     });
     return;
   }
-  const flow: Flow = { context, site, req, res, stamp, ticket: admission.ticket, expectsContinue, startedAt, cacheStatus: '' };
+  const flow: Flow = { context, site, req, res, stamp, ticket: admission.ticket, expectsContinue, startedAt, cacheStatus: '', stream: undefined };
   res.once('close', () => finish(flow));
   await serve(flow);
 }
 
+/** The client's response closed (sent, or the client left): the relay stops and the request is counted. */
 function finish(flow: Flow): void {
-  const { res, req, ticket, context, site, stamp } = flow;
+  const { res, req, ticket, context, site, stamp, stream } = flow;
+  if (stream && !stream.destroyed) stream.destroy();
+  // Answered before the upload ended (an early 413, say): drop the rest so the connection can be reused.
+  if (stream && !req.complete) {
+    req.unpipe();
+    req.resume();
+  }
   ticket.finish();
   if (res.writableFinished) established.add(req.socket);
   const status = res.headersSent ? String(res.statusCode) : '499';
@@ -191,30 +201,29 @@ function relay(flow: Flow, { route, stream, reply }: Exchanged, cacheStatus: Cac
   const storable = mayStore && cache.unstorableReason(store.request, { status: reply.status, headers: storedHeaders }) === undefined;
   let collector = storable ? cache.collector() : undefined;
 
-  res.once('close', () => {
-    if (!stream.destroyed) stream.destroy();
-    // Answered before the upload ended (an early 413, say): drop the rest so the connection can be reused.
-    if (!flow.req.complete) {
-      flow.req.unpipe();
-      flow.req.resume();
-    }
-  });
+  flow.stream = stream;
   stream.once('close', () => {
     // The back-end failed mid-body: cut the client's connection so it sees a truncated response.
     if (!stream.readableEnded && !res.writableEnded) res.destroy();
   });
+  // By hand rather than pipe(): one listener per event instead of pipe's seven, on every request.
+  const resumeStream = () => stream.resume();
   stream.on('data', (chunk: Buffer) => {
     countOut(flow, chunk.length);
     if (collector && !collector.push(chunk)) collector = undefined;
+    if (!res.write(chunk)) {
+      stream.pause();
+      res.once('drain', resumeStream);
+    }
   });
   stream.once('end', () => {
+    res.end();
     const body = collector?.body();
     if (cache && store && body) cache.store(store.request, { status: reply.status, headers: storedHeaders }, body, { requestTime: store.requestTime });
   });
   if (reply.error) context.log.info({ backEnd: route.id, code: reply.error.code, status: reply.status }, 'back-end answered with an error');
   headSent(flow, cacheStatus);
   res.writeHead(reply.status, flatPairs(relayedPairs(reply, { ...flow.stamp, cache: cacheStatus })));
-  stream.pipe(res);
 }
 
 function countOut(flow: Flow, bytes: number): void {
