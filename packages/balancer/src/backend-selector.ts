@@ -46,7 +46,8 @@ export class BackendSelector<R extends BackendRoute = BackendRoute> {
   }
 
   private choose(excluding: ReadonlySet<string>): R | undefined {
-    const routes = [...this.routes()];
+    const listed = this.routes();
+    const routes = Array.isArray(listed) ? (listed as readonly R[]) : [...listed];
     // A lone route (a site with one back-end) is the choice whenever it can take work: no scoring per request.
     if (routes.length === 1) return exclusion(routes[0], excluding) === undefined ? routes[0] : undefined;
     const evaluations = evaluateRoutes(routes, this.options, excluding);

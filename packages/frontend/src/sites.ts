@@ -28,6 +28,16 @@ export function hostName(host: string | undefined): string | undefined {
   return name || undefined;
 }
 
+/** The routes a site's back-ends have now (read per request: a plain loop). */
+function routesOf(backEnds: readonly string[], routeOf: (id: string) => BackEndRoute | undefined): BackEndRoute[] {
+  const routes: BackEndRoute[] = [];
+  for (const id of backEnds) {
+    const route = routeOf(id);
+    if (route) routes.push(route);
+  }
+  return routes;
+}
+
 /** Sites by name and by domain; rebuilt whole on every state update (requests in flight keep their Site). */
 export class SiteTable {
   readonly byName = new Map<string, Site>();
@@ -43,7 +53,7 @@ export class SiteTable {
         backEnds,
         classify: compileRules(spec.priorities ?? { rules: [] }),
         listen: spec.listen,
-        selector: new BackendSelector(() => backEnds.flatMap((id) => routeOf(id) ?? [])),
+        selector: new BackendSelector(() => routesOf(backEnds, routeOf)),
       };
       this.byName.set(name, site);
       for (const domain of spec.domains) this.byDomain.set(domain, site);

@@ -203,10 +203,15 @@ export class TunnelClient extends EventEmitter {
     return best;
   }
 
+  /** Runs on every stream opened: counts without building lists. */
   private growIfCrowded(): void {
-    const streams = this.sessions.reduce((sum, session) => sum + session.streamCount, 0);
+    let streams = 0;
+    let live = 0;
+    for (const slot of this.slots) {
+      if (slot.session && !slot.session.closed) streams += slot.session.streamCount;
+      if (slot.session || slot.connecting || slot.retry) live++;
+    }
     const wanted = Math.min(this.striping.maxConnections, Math.max(1, Math.ceil(streams / this.striping.streamsPerConnection)));
-    const live = this.slots.filter((slot) => slot.session || slot.connecting || slot.retry).length;
     for (let i = live; i < wanted; i++) this.addSlot();
   }
 
