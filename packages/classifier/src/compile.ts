@@ -82,6 +82,7 @@ export function compileRules(body: z.input<typeof priorityRulesSchema>): Classif
   }));
   const fallback: Classification = Object.freeze({ priority: rules.default ?? DEFAULT_PRIORITY, rule: 'default' });
 
+  if (compiled.length === 0) return () => fallback; // no rules: nothing to look at per request
   return (request) => {
     const view = new RequestView(request);
     for (const { checks, result } of compiled) {

@@ -13,6 +13,8 @@ import {
 } from './response.js';
 import type { Site } from './sites.js';
 
+const CACHE_DISABLED: LookupResult = Object.freeze({ status: 'bypass', reason: 'cache disabled' });
+
 /** Client connections that already had a response: admission serves them before newcomers (seed 000). */
 const established = new WeakSet<Socket>();
 
@@ -101,7 +103,7 @@ function headSent(flow: Flow, cacheStatus: CacheStatus): void {
 async function serve(flow: Flow): Promise<void> {
   const { context, req, res } = flow;
   const cacheRequest: CacheRequest = { method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers };
-  const lookup: LookupResult = context.cache ? context.cache.lookup(cacheRequest) : { status: 'bypass', reason: 'cache disabled' };
+  const lookup: LookupResult = context.cache ? context.cache.lookup(cacheRequest) : CACHE_DISABLED;
   if (lookup.status === 'hit') {
     headSent(flow, 'HIT');
     countOut(flow, lookup.response.body.length);
