@@ -57,6 +57,39 @@ export function round(value: number, digits = 2): number {
   return Math.round(value * scale) / scale;
 }
 
+/** The middle value (the upper middle of an even count); NaN for none. */
+export function median(values: readonly number[]): number {
+  return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
+}
+
+/**
+ * Measures every path in the same conditions: one warm-up run each (JIT, pools, adaptive limits), then
+ * `rounds` rounds, each path once per round, interleaved. Each figure is the median over the rounds, so
+ * one noisy moment on a shared machine does not decide a ratio. `onRound` sees each round's figures.
+ */
+export async function medianOfRounds<M extends Record<string, number>>(
+  paths: ReadonlyArray<(phase: 'warm-up' | 'round') => Promise<M>>,
+  rounds: number,
+  onRound: (round: number, figures: M[]) => void,
+): Promise<M[]> {
+  for (const measure of paths) await measure('warm-up');
+  const seen: M[][] = paths.map(() => []);
+  for (let round = 1; round <= rounds; round++) {
+    const figures: M[] = [];
+    for (const [index, measure] of paths.entries()) {
+      const figure = await measure('round');
+      seen[index].push(figure);
+      figures.push(figure);
+    }
+    onRound(round, figures);
+  }
+  return seen.map((runs) => {
+    const medians: Record<string, number> = {};
+    for (const key of Object.keys(runs[0])) medians[key] = median(runs.map((run) => run[key]));
+    return medians as M;
+  });
+}
+
 export async function writeReport(directory: string, report: ScenarioReport): Promise<string> {
   await mkdir(directory, { recursive: true });
   const file = join(directory, `${report.scenario}.json`);

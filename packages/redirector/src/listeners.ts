@@ -32,10 +32,25 @@ function numericLookup(family: 4 | 6): dgram.SocketOptions['lookup'] {
   return lookup as dgram.SocketOptions['lookup'];
 }
 
-export async function listenUdp(host: string, port: number, handle: MessageHandler, log: Logger): Promise<dgram.Socket> {
+export interface UdpListenerOptions {
+  host: string;
+  port: number;
+  /** SO_RCVBUF asked for, bytes; the kernel caps it at net.core.rmem_max (a warning says so). */
+  receiveBufferBytes: number;
+  handle: MessageHandler;
+  log: Logger;
+}
+
+/** The receive buffer the kernel granted: Linux reports twice what was asked (its bookkeeping share). */
+export function grantedReceiveBuffer(socket: dgram.Socket): number {
+  return Math.floor(socket.getRecvBufferSize() / 2);
+}
+
+export async function listenUdp(options: UdpListenerOptions): Promise<dgram.Socket> {
+  const { host, port, receiveBufferBytes, handle, log } = options;
   const family = net.isIPv6(host) ? 6 : 4;
   const { address } = await dns.promises.lookup(host, family);
-  const socket = dgram.createSocket({ type: family === 6 ? 'udp6' : 'udp4', lookup: numericLookup(family) });
+  const socket = dgram.createSocket({ type: family === 6 ? 'udp6' : 'udp4', lookup: numericLookup(family), recvBufferSize: receiveBufferBytes });
   socket.on('message', (message, remote) => {
     const response = handle(message, remote.address);
     // No send callback: with one, Node defers a call per datagram to the next tick. A failed send (a full
@@ -47,6 +62,10 @@ export async function listenUdp(host: string, port: number, handle: MessageHandl
     socket.bind(port, address, () => {
       socket.off('error', reject);
       socket.on('error', (err) => log.warn({ err }, 'udp socket error'));
+      const granted = grantedReceiveBuffer(socket);
+      if (granted < receiveBufferBytes) {
+        log.warn({ asked: receiveBufferBytes, granted }, 'UDP receive buffer capped by net.core.rmem_max: query bursts may be dropped (docs/operations.md)');
+      }
       resolve(socket);
     });
   });

@@ -17,7 +17,7 @@ import {
   type RedirectorConfigInput,
   type RedirectorStateInput,
 } from './config.js';
-import { listenTcp, listenUdp, type MessageHandler, type TcpListener } from './listeners.js';
+import { grantedReceiveBuffer, listenTcp, listenUdp, type MessageHandler, type TcpListener } from './listeners.js';
 import { Redirector } from './redirector.js';
 
 export interface StartRedirectorOptions {
@@ -32,6 +32,8 @@ export interface RunningRedirector {
   tcpPort: number;
   /** The admin listener's port (GET /metrics, GET /healthz), when `admin` is configured. */
   adminPort?: number;
+  /** The UDP socket's receive buffer as the kernel granted it, bytes (`udpReceiveBufferBytes`, capped by rmem_max). */
+  udpReceiveBufferBytes: number;
   redirector: Redirector;
   update(state: RedirectorStateInput): void;
   close(): Promise<void>;
@@ -60,7 +62,7 @@ async function listenPair(
   for (let attempt = 1; ; attempt++) {
     let udp: dgram.Socket | undefined;
     try {
-      udp = await listenUdp(host, port, handle('udp'), log);
+      udp = await listenUdp({ host, port, receiveBufferBytes: config.udpReceiveBufferBytes, handle: handle('udp'), log });
       const tcp = await listenTcp({
         host,
         port: udp.address().port,
@@ -129,12 +131,14 @@ export async function startRedirector(
     });
   }
   const { host } = config.listen;
-  log.info({ host, udpPort: udp.address().port, tcpPort: tcp.port, adminPort: admin?.address.port }, 'redirector listening');
+  const udpReceiveBufferBytes = grantedReceiveBuffer(udp);
+  log.info({ host, udpPort: udp.address().port, tcpPort: tcp.port, adminPort: admin?.address.port, udpReceiveBufferBytes }, 'redirector listening');
   return {
     host,
     udpPort: udp.address().port,
     tcpPort: tcp.port,
     adminPort: admin?.address.port,
+    udpReceiveBufferBytes,
     redirector,
     update: (state) => redirector.update(state),
     close: async () => {

@@ -4,11 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { pollUntil, startProcess } from '@overlay/common';
-import { result, type Scenario } from '../harness.js';
+import { medianOfRounds, result, type Scenario } from '../harness.js';
 import { freePort, overlayCli, requireTool, stopChild } from '../tools.js';
 
 const run = promisify(execFile);
-const SECONDS = 5;
+const SECONDS = 4;
+const WARMUP_SECONDS = 2;
+const ROUNDS = 3;
 
 /** The query mix: mostly the site's A record, plus the apex SOA, a NODATA and an NXDOMAIN. */
 const QUERIES = ['shop.demo.test A', 'shop.demo.test A', 'shop.demo.test A', 'shop.demo.test A', 'shop.demo.test A', 'shop.demo.test A', 'demo.test SOA', 'shop.demo.test AAAA', 'nope.demo.test A', 'demo.test NS'];
@@ -21,10 +23,10 @@ ns1  IN A   127.0.0.1
 shop 20 IN A 127.0.1.1
 `;
 
-interface PerfResult { qps: number; latencyMs: number; lost: number }
+type PerfResult = { qps: number; latencyMs: number; lost: number };
 
-async function dnsperf(port: number, queries: string): Promise<PerfResult> {
-  const { stdout } = await run('dnsperf', ['-s', '127.0.0.1', '-p', String(port), '-d', queries, '-l', String(SECONDS), '-c', '8', '-q', '200'], { maxBuffer: 1 << 20 });
+async function dnsperf(port: number, queries: string, seconds: number): Promise<PerfResult> {
+  const { stdout } = await run('dnsperf', ['-s', '127.0.0.1', '-p', String(port), '-d', queries, '-l', String(seconds), '-c', '8', '-q', '200'], { maxBuffer: 1 << 20 });
   const number = (label: RegExp) => Number(label.exec(stdout)?.[1] ?? NaN);
   const qps = number(/Queries per second:\s+([\d.]+)/);
   const latencyMs = number(/Average Latency \(s\):\s+([\d.]+)/) * 1000;
@@ -41,7 +43,7 @@ async function answering(port: number): Promise<void> {
 
 export const dnsScenario: Scenario = {
   name: 'dns',
-  description: `queries/s and latency with dnsperf (${SECONDS} s, 8 clients): the redirector vs NSD serving the same zone statically, one process each`,
+  description: `queries/s and latency with dnsperf (8 clients; ${WARMUP_SECONDS} s warm-up per server, then the median of ${ROUNDS} interleaved ${SECONDS} s rounds): the redirector vs NSD serving the same zone statically, one process each`,
   async run(progress) {
     await requireTool('dnsperf', 'dnsperf');
     await requireTool('nsd', 'nsd');
@@ -58,18 +60,6 @@ export const dnsScenario: Scenario = {
         frontEnds: { 'pop-a': { addresses: ['127.0.1.1'], pop: 'pop-a' }, 'pop-b': { addresses: ['127.0.1.2'], pop: 'pop-b' } },
         popPreferences: { '10.1.0.0/16': ['pop-a', 'pop-b'], '10.2.0.0/16': ['pop-b', 'pop-a'], '0.0.0.0/0': ['pop-a', 'pop-b'] },
       }));
-      progress('starting overlay redirector');
-      const redirector = await startProcess(process.execPath, [overlayCli(), 'redirector', '--config', redirectorConfig]);
-      let overlay: PerfResult;
-      try {
-        const port = Number(String(redirector.ready.dns).split(':').pop());
-        await answering(port);
-        progress(`dnsperf against the redirector on port ${port}`);
-        overlay = await dnsperf(port, queries);
-      } finally {
-        await redirector.stop();
-      }
-
       const nsdPort = await freePort();
       await writeFile(join(dir, 'demo.test.zone'), ZONE);
       await writeFile(join(dir, 'nsd.conf'), `server:
@@ -91,14 +81,22 @@ zone:
   name: demo.test
   zonefile: demo.test.zone
 `);
+      progress('starting overlay redirector');
+      const redirector = await startProcess(process.execPath, [overlayCli(), 'redirector', '--config', redirectorConfig]);
       progress(`starting nsd on port ${nsdPort} (rate limiting off)`);
       const nsd = spawn('nsd', ['-d', '-c', join(dir, 'nsd.conf')], { stdio: 'ignore' });
+      let overlay: PerfResult;
       let baseline: PerfResult;
       try {
+        const port = Number(String(redirector.ready.dns).split(':').pop());
+        await answering(port);
         await answering(nsdPort);
-        progress('dnsperf against nsd');
-        baseline = await dnsperf(nsdPort, queries);
+        progress('dnsperf: redirector / nsd');
+        const paths = [port, nsdPort].map((target) => (phase: 'warm-up' | 'round') => dnsperf(target, queries, phase === 'warm-up' ? WARMUP_SECONDS : SECONDS));
+        [overlay, baseline] = await medianOfRounds(paths, ROUNDS, (round, figures) =>
+          progress(`round ${round}/${ROUNDS}: ${figures.map((figure) => Math.round(figure.qps)).join(' / ')} queries/s`));
       } finally {
+        await redirector.stop();
         await stopChild(nsd);
       }
       return [

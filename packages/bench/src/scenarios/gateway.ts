@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { pollUntil, startProcess, type StartedProcess } from '@overlay/common';
-import { result, type BenchResult, type Scenario } from '../harness.js';
+import { median, medianOfRounds, result, type BenchResult, type Scenario } from '../harness.js';
 import { Peer } from '../measure.js';
 import { freePort, haproxyConfig, overlayCli, requireTool, stopChild, wrk, type WrkResult } from '../tools.js';
 
@@ -23,21 +23,13 @@ const DOWNLOAD = 64 * 1024 * 1024;
 
 type Load = Pick<WrkResult, 'rps' | 'p50' | 'p99'>;
 
-const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-
-/**
- * Steady state for every path alike: one warm-up at the same concurrency (JIT, pools, adaptive limits),
- * then ROUNDS interleaved rounds; each figure is the median over the rounds.
- */
-async function measurePaths(urls: string[], progress: (line: string) => void): Promise<Load[]> {
-  const load = (url: string, seconds: number) => wrk(url, { connections: CONNECTIONS, seconds, host: SITE });
-  for (const url of urls) await load(url, WARMUP_SECONDS);
-  const rounds: Load[][] = urls.map(() => []);
-  for (let round = 1; round <= ROUNDS; round++) {
-    for (const [index, url] of urls.entries()) rounds[index].push(await load(url, WRK_SECONDS));
-    progress(`round ${round}/${ROUNDS}: ${rounds.map((loads) => Math.round(loads[round - 1].rps)).join(' / ')} req/s`);
-  }
-  return rounds.map((loads) => ({ rps: median(loads.map((l) => l.rps)), p50: median(loads.map((l) => l.p50)), p99: median(loads.map((l) => l.p99)) }));
+/** wrk on every path at the same concurrency: a warm-up each, then the median of ROUNDS interleaved rounds. */
+function measurePaths(urls: string[], progress: (line: string) => void): Promise<Load[]> {
+  const paths = urls.map((url) => async (phase: 'warm-up' | 'round'): Promise<Load> => {
+    const { rps, p50, p99 } = await wrk(url, { connections: CONNECTIONS, seconds: phase === 'warm-up' ? WARMUP_SECONDS : WRK_SECONDS, host: SITE });
+    return { rps, p50, p99 };
+  });
+  return medianOfRounds(paths, ROUNDS, (round, loads) => progress(`round ${round}/${ROUNDS}: ${loads.map((load) => Math.round(load.rps)).join(' / ')} req/s`));
 }
 
 /** Median of three 64 MiB downloads with curl, MB/s. */
@@ -49,7 +41,7 @@ async function download(url: string): Promise<number> {
     if (size !== DOWNLOAD) throw new Error(`download from ${url} got ${size} bytes`);
     speeds.push(speed / 1e6);
   }
-  return speeds.sort((a, b) => a - b)[1];
+  return median(speeds);
 }
 
 /**
