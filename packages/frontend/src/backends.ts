@@ -11,8 +11,12 @@ import type { BackEndState } from './config.js';
  * it takes nothing new and closes once its streams are done.
  */
 export class BackEndRoute implements BackendRoute {
+  /** Work on the route: streams waiting for or carrying a response. This is what `highWater` bounds. */
   inFlight = 0;
+  /** Streams turned raw (upgraded WebSockets, TCP-mode connections): open, but not work in flight. */
+  held = 0;
   draining = false;
+  private readonly heldStreams = new WeakSet<TunnelStream>();
   /** Bytes sent per priority ring by connections already closed (live ones report their own). */
   private readonly retiredRingBytes: number[] = [];
 
@@ -48,12 +52,26 @@ export class BackEndRoute implements BackendRoute {
     return known(this.client.peerQos?.load);
   }
 
-  /** Opens a stream and counts it in flight until it closes. Throws a TunnelError when the tunnel cannot. */
+  /** Opens a stream and counts it in flight until it closes or is held. Throws a TunnelError when the tunnel cannot. */
   open(options: OpenOptions): TunnelStream {
     const stream = this.client.openStream(options);
     this.inFlight++;
-    stream.once('close', () => this.inFlight--);
+    stream.once('close', () => {
+      if (this.heldStreams.has(stream)) this.held--;
+      else this.inFlight--;
+    });
     return stream;
+  }
+
+  /**
+   * A stream of this route that turned raw (a WebSocket after its 101, a TCP-mode connection once carried)
+   * stops counting as work in flight: thousands of idle WebSockets must not fill the route for requests.
+   */
+  hold(stream: TunnelStream): void {
+    if (stream.destroyed || this.heldStreams.has(stream)) return;
+    this.heldStreams.add(stream);
+    this.inFlight--;
+    this.held++;
   }
 
   /** Bytes sent per priority ring over the tunnel's life (live connections plus closed ones). */

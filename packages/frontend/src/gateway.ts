@@ -66,7 +66,7 @@ export async function startGateway(config: FrontEndConfig, options: GatewayOptio
     : undefined;
   const metrics = new FrontEndMetrics(options.registry, { routes: () => pool.all(), gate, cache });
   const context: GatewayContext = { id: config.id, sites: () => sites, gate, cache, metrics, log, replyTimeoutMs: config.http.replyTimeoutMs };
-  const tcp = new TcpSites(context);
+  const tcp = new TcpSites(context, config.http.maxConnections);
 
   // One update at a time: listeners for TCP sites bind asynchronously.
   let applying: Promise<void> = Promise.resolve();

@@ -83,7 +83,8 @@ const ROUTE_GAUGES: RouteGauge[] = [
   { name: 'overlay_frontend_tunnel_connections', help: 'TCP connections the tunnel to each back-end uses', value: (route) => route.client.qos().connections },
   { name: 'overlay_frontend_tunnel_up', help: '1 while the tunnel to the back-end is connected', value: (route) => (route.connected ? 1 : 0) },
   { name: 'overlay_frontend_tunnel_reconnects', help: 'Tunnel connections lost and re-dialled since start, per back-end', value: (route) => route.client.reconnects },
-  { name: 'overlay_frontend_backend_in_flight', help: 'Requests and connections in flight on each back-end route', value: (route) => route.inFlight },
+  { name: 'overlay_frontend_backend_in_flight', help: 'Requests in flight on each back-end route, and upgrades and TCP connections until they turn raw (compare highWater)', value: (route) => route.inFlight },
+  { name: 'overlay_frontend_backend_held_streams', help: 'Raw streams open on each back-end route: upgraded WebSockets and TCP-mode connections', value: (route) => route.held },
   { name: 'overlay_frontend_backend_peer_load', help: 'Load the back-end reports for itself, 0..1 (-1 unknown)', value: (route) => route.client.qos().peer?.load ?? -1 },
 ];
 

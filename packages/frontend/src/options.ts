@@ -13,7 +13,7 @@ export interface HttpListenerOptions {
   keepAliveTimeoutMs: number;
   /** Largest request head, bytes; past it the client gets 431. */
   maxHeaderBytes: number;
-  /** Open client connections per process; more are refused at accept. */
+  /** Open client connections per listener (the HTTP one, and each TCP site's); more are refused at accept. */
   maxConnections: number;
   /** Longest wait for the back-end's response head, ms; past it the client gets 504. */
   replyTimeoutMs: number;

@@ -24,7 +24,11 @@ interface TcpListener {
 export class TcpSites {
   private readonly listeners = new Map<string, TcpListener>();
 
-  constructor(private readonly context: GatewayContext) {}
+  /** `maxConnections`: client connections each TCP site's listener holds at once; more are closed at accept. */
+  constructor(
+    private readonly context: GatewayContext,
+    private readonly maxConnections: number,
+  ) {}
 
   /** Listener addresses by site name. */
   addresses(): Record<string, AddressInfo> {
@@ -66,6 +70,8 @@ export class TcpSites {
   private async open(site: Site): Promise<TcpListener> {
     const { host, port } = parseHostPort(site.listen as string);
     const server = createServer({ allowHalfOpen: true, noDelay: true, pauseOnConnect: true });
+    // Carried connections do not count against the route's highWater: this is what bounds them.
+    server.maxConnections = this.maxConnections;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, host, () => {
@@ -119,12 +125,13 @@ export class TcpSites {
       if (err.status !== 499) metrics.backEndFailures.inc({ backend: err.backEnd ?? '', code: err.code });
       return refuse(err.message);
     }
-    const { stream, reply } = exchanged;
+    const { route, stream, reply } = exchanged;
     if (reply.status !== 200) {
       stream.destroy();
       return refuse(`back-end answered ${reply.status}${reply.error ? ` (${reply.error.code})` : ''}`);
     }
     ticket.start();
+    route.hold(stream);
     metrics.tcpConnections.inc({ site: site.name, outcome: 'carried' });
     splice(socket, stream, (direction, bytes) => metrics.bytes.inc({ site: site.name, direction }, bytes));
     socket.resume();

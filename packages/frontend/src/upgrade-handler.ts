@@ -78,12 +78,13 @@ async function upgrade(context: GatewayContext, req: IncomingMessage, socket: Du
     const retry: Array<[string, string]> = err.retryAfterSeconds === undefined ? [] : [['retry-after', String(err.retryAfterSeconds)]];
     return answer(err.status, err.message, err.code, retry);
   }
-  const { stream, reply } = exchanged;
+  const { route, stream, reply } = exchanged;
   ticket.start();
   metrics.upgrades.inc({ site: site.name, status: String(reply.status) });
   const count = byteCounter(metrics, site.name);
   const pairs = relayedPairs(reply, stamp);
   if (reply.status === 101) {
+    route.hold(stream);
     socket.write(rawHead(101, [['connection', 'Upgrade'], ['upgrade', req.headers.upgrade ?? 'websocket'], ...pairs]));
     splice(socket, stream, count);
     return;

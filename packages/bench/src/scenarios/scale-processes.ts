@@ -128,9 +128,9 @@ export async function startGateways(dir: string, origin: string): Promise<Gatewa
       admin: '127.0.0.1:0',
       cache: { enabled: false },
       state: {
-        // An upgraded stream counts as in flight for its whole life; the default highWater (1,024) would
-        // call the route full long before 10,000 idle WebSockets.
-        backEnds: { 'be-scale': { tunnel: String(backEnd.ready.tunnel), key: KEY, highWater: 20_000 } },
+        // The default highWater (1,024): an upgraded stream counts as in flight only until its 101, so
+        // 10,000 open WebSockets leave the route free.
+        backEnds: { 'be-scale': { tunnel: String(backEnd.ready.tunnel), key: KEY } },
         sites: { scale: { domains: [SITE], backEnds: ['be-scale'] } },
       },
     }));

@@ -156,8 +156,9 @@ function overlayPhase(context: Context, kind: Kind, label: string): Promise<{ he
     context.progress(describe(`${label}: ${CONNECTIONS} open`, busy));
     await verify(context.client, phase, context.progress);
     if (kind === 'ws') {
-      const inFlight = await metric(gateways.admin, 'overlay_frontend_backend_in_flight');
-      if (inFlight < CONNECTIONS) throw new Error(`${label}: front-end reports ${inFlight} streams in flight, expected ${CONNECTIONS}`);
+      // Every WebSocket is a live raw stream at the front-end, not just a socket someone forgot to close.
+      const held = await metric(gateways.admin, 'overlay_frontend_backend_held_streams');
+      if (held < CONNECTIONS) throw new Error(`${label}: front-end holds ${held} raw streams, expected ${CONNECTIONS}`);
     }
     return { held, quiet, busy };
   });
