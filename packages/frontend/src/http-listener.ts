@@ -6,6 +6,9 @@ import type { RequestHandler } from './http-handler.js';
 import type { HttpListenerOptions } from './options.js';
 import type { UpgradeHandler } from './upgrade-handler.js';
 
+/** Bytes a client socket buffers before a write says "wait for drain". */
+const CLIENT_SOCKET_HIGH_WATER_BYTES = 64 * 1024;
+
 export interface HttpListener {
   server: Server;
   address: AddressInfo;
@@ -25,6 +28,10 @@ export async function startHttpListener(
   handlers: { request: RequestHandler; upgrade: UpgradeHandler },
 ): Promise<HttpListener> {
   const server = createServer({
+    // Node's default (16 KiB) let one write fill a client socket: a download went out as one 16 KiB write
+    // per 'drain' round trip. At 64 KiB a whole tunnel read goes out in one writev (64 MiB: 4093 writes
+    // before, 1034 after, counted with strace).
+    highWaterMark: CLIENT_SOCKET_HIGH_WATER_BYTES,
     maxHeaderSize: options.maxHeaderBytes,
     headersTimeout: options.headersTimeoutMs,
     requestTimeout: options.requestTimeoutMs,
