@@ -13,10 +13,9 @@ import type { BackEndState } from './config.js';
 export class BackEndRoute implements BackendRoute {
   /** Work on the route: streams waiting for or carrying a response. This is what `highWater` bounds. */
   inFlight = 0;
-  /** Streams turned raw (upgraded WebSockets, TCP-mode connections): open, but not work in flight. */
-  held = 0;
   draining = false;
-  private readonly heldStreams = new WeakSet<TunnelStream>();
+  /** Streams turned raw (upgraded WebSockets, TCP-mode connections): open, but not work in flight. */
+  private readonly heldStreams = new Set<TunnelStream>();
   /** Bytes sent per priority ring by connections already closed (live ones report their own). */
   private readonly retiredRingBytes: number[] = [];
 
@@ -57,8 +56,7 @@ export class BackEndRoute implements BackendRoute {
     const stream = this.client.openStream(options);
     this.inFlight++;
     stream.once('close', () => {
-      if (this.heldStreams.has(stream)) this.held--;
-      else this.inFlight--;
+      if (!this.heldStreams.delete(stream)) this.inFlight--;
     });
     return stream;
   }
@@ -71,7 +69,11 @@ export class BackEndRoute implements BackendRoute {
     if (stream.destroyed || this.heldStreams.has(stream)) return;
     this.heldStreams.add(stream);
     this.inFlight--;
-    this.held++;
+  }
+
+  /** Raw streams open on the route now. */
+  get held(): number {
+    return this.heldStreams.size;
   }
 
   /** Bytes sent per priority ring over the tunnel's life (live connections plus closed ones). */

@@ -35,7 +35,7 @@ function numericLookup(family: 4 | 6): dgram.SocketOptions['lookup'] {
 export interface UdpListenerOptions {
   host: string;
   port: number;
-  /** SO_RCVBUF asked for, bytes; the kernel caps it at net.core.rmem_max (a warning says so). */
+  /** SO_RCVBUF asked for, bytes; the kernel caps it at net.core.rmem_max (see grantedReceiveBuffer). */
   receiveBufferBytes: number;
   handle: MessageHandler;
   log: Logger;
@@ -62,10 +62,6 @@ export async function listenUdp(options: UdpListenerOptions): Promise<dgram.Sock
     socket.bind(port, address, () => {
       socket.off('error', reject);
       socket.on('error', (err) => log.warn({ err }, 'udp socket error'));
-      const granted = grantedReceiveBuffer(socket);
-      if (granted < receiveBufferBytes) {
-        log.warn({ asked: receiveBufferBytes, granted }, 'UDP receive buffer capped by net.core.rmem_max: query bursts may be dropped (docs/operations.md)');
-      }
       resolve(socket);
     });
   });

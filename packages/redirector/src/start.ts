@@ -132,6 +132,12 @@ export async function startRedirector(
   }
   const { host } = config.listen;
   const udpReceiveBufferBytes = grantedReceiveBuffer(udp);
+  if (udpReceiveBufferBytes < config.udpReceiveBufferBytes) {
+    log.warn(
+      { asked: config.udpReceiveBufferBytes, granted: udpReceiveBufferBytes },
+      'UDP receive buffer capped by net.core.rmem_max: query bursts may be dropped (docs/operations.md)',
+    );
+  }
   log.info({ host, udpPort: udp.address().port, tcpPort: tcp.port, adminPort: admin?.address.port, udpReceiveBufferBytes }, 'redirector listening');
   return {
     host,

@@ -157,8 +157,8 @@ function overlayPhase(context: Context, kind: Kind, label: string): Promise<{ he
     await verify(context.client, phase, context.progress);
     if (kind === 'ws') {
       // Every WebSocket is a live raw stream at the front-end, not just a socket someone forgot to close.
-      const held = await metric(gateways.admin, 'overlay_frontend_backend_held_streams');
-      if (held < CONNECTIONS) throw new Error(`${label}: front-end holds ${held} raw streams, expected ${CONNECTIONS}`);
+      const rawStreams = await metric(gateways.admin, 'overlay_frontend_backend_held_streams');
+      if (rawStreams < CONNECTIONS) throw new Error(`${label}: front-end holds ${rawStreams} raw streams, expected ${CONNECTIONS}`);
     }
     return { held, quiet, busy };
   });
