@@ -1,9 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import type { HealthChange, HealthState } from '@overlay/balancer';
-import { createRegistry, parseHostPort, silentLogger, startAdminServer, type AdminServer, type Logger, type Registry } from '@overlay/common';
+import {
+  changedPaths, createRegistry, parseHostPort, silentLogger, startAdminServer, type AdminRoute, type AdminServer, type Logger, type Registry, type ReloadOutcome,
+} from '@overlay/common';
 import { notSentLowatAdvice, TunnelServer, type TunnelSession, type TunnelStream } from '@overlay/tunnel';
-import { parseBackEndConfig, parseBackEndState, type BackEndConfigInput, type BackEndState, type BackEndStateInput, type SiteMode } from './config.js';
+import { parseBackEndConfig, parseBackEndState, type BackEndConfig, type BackEndConfigInput, type BackEndState, type BackEndStateInput, type SiteMode } from './config.js';
 import type { Gateway } from './gateway.js';
 import { HealthMonitor } from './health.js';
 import { BackEndMetrics } from './metrics.js';
@@ -19,7 +21,14 @@ export interface BackEndOptions {
   log?: Logger;
   /** Where the metrics go; a fresh registry with process metrics by default. One back-end per registry. */
   registry?: Registry;
+  /** Further routes on the admin address (POST /reload). */
+  adminRoutes?: AdminRoute[];
 }
+
+/** Fields a running back-end cannot change: a reload keeps the old value and says a restart applies it. */
+const RESTART_FIELDS = ['id', 'tunnel.listen', 'admin', 'adminToken', 'manager'] as const;
+/** The state's parts a manager does not push: with a manager, a reload takes only these from the file. */
+const FILE_TUNABLES = ['limits', 'queue', 'health', 'pool'] as const;
 
 export interface OriginStatus {
   id: string;
@@ -61,13 +70,19 @@ export interface BackEnd {
   update(state: BackEndStateInput): void;
   /** Load, sessions, origins and queues right now (for a manager's registry of back-ends). */
   status(): BackEndStatus;
+  /**
+   * Applies a reloaded config: tunnel keys and TLS certificate (files read again) for new handshakes, the
+   * drain timeout, and the state (with a manager, only the tunables it does not push). Sessions carry on.
+   */
+  reload(config: BackEndConfig): Promise<ReloadOutcome>;
   /** GOAWAY to front-ends, in-flight streams finish (up to drainTimeoutMs), then pools and listeners close. */
   close(): Promise<void>;
 }
 
 /** Starts a back-end gateway: tunnel listener, origin pools, health probes, admin listener. */
 export async function startBackEnd(input: BackEndConfigInput, options: BackEndOptions = {}): Promise<BackEnd> {
-  const config = parseBackEndConfig(input);
+  let config = parseBackEndConfig(input);
+  const started = config;
   const log = options.log ?? silentLogger;
   const registry = options.registry ?? createRegistry('back-end', config.id);
   const tls = config.tunnel.tls && (await readTls(config.tunnel.tls));
@@ -153,6 +168,7 @@ export async function startBackEnd(input: BackEndConfigInput, options: BackEndOp
       ...parseHostPort(config.admin),
       registry,
       health: () => ({ ok: !draining, id: config.id, draining, sessions: tunnel.sessions.size, originsDown: countDown() }),
+      routes: options.adminRoutes,
     });
   } catch (err) {
     clearInterval(pruner);
@@ -192,19 +208,37 @@ export async function startBackEnd(input: BackEndConfigInput, options: BackEndOp
     };
   }
 
+  function update(next: BackEndStateInput): void {
+    if (draining) throw new Error(`back-end ${config.id} is closing`);
+    // A part the update leaves out stays as it is (a manager pushes sites, not the file's tunables).
+    const current: BackEndStateInput = { sites: state.sites, limits: state.limits, queue: state.queue, health: state.health, pool: state.pool };
+    if (state.rings) current.rings = state.rings;
+    apply(parseBackEndState({ ...current, ...next }));
+  }
+
+  async function reload(next: BackEndConfig): Promise<ReloadOutcome> {
+    const applied: string[] = [];
+    // Certificate files are read every time: a renewed certificate keeps its path.
+    const tlsSwitched = Boolean(started.tunnel.tls) !== Boolean(next.tunnel.tls);
+    const nextTls = !tlsSwitched && next.tunnel.tls ? await readTls(next.tunnel.tls) : undefined;
+    tunnel.rekey(next.tunnel.keys, nextTls);
+    applied.push('tunnel.keys', ...(nextTls ? ['tunnel.tls'] : []));
+    if (next.drainTimeoutMs !== config.drainTimeoutMs) applied.push('drainTimeoutMs');
+    const fromFile = next.manager ? Object.fromEntries(FILE_TUNABLES.map((part) => [part, next.state[part]])) : next.state;
+    update(fromFile);
+    applied.push(...(next.manager ? FILE_TUNABLES.map((part) => `state.${part}`) : ['state']));
+    config = { ...next, id: started.id };
+    return { applied, restartNeeded: [...changedPaths(started, next, RESTART_FIELDS), ...(tlsSwitched ? ['tunnel.tls'] : [])] };
+  }
+
   let closing: Promise<void> | undefined;
   return {
     id: config.id,
     tunnel: tunnelAddress,
     admin: admin.address,
     registry,
-    update(next) {
-      if (draining) throw new Error(`back-end ${config.id} is closing`);
-      // A part the update leaves out stays as it is (a manager pushes sites, not the file's tunables).
-      const current: BackEndStateInput = { sites: state.sites, limits: state.limits, queue: state.queue, health: state.health, pool: state.pool };
-      if (state.rings) current.rings = state.rings;
-      apply(parseBackEndState({ ...current, ...next }));
-    },
+    update,
+    reload,
     status,
     close() {
       closing ??= (async () => {

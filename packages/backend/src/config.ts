@@ -161,6 +161,8 @@ export const backEndConfigSchema = z.strictObject({
   }),
   /** /metrics and /healthz. */
   admin: hostPort,
+  /** Bearer token for POST /reload on the admin address; without one it is open, as /metrics is. `${ENV}`. */
+  adminToken: z.string().min(16, 'must be at least 16 characters').optional(),
   drainTimeoutMs: ms.default(backEndDefaults.drainTimeoutMs),
   state: backEndStateSchema.prefault({}),
   /** Follow a manager: its pushes update `state`, part by part (docs/manager.md). `${ENV}` for the token. */

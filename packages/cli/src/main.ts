@@ -1,25 +1,44 @@
 #!/usr/bin/env node
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
-import { formatHostPort } from '@overlay/common';
+import { adminTokenCheck, formatHostPort } from '@overlay/common';
+import { CONFIG_ROLES, checkConfigFile, loadRoleConfig, type ConfigRole } from './configs.js';
 import { runRole, type Running } from './run.js';
+
+const { version } = createRequire(import.meta.url)('../package.json') as { version: string };
 
 const program = new Command('overlay')
   .description('Overlay: front-end and back-end gateways joined by a prioritized tunnel, managers, and a DNS redirector')
+  .version(version, '-V, --version', 'the version of overlay')
+  .addHelpText('after', '\nLong-running roles reload their config file on SIGHUP or POST /reload on their admin address.')
   .showHelpAfterError();
 
 const address = (info: AddressInfo) => formatHostPort(info.address, info.port);
 
 /** A started role that may follow a manager: closing stops the subscription first, then the role. */
-function followed(ready: Record<string, unknown>, close: () => Promise<void>, attached: { close(): void } | undefined): Running {
+function followed(ready: Record<string, unknown>, close: () => Promise<void>, attached: { close(): void } | undefined, reload: Running['reload']): Running {
   return {
     ready,
+    reload,
     close: async () => {
       attached?.close();
       await close();
     },
   };
 }
+
+program
+  .command('check')
+  .description('validates a config file of any role and prints every problem, one line each naming file and field; exit 0 when valid, 2 otherwise')
+  .requiredOption('--config <file>', 'YAML or JSON config file')
+  .addOption(new Option('--role <role>', 'the role the file is for (default: told from its fields)').choices(CONFIG_ROLES))
+  .action(async (options: { config: string; role?: ConfigRole }) => {
+    const { role, problems } = await checkConfigFile(options.config, options.role);
+    for (const problem of problems) process.stderr.write(`${problem}\n`);
+    if (problems.length === 0) process.stdout.write(`${options.config}: valid ${role} config\n`);
+    process.exit(problems.length === 0 ? 0 : 2);
+  });
 
 program
   .command('demo')
@@ -57,11 +76,15 @@ program
   .description('front-end manager, back-end manager, or both (role: in the file): HTTP API, live feed, dashboard')
   .requiredOption('--config <file>', 'YAML or JSON config file')
   .action(async (options: { config: string }) => {
-    await runRole('manager', async (log) => {
-      const { loadManagerConfig, startManager } = await import('@overlay/manager');
-      const config = await loadManagerConfig(options.config);
-      const manager = await startManager(config, { log });
-      return { ready: { url: manager.url, managerRole: config.role }, close: () => manager.close() };
+    await runRole('manager', async (log, hooks) => {
+      const { startManager } = await import('@overlay/manager');
+      const config = await loadRoleConfig.manager(options.config);
+      const manager = await startManager(config, { log, adminRoutes: (mayWrite) => [hooks.reloadRoute(mayWrite)] });
+      return {
+        ready: { url: manager.url, managerRole: config.role },
+        reload: async () => manager.reload(await loadRoleConfig.manager(options.config)),
+        close: () => manager.close(),
+      };
     });
   });
 
@@ -70,16 +93,16 @@ program
   .description('back-end gateway near the origins: accepts tunnels, serves streams from pooled origin connections')
   .requiredOption('--config <file>', 'YAML or JSON config file')
   .action(async (options: { config: string }) => {
-    await runRole('back-end', async (log) => {
+    await runRole('back-end', async (log, hooks) => {
       // Each role loads only its own packages: quick start, and --help stays instant.
-      const { loadBackEndConfig, startBackEnd } = await import('@overlay/backend');
-      const config = await loadBackEndConfig(options.config);
-      const backEnd = await startBackEnd(config, { log });
+      const { startBackEnd } = await import('@overlay/backend');
+      const config = await loadRoleConfig['back-end'](options.config);
+      const backEnd = await startBackEnd(config, { log, adminRoutes: [hooks.reloadRoute(adminTokenCheck(config.adminToken))] });
       const ready = { id: backEnd.id, tunnel: address(backEnd.tunnel), admin: address(backEnd.admin) };
       const attached = config.manager
         ? (await import('@overlay/control')).attachBackEnd(backEnd, { manager: config.manager, addresses: { tunnel: ready.tunnel, admin: ready.admin }, log })
         : undefined;
-      return followed(ready, () => backEnd.close(), attached);
+      return followed(ready, () => backEnd.close(), attached, async () => backEnd.reload(await loadRoleConfig['back-end'](options.config)));
     });
   });
 
@@ -88,10 +111,10 @@ program
   .description('front-end gateway at a POP: accepts clients, prioritizes, caches, carries requests over tunnels')
   .requiredOption('--config <file>', 'YAML or JSON config file')
   .action(async (options: { config: string }) => {
-    await runRole('front-end', async (log) => {
-      const { loadFrontEndConfig, startFrontEnd } = await import('@overlay/frontend');
-      const config = await loadFrontEndConfig(options.config);
-      const frontEnd = await startFrontEnd(config, { log });
+    await runRole('front-end', async (log, hooks) => {
+      const { startFrontEnd } = await import('@overlay/frontend');
+      const config = await loadRoleConfig['front-end'](options.config);
+      const frontEnd = await startFrontEnd(config, { log, adminRoutes: [hooks.reloadRoute(adminTokenCheck(config.adminToken))] });
       const ready = { id: frontEnd.id, http: address(frontEnd.http), admin: address(frontEnd.admin) };
       const attached = config.manager
         ? (await import('@overlay/control')).attachFrontEnd(frontEnd, {
@@ -99,7 +122,7 @@ program
           })
         : undefined;
       const tcp = Object.fromEntries(Object.entries(frontEnd.tcp).map(([site, info]) => [site, address(info)]));
-      return followed({ ...ready, tcp }, () => frontEnd.close(), attached);
+      return followed({ ...ready, tcp }, () => frontEnd.close(), attached, async () => frontEnd.reload(await loadRoleConfig['front-end'](options.config)));
     });
   });
 
@@ -108,24 +131,30 @@ program
   .description('authoritative DNS redirector: answers site names with the best front-end for the client')
   .requiredOption('--config <file>', 'YAML or JSON config file')
   .action(async (options: { config: string }) => {
-    await runRole('redirector', async (log) => {
-      const { loadRedirectorConfig, startRedirector } = await import('@overlay/redirector');
-      const config = await loadRedirectorConfig(options.config);
-      const running = await startRedirector(config, { log });
+    await runRole('redirector', async (log, hooks) => {
+      const { startRedirector } = await import('@overlay/redirector');
+      type RedirectorConfig = Awaited<ReturnType<(typeof loadRoleConfig)['redirector']>>;
+      const config = await loadRoleConfig.redirector(options.config);
+      const running = await startRedirector(config, { log, adminRoutes: [hooks.reloadRoute(adminTokenCheck(config.adminToken))] });
       const dns = formatHostPort(running.host, running.udpPort);
       const ready = { dns, ...(running.adminPort ? { admin: formatHostPort(running.host, running.adminPort) } : {}) };
-      const apexes = Object.keys(config.zones);
+      // What the redirector keeps of its own file beside the feed: its zones, POP table and answer tuning.
+      const baseOf = (from: RedirectorConfig) => ({
+        base: { zones: from.zones, popPreferences: from.popPreferences, answerTtl: from.answerTtl, answerCount: from.answerCount, overloadThreshold: from.overloadThreshold },
+        isInZones: (name: string) => Object.keys(from.zones).some((apex) => name === apex || name.endsWith(`.${apex}`)),
+      });
       const attached = config.manager
-        ? (await import('@overlay/control')).attachRedirector(running, {
-            manager: config.manager,
-            id: config.id,
-            base: { zones: config.zones, popPreferences: config.popPreferences, answerTtl: config.answerTtl, answerCount: config.answerCount, overloadThreshold: config.overloadThreshold },
-            isInZones: (name) => apexes.some((apex) => name === apex || name.endsWith(`.${apex}`)),
-            addresses: ready,
-            log,
-          })
+        ? (await import('@overlay/control')).attachRedirector(running, { manager: config.manager, id: config.id, ...baseOf(config), addresses: ready, log })
         : undefined;
-      return followed(ready, () => running.close(), attached);
+      const reload = async () => {
+        const next = await loadRoleConfig.redirector(options.config);
+        const outcome = running.reload(next);
+        if (!attached || !next.manager) return outcome;
+        const { base, isInZones } = baseOf(next);
+        await attached.rebase(base, isInZones);
+        return { ...outcome, applied: [...outcome.applied, 'zones', 'popPreferences', 'answerTtl', 'answerCount', 'overloadThreshold'] };
+      };
+      return followed(ready, () => running.close(), attached, reload);
     });
   });
 

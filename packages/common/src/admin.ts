@@ -1,6 +1,8 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Registry, collectDefaultMetrics } from 'prom-client';
+import { ConfigError, configProblems } from './errors.js';
 
 export { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
@@ -73,5 +75,58 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
         server.closeAllConnections();
         server.close(() => resolve());
       }),
+  };
+}
+
+/** What a reload did: the parts applied live, and the changed parts only a restart applies (still the old ones). */
+export interface ReloadOutcome {
+  applied: string[];
+  restartNeeded: string[];
+}
+
+/** Whether an `Authorization: Bearer …` header carries `token`, compared in constant time. */
+export function bearerMatches(header: string | undefined, token: string): boolean {
+  const match = /^Bearer (.+)$/.exec(header ?? '');
+  if (!match) return false;
+  const given = createHash('sha256').update(match[1] as string).digest();
+  return timingSafeEqual(given, createHash('sha256').update(token).digest());
+}
+
+/** The check for an admin listener with an optional `adminToken`: none means open, as /metrics is. */
+export function adminTokenCheck(token: string | undefined): ((req: IncomingMessage) => boolean) | undefined {
+  return token === undefined ? undefined : (req) => bearerMatches(req.headers.authorization, token);
+}
+
+function answerJson(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(`${JSON.stringify(body)}\n`);
+}
+
+/**
+ * `POST /reload` on an admin address: re-reads the process's config file and applies it, as SIGHUP does.
+ * With `authorize`, only a request it accepts may (see `adminTokenCheck`). 200 with the outcome, 400 with
+ * every problem of a bad file (the old config stays in force).
+ */
+export function reloadRoute(reload: () => Promise<ReloadOutcome>, authorize?: (req: IncomingMessage) => boolean): AdminRoute {
+  return async (req, res) => {
+    if ((req.url ?? '/').split('?')[0] !== '/reload') return false;
+    if (req.method !== 'POST') {
+      res.writeHead(405, { allow: 'POST', 'content-type': 'text/plain' });
+      res.end('POST /reload\n');
+      return true;
+    }
+    if (authorize && !authorize(req)) {
+      answerJson(res, 401, { error: { code: 'unauthorized', message: 'POST /reload needs the admin token' } });
+      return true;
+    }
+    req.resume();
+    try {
+      answerJson(res, 200, { ok: true, ...(await reload()) });
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      const problems = configProblems(err).map((problem) => problem.message);
+      answerJson(res, 400, { ok: false, error: { code: err.code, message: 'invalid config: the old one stays in force', problems } });
+    }
+    return true;
   };
 }

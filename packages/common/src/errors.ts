@@ -39,6 +39,25 @@ export class ConfigError extends OverlayError {
   }
 }
 
+/** Every problem of one config file or body at once: each is a ConfigError naming its field. */
+export class ConfigErrors extends ConfigError {
+  readonly problems: readonly ConfigError[];
+
+  constructor(problems: readonly ConfigError[]) {
+    const first = problems[0] ?? new ConfigError('', 'invalid');
+    super(first.field, 'invalid', first.file);
+    this.name = 'ConfigErrors';
+    this.problems = problems.length ? problems : [first];
+    // One line per problem, so a person sees them all and a script can count them.
+    this.message = this.problems.map((problem) => problem.message).join('\n');
+  }
+}
+
+/** The problems an error stands for: each of a ConfigErrors, else the error itself. */
+export function configProblems(err: ConfigError): readonly ConfigError[] {
+  return err instanceof ConfigErrors ? err.problems : [err];
+}
+
 export function errorCode(err: unknown): string {
   if (err instanceof OverlayError) return err.code;
   if (err && typeof err === 'object' && 'code' in err && typeof err.code === 'string') return err.code;

@@ -1,11 +1,11 @@
 export { Cancellation, type AbortLike } from './cancellation.js';
-export { OverlayError, ConfigError, errorCode, ignoreError, type ErrorOrigin, type OverlayErrorOptions } from './errors.js';
+export { OverlayError, ConfigError, ConfigErrors, configProblems, errorCode, ignoreError, type ErrorOrigin, type OverlayErrorOptions } from './errors.js';
 export { createLogger, silentLogger, printReadyLine, type Logger, type LogOptions } from './log.js';
 export { SmoothedValue, Backoff, defaultBackoff, monotonicNow, pollUntil, type BackoffOptions, type Clock, type PollOptions } from './timing.js';
-export { validate, expandEnv, parseConfigText, loadConfigFile, formatPath, parseHostPort, formatHostPort } from './config.js';
+export { validate, validateAll, expandEnv, parseConfigText, readConfigFile, loadConfigFile, changedPaths, formatPath, parseHostPort, formatHostPort } from './config.js';
 export {
-  createRegistry, startAdminServer, Counter, Gauge, Histogram, Registry,
-  type AdminServer, type AdminServerOptions, type AdminRoute,
+  createRegistry, startAdminServer, reloadRoute, adminTokenCheck, bearerMatches, Counter, Gauge, Histogram, Registry,
+  type AdminServer, type AdminServerOptions, type AdminRoute, type ReloadOutcome,
 } from './admin.js';
 export { startProcess, type StartedProcess, type StartProcessOptions } from './process.js';
 export {

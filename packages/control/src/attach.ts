@@ -18,7 +18,14 @@ export interface Attached {
   subscription: Subscription;
   /** The last state applied, for tests and status pages. */
   lastVersion(): number | undefined;
+  /** Selects and applies the last pushed state again, after what `select` depends on changed (a reload). */
+  refresh(): Promise<void>;
   close(): void;
+}
+
+/** The redirector's attachment: a reload gives it new zones and POP table to combine with the feed. */
+export interface AttachedRedirector extends Attached {
+  rebase(base: RedirectorBase, isInZones: (name: string) => boolean): Promise<void>;
 }
 
 /** Priority rings in a report (0 highest to 4), as the manager's feed schema expects them. */
@@ -46,26 +53,28 @@ function follow<S>(options: {
   let version: number | undefined;
   // The manager pushes on every change anywhere (reports included); re-apply only what changed here.
   let applied: string | undefined;
+  let last: { state: ManagerState; version: number } | undefined;
+  const offer = (state: ManagerState, next: number): Promise<void> =>
+    Promise.resolve()
+      .then(() => {
+        last = { state, version: next };
+        const selected = options.select(state);
+        const fingerprint = JSON.stringify(selected);
+        if (fingerprint === applied) return;
+        return Promise.resolve(options.apply(selected)).then(() => {
+          applied = fingerprint;
+        });
+      })
+      .then(
+        () => void (version = next),
+        (err: Error) => log.error({ err, version: next }, 'state from the manager refused'),
+      );
   const subscription = subscribe({
     url: options.manager.url,
     token: options.manager.token,
     hello: options.hello,
     log,
-    onState: (state: ManagerState, next: number) => {
-      Promise.resolve()
-        .then(() => {
-          const selected = options.select(state);
-          const fingerprint = JSON.stringify(selected);
-          if (fingerprint === applied) return;
-          return Promise.resolve(options.apply(selected)).then(() => {
-            applied = fingerprint;
-          });
-        })
-        .then(
-          () => (version = next),
-          (err: Error) => log.error({ err, version: next }, 'state from the manager refused'),
-        );
-    },
+    onState: (state: ManagerState, next: number) => void offer(state, next),
   });
   const report = options.report;
   const timer = report ? setInterval(() => report(subscription), REPORT_INTERVAL_MS) : undefined;
@@ -73,6 +82,9 @@ function follow<S>(options: {
   return {
     subscription,
     lastVersion: () => version,
+    refresh: async () => {
+      if (last) await offer(last.state, last.version);
+    },
     close() {
       if (timer) clearInterval(timer);
       subscription.close();
@@ -126,12 +138,21 @@ export function attachBackEnd(backEnd: BackEnd, options: { manager: ManagerLink;
 }
 
 /** Feeds the redirector: site names, assignments, and front-end addresses, health and load. */
-export function attachRedirector(redirector: RunningRedirector, options: { manager: ManagerLink; id: string; base: RedirectorBase; isInZones: (name: string) => boolean; addresses: GatewayAddresses; log?: Logger }): Attached {
-  return follow({
+export function attachRedirector(redirector: RunningRedirector, options: { manager: ManagerLink; id: string; base: RedirectorBase; isInZones: (name: string) => boolean; addresses: GatewayAddresses; log?: Logger }): AttachedRedirector {
+  let { base, isInZones } = options;
+  const attached = follow({
     manager: options.manager,
     hello: { role: 'redirector', id: options.id, addresses: options.addresses },
     log: options.log,
-    select: (state) => redirectorStateFrom(state, options.base, options.isInZones),
+    select: (state) => redirectorStateFrom(state, base, isInZones),
     apply: (selected) => redirector.update(selected),
   });
+  return {
+    ...attached,
+    rebase: (nextBase, nextIsInZones) => {
+      base = nextBase;
+      isInZones = nextIsInZones;
+      return attached.refresh();
+    },
+  };
 }

@@ -1,2 +1,2 @@
 export { frontEndStateFrom, backEndStateFrom, redirectorStateFrom, type RedirectorBase } from './adapt.js';
-export { attachFrontEnd, attachBackEnd, attachRedirector, reportedRingBytes, type Attached, type ManagerLink } from './attach.js';
+export { attachFrontEnd, attachBackEnd, attachRedirector, reportedRingBytes, type Attached, type AttachedRedirector, type ManagerLink } from './attach.js';

@@ -1,7 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { parseHostPort, startAdminServer, validate, type Logger } from '@overlay/common';
+import { parseHostPort, startAdminServer, validate, type AdminRoute, type Logger } from '@overlay/common';
 import { AggregatorRegistry, type PrometheusContentType } from 'prom-client';
 import { isOverlayMessage, type PrimaryMessage, type WorkerMessage } from './cluster-messages.js';
 import { frontEndStateSchema, type FrontEndConfig, type FrontEndState, type FrontEndStateInput } from './config.js';
@@ -35,7 +35,7 @@ type Updated = Extract<WorkerMessage, { type: 'overlay-frontend:updated' }>;
  * connections across workers), serves the admin address itself with the workers' metrics aggregated,
  * forwards state updates to every worker and replaces a worker that dies.
  */
-export async function startClusterPrimary(config: FrontEndConfig, log: Logger): Promise<FrontEnd> {
+export async function startClusterPrimary(config: FrontEndConfig, log: Logger, adminRoutes?: AdminRoute[]): Promise<Omit<FrontEnd, 'reload'>> {
   cluster.setupPrimary({ exec: fileURLToPath(new URL('./worker-main.js', import.meta.url)) });
   let state: FrontEndState = config.state;
   let closing = false;
@@ -126,6 +126,7 @@ export async function startClusterPrimary(config: FrontEndConfig, log: Logger): 
     port,
     registry,
     health: () => ({ ok: slots.some((slot) => slot.ready), id: config.id, pop: config.pop, workers: slots.map((slot) => ({ worker: slot.index, ready: slot.ready, pid: slot.worker?.process.pid })) }),
+    routes: adminRoutes,
   });
   log.info({ http: ready[0].http, admin: admin.address, workers: config.workers }, 'front-end cluster listening');
 

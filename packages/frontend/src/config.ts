@@ -109,6 +109,8 @@ export const frontEndConfigSchema = z.strictObject({
   http: httpSchema,
   /** /metrics and /healthz. */
   admin: hostPort,
+  /** Bearer token for POST /reload on the admin address; without one it is open, as /metrics is. `${ENV}`. */
+  adminToken: z.string().min(16, 'must be at least 16 characters').optional(),
   /** Processes serving the listeners; 1 runs everything in this process (seed 004: several on one port). */
   workers: z.number().int().min(1).max(64).default(1),
   cache: cacheSchema.default(() => cacheSchema.parse({})),

@@ -1,6 +1,6 @@
 import cluster from 'node:cluster';
 import type { AddressInfo } from 'node:net';
-import { createLogger, createRegistry, type Logger, type Registry } from '@overlay/common';
+import { changedPaths, createLogger, createRegistry, type AdminRoute, type Logger, type Registry, type ReloadOutcome } from '@overlay/common';
 import { notSentLowatAdvice } from '@overlay/tunnel';
 import { startClusterPrimary } from './cluster-primary.js';
 import type { FrontEndConfig, FrontEndStateInput } from './config.js';
@@ -11,7 +11,14 @@ export interface StartFrontEndOptions {
   log?: Logger;
   /** Registry for /metrics (single process only; cluster workers each make their own). */
   registry?: Registry;
+  /** Further routes on the admin address (POST /reload). */
+  adminRoutes?: AdminRoute[];
 }
+
+/** Fields a running front-end cannot change: a reload keeps the old value and says a restart applies it. */
+const RESTART_FIELDS = ['id', 'pop', 'admin', 'adminToken', 'workers', 'cache', 'admission', 'http.listen', 'http.maxHeaderBytes', 'manager'] as const;
+/** HTTP tunables a single process retunes live; with workers the primary has no listener to retune. */
+const RETUNED_FIELDS = ['http.headersTimeoutMs', 'http.requestTimeoutMs', 'http.keepAliveTimeoutMs', 'http.maxConnections', 'http.replyTimeoutMs', 'http.closeGraceMs'] as const;
 
 export interface FrontEnd {
   id: string;
@@ -28,26 +35,44 @@ export interface FrontEnd {
   status(): FrontEndStatus;
   /** Applies a new live state (sites, priority rules, back-ends, ring weights); in-flight work carries on. */
   update(state: FrontEndStateInput): Promise<void>;
+  /**
+   * Applies a reloaded config: HTTP timeouts and limits, and (without a manager, which owns it then) the
+   * state with its sites, back-ends and TCP listeners. Connections in flight carry on.
+   */
+  reload(config: FrontEndConfig): Promise<ReloadOutcome>;
   /** Stops accepting, lets requests in flight finish (http.closeGraceMs), drains the tunnels. */
   close(): Promise<void>;
 }
 
-/**
- * Starts a front-end gateway. With `workers: 1` everything runs in this process. With more, this process
- * becomes the node:cluster primary: it forks the workers (which re-enter through `dist/worker-main.js`,
- * i.e. `runFrontEndWorker()`), serves the admin address with their metrics aggregated, and forwards
- * `update` to each of them.
- */
+/** A reload for a front-end that can `update` its state and, in one process, `retune` its listener. */
+function reloader(started: FrontEndConfig, frontEnd: Pick<FrontEnd, 'update'>, retune?: (http: FrontEndConfig['http']) => void) {
+  const fixed = retune ? RESTART_FIELDS : [...RESTART_FIELDS, ...RETUNED_FIELDS];
+  let current = started;
+  return async (next: FrontEndConfig): Promise<ReloadOutcome> => {
+    // What only a restart applies is compared with what runs: the config the process started with.
+    const restartNeeded = changedPaths(started, next, fixed);
+    const applied = retune ? changedPaths(current, next, RETUNED_FIELDS) : [];
+    if (retune && applied.length) retune(next.http);
+    if (!next.manager && changedPaths(current, next, ['state']).length) {
+      await frontEnd.update(next.state);
+      applied.push('state');
+    }
+    current = next;
+    return { applied, restartNeeded };
+  };
+}
+
 export async function startFrontEnd(config: FrontEndConfig, options: StartFrontEndOptions = {}): Promise<FrontEnd> {
   const log = (options.log ?? createLogger('front-end')).child({ frontEnd: config.id });
   const advice = notSentLowatAdvice();
   if (advice) log.warn({ advice }, 'host TCP setting blunts priorities on slow links');
   if (config.workers > 1) {
     if (!cluster.isPrimary) throw new Error('startFrontEnd with workers > 1 must run in the cluster primary');
-    return startClusterPrimary(config, log);
+    const primary = await startClusterPrimary(config, log, options.adminRoutes);
+    return { ...primary, get tcp() { return primary.tcp; }, reload: reloader(config, primary) };
   }
   const registry = options.registry ?? createRegistry('front-end', config.id);
-  const gateway = await startGateway(config, { log, registry, admin: true });
+  const gateway = await startGateway(config, { log, registry, admin: true, adminRoutes: options.adminRoutes });
   return {
     id: gateway.id,
     http: gateway.http,
@@ -57,6 +82,7 @@ export async function startFrontEnd(config: FrontEndConfig, options: StartFrontE
     },
     status: () => gateway.status(),
     update: (state) => gateway.update(state),
+    reload: reloader(config, gateway, (http) => gateway.retune(http)),
     close: () => gateway.close(),
   };
 }

@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { AdmissionGate, defaultAdmissionGateOptions, type AdmissionGateOptions } from '@overlay/admission';
 import { HttpCache } from '@overlay/cache';
-import { parseHostPort, startAdminServer, validate, type AdminServer, type Logger, type Registry } from '@overlay/common';
+import { parseHostPort, startAdminServer, validate, type AdminRoute, type AdminServer, type Logger, type Registry } from '@overlay/common';
 import { BackEndPool } from './backends.js';
 import { frontEndStateSchema, type FrontEndConfig, type FrontEndState, type FrontEndStateInput } from './config.js';
 import type { GatewayContext } from './context.js';
@@ -17,6 +17,8 @@ export interface GatewayOptions {
   registry: Registry;
   /** Serve /metrics and /healthz on config.admin (false in cluster workers: the primary does). */
   admin: boolean;
+  /** Further admin routes (POST /reload). */
+  adminRoutes?: AdminRoute[];
 }
 
 /** One process's front-end: listeners, tunnels, cache, admission; what a worker runs and a single process too. */
@@ -49,6 +51,8 @@ export interface Gateway {
   status(): FrontEndStatus;
   /** Applies a new state (sites, rules, back-ends, ring weights) without dropping requests in flight. */
   update(state: FrontEndStateInput): Promise<void>;
+  /** New timeouts and limits of the HTTP listener, for connections and requests from now on. */
+  retune(http: FrontEndConfig['http']): void;
   close(): Promise<void>;
 }
 
@@ -65,6 +69,7 @@ export async function startGateway(config: FrontEndConfig, options: GatewayOptio
     ? new HttpCache({ maxBytes: config.cache.maxBytes, maxObjectBytes: config.cache.maxObjectBytes, maxVariantsPerKey: config.cache.maxVariantsPerKey })
     : undefined;
   const metrics = new FrontEndMetrics(options.registry, { routes: () => pool.all(), gate, cache });
+  let httpSettings = config.http;
   const context: GatewayContext = { id: config.id, sites: () => sites, gate, cache, metrics, log, replyTimeoutMs: config.http.replyTimeoutMs };
   const tcp = new TcpSites(context, config.http.maxConnections);
 
@@ -91,7 +96,7 @@ export async function startGateway(config: FrontEndConfig, options: GatewayOptio
     });
     if (options.admin) {
       const { host, port } = parseHostPort(config.admin);
-      admin = await startAdminServer({ host, port, registry: options.registry, health: () => healthOf(config, pool) });
+      admin = await startAdminServer({ host, port, registry: options.registry, health: () => healthOf(config, pool), routes: options.adminRoutes });
     }
   } catch (err) {
     await Promise.allSettled([http?.close(0), tcp.close(0), pool.close()]);
@@ -107,8 +112,13 @@ export async function startGateway(config: FrontEndConfig, options: GatewayOptio
     tcp: () => tcp.addresses(),
     status: () => statusOf(config, pool, gate),
     update: async (state) => apply(validate(frontEndStateSchema, state)),
+    retune: (next) => {
+      httpSettings = next;
+      listener.retune(next);
+      context.replyTimeoutMs = next.replyTimeoutMs;
+    },
     close: async () => {
-      const grace = config.http.closeGraceMs;
+      const grace = httpSettings.closeGraceMs;
       await Promise.all([listener.close(grace), tcp.close(grace)]);
       await Promise.all([pool.close(), admin?.close()]);
       log.info('front-end closed');

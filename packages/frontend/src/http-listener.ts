@@ -12,6 +12,8 @@ const CLIENT_SOCKET_HIGH_WATER_BYTES = 64 * 1024;
 export interface HttpListener {
   server: Server;
   address: AddressInfo;
+  /** New timeouts and connection limit, for what arrives from now on (a reload). */
+  retune(options: HttpListenerOptions): void;
   /** Stops accepting, lets requests in flight finish for up to `graceMs`, then cuts what is left. */
   close(graceMs: number): Promise<void>;
 }
@@ -39,7 +41,13 @@ export async function startHttpListener(
     noDelay: true,
     keepAlive: true,
   });
-  server.maxConnections = options.maxConnections;
+  const retune = (next: HttpListenerOptions) => {
+    server.headersTimeout = next.headersTimeoutMs;
+    server.requestTimeout = next.requestTimeoutMs;
+    server.keepAliveTimeout = next.keepAliveTimeoutMs;
+    server.maxConnections = next.maxConnections;
+  };
+  retune(options);
   server.on('request', (req, res) => handlers.request(req, res, false));
   server.on('checkContinue', (req, res) => handlers.request(req, res, true));
   const upgraded = new Set<Duplex>();
@@ -61,6 +69,7 @@ export async function startHttpListener(
   return {
     server,
     address: server.address() as AddressInfo,
+    retune,
     close: async (graceMs) => {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();

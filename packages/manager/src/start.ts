@@ -1,15 +1,15 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
-  createLogger, createRegistry, formatHostPort, monotonicNow, parseHostPort, startAdminServer, validate,
-  type AdminServer, type Clock, type Logger,
+  changedPaths, createLogger, createRegistry, formatHostPort, monotonicNow, parseHostPort, startAdminServer, validate,
+  type AdminRoute, type AdminServer, type Clock, type Logger, type ReloadOutcome,
 } from '@overlay/common';
-import { managerConfigSchema, type ManagerConfigInput } from './config.js';
+import { managerConfigSchema, type ManagerConfig, type ManagerConfigInput } from './config.js';
 import { DASHBOARD_HTML } from './dashboard-page.js';
 import { FeedServer } from './feed-server.js';
 import { FileStore } from './file-store.js';
 import { createApiRoute } from './http-api.js';
-import { createAuthenticator } from './http-io.js';
+import { bearerToken, createAuthenticator } from './http-io.js';
 import { ManagerCore } from './manager.js';
 import { createManagerMetrics } from './metrics.js';
 import type { Store } from './store.js';
@@ -20,7 +20,13 @@ export interface StartManagerOptions {
   store?: Store;
   /** Monotonic ms for report timeouts and the capacity reaction. */
   clock?: Clock;
+  /** Builds further routes for both listeners (POST /reload), given the check that a request may write. */
+  adminRoutes?: (mayWrite: (req: IncomingMessage) => boolean) => AdminRoute[];
 }
+
+/** What a reload applies live: the tokens. Every other field keeps its value until a restart. */
+const RELOADED_FIELDS = ['token', 'readTokens'] as const;
+const RESTART_FIELDS = ['id', 'role', 'listen', 'admin', 'dataDir', 'reportTimeoutMs', 'maxBodyBytes', 'feed', 'capacity', 'store'] as const;
 
 export interface RunningManager {
   /** API base URL, `http://host:port`: the API, the feed, the dashboard, /metrics and /healthz. */
@@ -28,6 +34,8 @@ export interface RunningManager {
   address: AddressInfo;
   /** The separate /metrics and /healthz listener, when `admin` is configured. */
   adminAddress?: AddressInfo;
+  /** Applies a reloaded config: new tokens take effect for the next request and feed connection. */
+  reload(config: ManagerConfig): ReloadOutcome;
   close(): Promise<void>;
 }
 
@@ -52,7 +60,9 @@ export async function startManager(input: ManagerConfigInput, options: StartMana
   const metrics = createManagerMetrics(registry);
   const store = options.store ?? new FileStore(config.dataDir, log);
   const core = await ManagerCore.open({ config, store, log, metrics, clock: options.clock ?? monotonicNow });
-  const authenticate = createAuthenticator(config.token, config.readTokens);
+  let authenticateNow = createAuthenticator(config.token, config.readTokens);
+  const authenticate: typeof authenticateNow = (presented) => authenticateNow(presented);
+  const routes = options.adminRoutes?.((req) => authenticate(bearerToken(req)) === 'write') ?? [];
   const api = createApiRoute({ core, authenticate, maxBodyBytes: config.maxBodyBytes, metrics, log });
   const feed = new FeedServer({ core, authenticate, settings: config.feed, metrics, log });
   const health = () => ({ ok: true, role: core.role, version: core.currentVersion, subscribers: feed.subscriberCount });
@@ -60,9 +70,9 @@ export async function startManager(input: ManagerConfigInput, options: StartMana
   let main: AdminServer | undefined;
   let admin: AdminServer | undefined;
   try {
-    main = await startAdminServer({ ...parseHostPort(config.listen), registry, health, routes: [api, serveDashboard] });
+    main = await startAdminServer({ ...parseHostPort(config.listen), registry, health, routes: [...routes, api, serveDashboard] });
     main.server.on('upgrade', (req, socket, head) => feed.handleUpgrade(req, socket, head));
-    if (config.admin) admin = await startAdminServer({ ...parseHostPort(config.admin), registry, health });
+    if (config.admin) admin = await startAdminServer({ ...parseHostPort(config.admin), registry, health, routes });
   } catch (err) {
     feed.close();
     await main?.close();
@@ -78,6 +88,10 @@ export async function startManager(input: ManagerConfigInput, options: StartMana
     url,
     address,
     ...(admin ? { adminAddress: admin.address } : {}),
+    reload: (next) => {
+      authenticateNow = createAuthenticator(next.token, next.readTokens);
+      return { applied: [...RELOADED_FIELDS], restartNeeded: changedPaths(config, next, RESTART_FIELDS) };
+    },
     close: () =>
       (closing ??= (async () => {
         feed.close();

@@ -186,6 +186,8 @@ export const redirectorConfigSchema = z
     listen: listenerSchema,
     /** GET /metrics and GET /healthz. */
     admin: listenerSchema.optional(),
+    /** Bearer token for POST /reload on the admin address; without one it is open, as /metrics is. `${ENV}`. */
+    adminToken: z.string().min(16, 'must be at least 16 characters').optional(),
     rateLimit: rateLimitSchema.default(rateLimitSchema.parse({})),
     udpPayloadCap: z.number().int().min(512).max(4096).default(redirectorDefaults.udpPayloadCap),
     udpReceiveBufferBytes: z.number().int().min(64 * 1024).max(1024 * 1024 * 1024).default(redirectorDefaults.udpReceiveBufferBytes),

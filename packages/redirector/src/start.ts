@@ -1,14 +1,17 @@
 import type dgram from 'node:dgram';
 import {
+  changedPaths,
   createLogger,
   createRegistry,
   OverlayError,
   startAdminServer,
   validate,
+  type AdminRoute,
   type AdminServer,
   type Clock,
   type Logger,
   type Registry,
+  type ReloadOutcome,
 } from '@overlay/common';
 import {
   redirectorConfigSchema,
@@ -24,7 +27,12 @@ export interface StartRedirectorOptions {
   log?: Logger;
   registry?: Registry;
   now?: Clock;
+  /** Further routes on the admin address (POST /reload). */
+  adminRoutes?: AdminRoute[];
 }
+
+/** Fields a running redirector cannot change: a reload keeps the old value and says a restart applies it. */
+const RESTART_FIELDS = ['id', 'listen', 'admin', 'adminToken', 'rateLimit', 'udpPayloadCap', 'udpReceiveBufferBytes', 'tcp', 'manager'] as const;
 
 export interface RunningRedirector {
   host: string;
@@ -36,6 +44,11 @@ export interface RunningRedirector {
   udpReceiveBufferBytes: number;
   redirector: Redirector;
   update(state: RedirectorStateInput): void;
+  /**
+   * Applies a reloaded config: zones, POP table, answer tuning and, without a manager, sites and front-ends.
+   * With a manager the caller re-applies the feed on the new zones and POP table (control's `rebase`).
+   */
+  reload(config: RedirectorConfig): ReloadOutcome;
   close(): Promise<void>;
 }
 
@@ -119,6 +132,7 @@ export async function startRedirector(
     admin = await startAdminServer({
       ...config.admin,
       registry,
+      routes: options.adminRoutes,
       health: () => {
         const frontEnds = Object.values(redirector.state.frontEnds);
         return {
@@ -147,6 +161,10 @@ export async function startRedirector(
     udpReceiveBufferBytes,
     redirector,
     update: (state) => redirector.update(state),
+    reload: (next) => {
+      if (!next.manager) redirector.update(stateOf(next));
+      return { applied: next.manager ? [] : ['state'], restartNeeded: changedPaths(config, next, RESTART_FIELDS) };
+    },
     close: async () => {
       await Promise.all([closeUdp(udp), tcp.close(), admin?.close()]);
     },

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { createServer as createTlsServer, type TlsOptions } from 'node:tls';
+import { createServer as createTlsServer, Server as TlsServer, type TlsOptions } from 'node:tls';
 import { ignoreError, monotonicNow, silentLogger, type Clock, type Logger } from '@overlay/common';
 import { TunnelError } from './errors.js';
 import { acceptorHandshake } from './handshake.js';
@@ -43,7 +43,7 @@ export class TunnelServer extends EventEmitter {
   private readonly server: Server;
   private readonly options: TunnelServerOptions;
   private sessionOptions: SessionOptions;
-  private readonly keys: Buffer[];
+  private keys: Buffer[];
   private readonly log: Logger;
   private pending = new Set<Socket>();
   /** Failed handshakes, for metrics. */
@@ -120,6 +120,17 @@ export class TunnelServer extends EventEmitter {
   setRingWeights(weights: readonly number[]): void {
     for (const session of this.sessions) session.setRingWeights(weights);
     this.sessionOptions = { ...this.sessionOptions, blender: { ...this.sessionOptions.blender, weights: [...weights] } };
+  }
+
+  /**
+   * Keys (and, for a TLS listener, the certificate) for handshakes from now on: a reload's key rotation
+   * or certificate swap. Sessions already up carry on with what they agreed.
+   */
+  rekey(keys: Array<string | Buffer>, tls?: TlsOptions): void {
+    const next = keys.map(keyBytes);
+    if (next.length === 0) throw new RangeError('tunnel server: at least one pre-shared key');
+    this.keys = next;
+    if (tls && this.server instanceof TlsServer) this.server.setSecureContext(tls);
   }
 
   /** Stops accepting; open sessions get GOAWAY and may finish their streams for up to `graceMs`. */
