@@ -14,6 +14,7 @@ export { HTML_REPORT_FILE, renderHtmlReport, writeHtmlReport, type RenderOptions
 export { evaluateTarget, type TargetVerdict } from './report-targets.js';
 export { readScenarioReports, type LoadedReports, type SkippedFile } from './report-load.js';
 export { metricSamples, type MetricSample } from './tools.js';
+export { startEtcdCluster, type EtcdCluster } from './peers/etcd-cluster.js';
 
 /** Every scenario `overlay bench` knows, in the order a full run takes them. */
 export const scenarios: Scenario[] = [

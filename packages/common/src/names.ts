@@ -55,7 +55,9 @@ export function originUrlProblem(text: string): string | undefined {
  * Where a process finds its manager (a `manager:` section in a config). The token is a secret: `${ENV}`
  * in files, never logged.
  */
+const managerUrl = z.url({ protocol: /^https?$/ });
 export const managerLinkSchema = z.strictObject({
-  url: z.url({ protocol: /^https?$/ }),
+  /** One manager's base URL, or several replicas': the subscriber moves to the next when its own fails. */
+  url: z.union([managerUrl, z.array(managerUrl).min(1).max(16)]),
   token: z.string().min(16, 'must be at least 16 characters'),
 });

@@ -7,7 +7,8 @@ import { backEndStateFrom, frontEndStateFrom, redirectorStateFrom, type Redirect
 
 /** Where the manager is. The token is a secret: it comes from the config (`${ENV}`), never from logs. */
 export interface ManagerLink {
-  url: string;
+  /** One manager, or the replicas of one manager cluster in order of preference. */
+  url: string | readonly string[];
   token: string;
 }
 

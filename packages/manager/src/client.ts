@@ -12,8 +12,11 @@ export interface SubscriptionStatus {
 }
 
 export interface SubscribeOptions {
-  /** The manager's base URL (`http://host:port`, as `startManager` returns) or the ws:// URL of its feed. */
-  url: string;
+  /**
+   * The manager's base URL (`http://host:port`, as `startManager` returns) or the ws:// URL of its feed;
+   * or several replicas' URLs: a lost or refused connection moves on to the next one at once.
+   */
+  url: string | readonly string[];
   token: string;
   /** Who this subscriber is; sent first on every connection. */
   hello: Omit<HelloInput, 'type'>;
@@ -61,6 +64,13 @@ export function subscribe(options: SubscribeOptions): Subscription {
   const log = options.log ?? silentLogger;
   const backoff = new Backoff(options.backoff ?? defaultBackoff);
   const deadAfterMs = options.deadAfterMs ?? subscribeDefaults.deadAfterMs;
+  const urls = typeof options.url === 'string' ? [options.url] : [...options.url];
+  if (urls.length === 0) throw new RangeError('subscribe: at least one manager URL');
+  let current = 0;
+  /** Replicas tried since the last connection that delivered something; backoff once all were tried. */
+  let failedInARow = 0;
+  /** The replica the held state came from: `since` means something only to it. */
+  let stateFrom: number | undefined;
   let state: ManagerState | undefined;
   let socket: WebSocket | undefined;
   let open = false;
@@ -85,7 +95,8 @@ export function subscribe(options: SubscribeOptions): Subscription {
     retryTimer = undefined;
     resyncing = false;
     let lastError: string | undefined;
-    const ws = new WebSocket(feedUrl(options.url, state?.version), {
+    const target = current;
+    const ws = new WebSocket(feedUrl(urls[target] as string, stateFrom === target ? state?.version : undefined), {
       headers: { authorization: `Bearer ${options.token}` },
       maxPayload: options.maxMessageBytes ?? subscribeDefaults.maxMessageBytes,
       perMessageDeflate: false,
@@ -101,6 +112,8 @@ export function subscribe(options: SubscribeOptions): Subscription {
     ws.on('message', (data) => {
       stillAlive();
       backoff.reset();
+      failedInARow = 0;
+      stateFrom = target;
       receive(data.toString());
     });
     ws.on('unexpected-response', (_req, res) => {
@@ -118,8 +131,12 @@ export function subscribe(options: SubscribeOptions): Subscription {
       socket = undefined;
       if (closed) return;
       const error = lastError ?? `closed (${code}${reason.length > 0 ? ` ${reason.toString()}` : ''})`;
-      const delay = backoff.next();
-      log[wasOpen ? 'warn' : 'debug']({ error, retryInMs: delay }, 'manager feed lost');
+      // With replicas, the next one is tried at once; only a full round of failures waits.
+      failedInARow++;
+      current = (current + 1) % urls.length;
+      const delay = urls.length > 1 && failedInARow < urls.length ? 0 : backoff.next();
+      if (failedInARow >= urls.length) failedInARow = 0;
+      log[wasOpen ? 'warn' : 'debug']({ error, manager: urls[target], next: urls[current], retryInMs: delay }, 'manager feed lost');
       status(false, error);
       retryTimer = setTimeout(connect, delay);
     });

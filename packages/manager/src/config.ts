@@ -26,6 +26,17 @@ const capacitySchema = z.strictObject({
 });
 export type CapacitySettings = z.output<typeof capacitySchema>;
 
+const etcdSchema = z.strictObject({
+  /** etcd client URLs, e.g. `http://10.0.0.1:2379`; the client moves to another when one fails. */
+  endpoints: z.array(z.url({ protocol: /^https?$/ })).min(1).max(16),
+  /** Key prefix of this manager cluster: several clusters may share one etcd. */
+  prefix: z.string().min(1).max(256).default(managerDefaults.etcd.prefix),
+  /** Leader lease, seconds: how long after a leader dies another one takes over. */
+  leaderTtlS: z.number().int().min(1).max(60).default(managerDefaults.etcd.leaderTtlS),
+  dialTimeoutMs: positiveMs.default(managerDefaults.etcd.dialTimeoutMs),
+});
+export type EtcdSettings = z.output<typeof etcdSchema>;
+
 export const managerConfigSchema = z.strictObject({
   /** Name in logs and metrics. */
   id: z.string().min(1).max(128).default('manager'),
@@ -44,7 +55,13 @@ export const managerConfigSchema = z.strictObject({
   maxBodyBytes: positiveInt.default(managerDefaults.maxBodyBytes),
   feed: feedSchema.prefault({}),
   capacity: capacitySchema.prefault({}),
-  store: z.strictObject({ compactEvery: positiveInt.default(managerDefaults.store.compactEvery) }).prefault({}),
+  store: z
+    .strictObject({
+      compactEvery: positiveInt.default(managerDefaults.store.compactEvery),
+      /** Replicas on one etcd cluster instead of the embedded file store in `dataDir`. */
+      etcd: etcdSchema.optional(),
+    })
+    .prefault({}),
 });
 
 export type ManagerConfig = z.output<typeof managerConfigSchema>;

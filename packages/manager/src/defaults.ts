@@ -35,6 +35,14 @@ export const managerDefaults = Object.freeze({
     /** Log entries appended before the log is folded into a fresh snapshot. */
     compactEvery: 1000,
   }),
+  etcd: Object.freeze({
+    /** Key prefix of one manager cluster in etcd. */
+    prefix: '/overlay/managers',
+    /** Leader lease, s: a dead leader's successor decides after at most this long. */
+    leaderTtlS: 2,
+    /** Longest wait for a connection to an etcd member, ms. */
+    dialTimeoutMs: 2_000,
+  }),
   /** Decisions of the capacity reaction kept for GET /v1/decisions. */
   decisionsKept: 200,
   /** Versions reserved durably at a time, so versions stay increasing across restarts without a write per report. */

@@ -13,7 +13,7 @@ export {
   CapacityReactor, type CapacityRules, type CapacityView, type CapacitySite, type CapacityGateway, type CapacityDecision,
 } from './capacity.js';
 export { FileStore } from './file-store.js';
-export type { Store } from './store.js';
+export { STORE_CONFLICT, type Store } from './store.js';
 export { applyChange, emptyDurableState, changeSchema, type Change, type DurableState, type GatewayKind, type SiteRecord, type GatewayRecord } from './durable.js';
 export { managerDefaults, managerLimits, DEFAULT_RING_WEIGHTS } from './defaults.js';
 export { STREAM_PATH } from './feed-server.js';

@@ -9,7 +9,7 @@ import type { Hello, ManagerRole, ManagerState, Report } from './feed-schema.js'
 import { GatewayRuntime } from './gateway-runtime.js';
 import type { ManagerMetrics } from './metrics.js';
 import type { SiteBody } from './site-schema.js';
-import type { Store } from './store.js';
+import { STORE_CONFLICT, type Store } from './store.js';
 import { buildState, gatewaysView, ownedKinds, ownedSiteFields, ownsKind, prioritiesInForce, siteView } from './views.js';
 
 export interface ManagerCoreOptions {
@@ -29,6 +29,9 @@ export interface Decision extends CapacityDecision {
 }
 
 type ChangeListener = (immediate: boolean) => void;
+
+/** Plans made again after a replicated store said another replica wrote first. */
+const MAX_CONFLICT_RETRIES = 20;
 
 /** What a write plans: the changes to store, and what to answer once they are applied. */
 interface WritePlan<T> {
@@ -59,6 +62,9 @@ export class ManagerCore {
   private cached: { version: number; state: ManagerState } | undefined;
   private healthSignature = '';
   private closed = false;
+  /** Whether this replica runs the capacity decisions: always, unless a replicated store elects another. */
+  private leading = true;
+  private evaluations = 0;
 
   private constructor(
     private readonly options: ManagerCoreOptions,
@@ -78,6 +84,11 @@ export class ManagerCore {
   static async open(options: ManagerCoreOptions): Promise<ManagerCore> {
     const durable = await options.store.load();
     const core = new ManagerCore(options, durable);
+    options.store.follow?.((change) => core.applyReplicated(change));
+    if (options.store.lead) {
+      core.leading = false;
+      options.store.lead((leader) => (core.leading = leader));
+    }
     await core.extendLease();
     core.startTimers();
     core.updateGauges();
@@ -86,6 +97,11 @@ export class ManagerCore {
 
   get currentVersion(): number {
     return this.version;
+  }
+
+  /** Leadership and how many capacity evaluations this replica ran, for /healthz. */
+  get leadership(): { leader: boolean; capacityEvaluations: number } {
+    return { leader: this.leading, capacityEvaluations: this.evaluations };
   }
 
   /** Called after every visible change; `immediate` is false for report-driven ones, which may be gathered. */
@@ -230,14 +246,28 @@ export class ManagerCore {
 
   // ---- internals ---------------------------------------------------------------------------
 
+  /** A change another replica stored (a replicated store's `follow`): applied and pushed like our own. */
+  private applyReplicated(change: Change): void {
+    applyChange(this.durable, change);
+    if (change.op !== 'leaseVersions') this.changed(true);
+  }
+
   private write<T>(plan: () => WritePlan<T>): Promise<T> {
     const run = async (): Promise<T> => {
-      if (this.closed) throw new ApiError(503, 'closing', 'the manager is shutting down');
-      const { changes, answer, visible = changes.length > 0 } = plan();
-      for (const change of changes) await this.commit(change);
-      const result = answer();
-      if (visible) this.changed(true);
-      return result;
+      for (let attempt = 1; ; attempt++) {
+        if (this.closed) throw new ApiError(503, 'closing', 'the manager is shutting down');
+        const { changes, answer, visible = changes.length > 0 } = plan();
+        try {
+          for (const change of changes) await this.commit(change);
+        } catch (err) {
+          // Another replica wrote first; its changes are applied now, so plan again against them.
+          if ((err as { code?: unknown }).code === STORE_CONFLICT && attempt < MAX_CONFLICT_RETRIES) continue;
+          throw err;
+        }
+        const result = answer();
+        if (visible) this.changed(true);
+        return result;
+      }
     };
     const result = this.writes.then(run, run);
     this.writes = result.catch(() => undefined);
@@ -332,6 +362,9 @@ export class ManagerCore {
   }
 
   private async reactToCapacity(): Promise<void> {
+    // One decider per cluster: replicas that are not leading leave it to the leader.
+    if (!this.leading) return;
+    this.evaluations++;
     const decisions = this.reactor.evaluate(this.capacityView());
     if (decisions.length === 0) return;
     await this.write(() => {

@@ -58,14 +58,14 @@ export async function startManager(input: ManagerConfigInput, options: StartMana
   const log = options.log ?? createLogger('manager');
   const registry = createRegistry('manager', config.id);
   const metrics = createManagerMetrics(registry);
-  const store = options.store ?? new FileStore(config.dataDir, log);
+  const store = options.store ?? (config.store.etcd ? new (await import('./etcd-store.js')).EtcdStore(config.store.etcd, config.id, log) : new FileStore(config.dataDir, log));
   const core = await ManagerCore.open({ config, store, log, metrics, clock: options.clock ?? monotonicNow });
   let authenticateNow = createAuthenticator(config.token, config.readTokens);
   const authenticate: typeof authenticateNow = (presented) => authenticateNow(presented);
   const routes = options.adminRoutes?.((req) => authenticate(bearerToken(req)) === 'write') ?? [];
   const api = createApiRoute({ core, authenticate, maxBodyBytes: config.maxBodyBytes, metrics, log });
   const feed = new FeedServer({ core, authenticate, settings: config.feed, metrics, log });
-  const health = () => ({ ok: true, role: core.role, version: core.currentVersion, subscribers: feed.subscriberCount });
+  const health = () => ({ ok: true, role: core.role, version: core.currentVersion, subscribers: feed.subscriberCount, ...core.leadership });
 
   let main: AdminServer | undefined;
   let admin: AdminServer | undefined;
@@ -81,7 +81,7 @@ export async function startManager(input: ManagerConfigInput, options: StartMana
   }
   const address = main.address;
   const url = `http://${formatHostPort(address.address, address.port)}`;
-  log.info({ url, role: config.role, dataDir: config.dataDir, version: core.currentVersion }, 'manager listening');
+  log.info({ url, role: config.role, store: config.store.etcd ? 'etcd' : config.dataDir, version: core.currentVersion }, 'manager listening');
 
   let closing: Promise<void> | undefined;
   return {

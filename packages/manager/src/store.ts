@@ -1,10 +1,13 @@
 import type { Change, DurableState } from './durable.js';
 
+/** An append refused because another replica appended first; the store has handed its changes over. */
+export const STORE_CONFLICT = 'ERR_STORE_CONFLICT';
+
 /**
  * Where the manager keeps what must survive restarts and crashes. The manager calls these one at a
  * time, never concurrently, and answers a write only after `append` resolved, so a resolved append
- * must already be durable. `FileStore` is the embedded default; an etcd store would keep the same
- * three calls (docs/manager.md "Store").
+ * must already be durable. `FileStore` is the embedded default; `EtcdStore` is shared by replicas and
+ * adds `follow` and `lead` (docs/manager.md "Store").
  */
 export interface Store {
   /** Reads everything stored: the latest snapshot with the later changes applied. */
@@ -14,4 +17,11 @@ export interface Store {
   /** Replaces everything appended so far by this state, so loading stays quick. */
   compact(state: DurableState): Promise<void>;
   close(): Promise<void>;
+  /**
+   * Replicated stores: receives, in order, the changes other replicas stored after `load`. An `append`
+   * that lost the race to one of them rejects with code STORE_CONFLICT after handing them over.
+   */
+  follow?(apply: (change: Change) => void): void;
+  /** Replicated stores: campaigns for leadership; without it this manager always leads. */
+  lead?(onLeader: (leader: boolean) => void): void;
 }
