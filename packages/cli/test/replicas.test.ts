@@ -101,6 +101,13 @@ test.serial('two managers on one etcd cluster: a write to either is served by th
   const http = String(frontEnd.ready.http);
   await eventually('the front-end serves site one', () => get(http, 'one.replicas.test'), (status) => status === 200, 10_000);
   await eventually('manager-a holds the front-end', () => api(a, 'GET', '/front-ends'), (r) => r.json?.frontEnds?.['fe-1']?.connected === true, 5_000);
+  // Reports reach every replica: manager-b knows the front-end's health though it talks to manager-a.
+  await eventually(
+    'manager-b sees the front-end healthy through relayed reports',
+    () => api(b, 'GET', '/front-ends'),
+    (r) => r.json?.frontEnds?.['fe-1']?.healthy === true && r.json?.frontEnds?.['fe-1']?.connected === false && r.json?.frontEnds?.['fe-1']?.tunnels?.length === 1,
+    5_000,
+  );
 
   let writing = true;
   // Client traffic all along; every request must succeed.

@@ -1,13 +1,19 @@
+import { randomUUID } from 'node:crypto';
 import { Etcd3, Range, type Campaign, type IKeyValue, type Namespace, type Watcher } from 'etcd3';
 import { OverlayError, silentLogger, type Logger } from '@overlay/common';
 import type { EtcdSettings } from './config.js';
-import { applyChange, emptyDurableState, fromSnapshot, parseChange, toSnapshot, type Change, type DurableState } from './durable.js';
-import { STORE_CONFLICT, type Store } from './store.js';
+import { applyChange, emptyDurableState, fromSnapshot, parseChange, toSnapshot, type Change, type DurableState, type GatewayKind } from './durable.js';
+import { reportSchema } from './feed-schema.js';
+import { gatewayIdSchema } from './names.js';
+import { STORE_CONFLICT, type ReportListener, type Store } from './store.js';
 
 const HEAD = 'head';
 const SNAPSHOT = 'snapshot';
 const CHANGES = 'changes/';
 const LEADER = 'leader';
+/** `live/<kind>/<id>`: the latest report of each gateway, from whichever replica it talks to. */
+const LIVE = 'live/';
+const KINDS: ReadonlySet<string> = new Set<GatewayKind>(['frontEnds', 'backEnds']);
 const FORMAT = 1;
 /** Changes kept behind a snapshot, so a replica that fell behind catches up from the log, not a reload. */
 const KEEP_BEHIND_SNAPSHOT = 10_000;
@@ -38,13 +44,17 @@ export class EtcdStore implements Store {
   private held = new Map<number, Change>();
   private appending = false;
   private campaign: Campaign | undefined;
+  private liveWatcher: Watcher | undefined;
   private closed = false;
+  /** This replica among others (their config ids may be equal): the campaign's value, a report's sender. */
+  private readonly instance: string;
 
   constructor(
     private readonly settings: EtcdSettings,
-    private readonly id: string,
+    id: string,
     private readonly log: Logger = silentLogger,
   ) {
+    this.instance = `${id}-${randomUUID().slice(0, 8)}`;
     this.client = new Etcd3({ hosts: settings.endpoints, dialTimeout: settings.dialTimeoutMs });
     this.root = this.client.namespace(`${settings.prefix.replace(/\/$/, '')}/`);
   }
@@ -131,10 +141,10 @@ export class EtcdStore implements Store {
     const election = this.root.election(LEADER, this.settings.leaderTtlS);
     const campaign = () => {
       if (this.closed) return;
-      const current = election.campaign(this.id);
+      const current = election.campaign(this.instance);
       this.campaign = current;
       current.on('elected', () => {
-        this.log.info({ id: this.id }, 'elected leader: running the capacity decisions');
+        this.log.info({ instance: this.instance }, 'elected leader: running the capacity decisions');
         onLeader(true);
       });
       current.on('error', (err: Error) => {
@@ -147,10 +157,36 @@ export class EtcdStore implements Store {
     campaign();
   }
 
+  shareReports(onReport: ReportListener): ReportListener {
+    void this.root
+      .watch()
+      .prefix(LIVE)
+      .create()
+      .then((watcher) => {
+        this.liveWatcher = watcher;
+        watcher.on('put', (kv: IKeyValue) => {
+          const [kind, id] = kv.key.toString().slice(LIVE.length).split('/');
+          try {
+            const data = JSON.parse(kv.value.toString()) as { from?: unknown; report?: unknown };
+            if (data.from === this.instance || !KINDS.has(kind as string)) return;
+            onReport(kind as GatewayKind, gatewayIdSchema.parse(id), reportSchema.parse(data.report));
+          } catch (err) {
+            this.log.warn({ key: kv.key.toString(), reason: (err as Error).message }, 'ignoring a damaged relayed report');
+          }
+        });
+      }, (err: unknown) => this.log.error({ err }, 'cannot watch relayed reports'));
+    return (kind, id, report) => {
+      if (this.closed) return;
+      this.root.put(`${LIVE}${kind}/${id}`).value(JSON.stringify({ from: this.instance, report })).exec().catch((err: unknown) => {
+        this.log.debug({ reason: (err as Error).message }, 'report not relayed');
+      });
+    };
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await Promise.allSettled([this.campaign?.resign(), this.watcher?.cancel()]);
+    await Promise.allSettled([this.campaign?.resign(), this.watcher?.cancel(), this.liveWatcher?.cancel()]);
     this.client.close();
   }
 

@@ -64,6 +64,8 @@ export class ManagerCore {
   private closed = false;
   /** Whether this replica runs the capacity decisions: always, unless a replicated store elects another. */
   private leading = true;
+  /** Passes reports on to the other replicas (a replicated store's `shareReports`). */
+  private relay: ((kind: GatewayKind, id: string, report: Report) => void) | undefined;
   private evaluations = 0;
 
   private constructor(
@@ -85,6 +87,7 @@ export class ManagerCore {
     const durable = await options.store.load();
     const core = new ManagerCore(options, durable);
     options.store.follow?.((change) => core.applyReplicated(change));
+    core.relay = options.store.shareReports?.((kind, id, report) => core.receiveReport(kind, id, report));
     if (options.store.lead) {
       core.leading = false;
       options.store.lead((leader) => (core.leading = leader));
@@ -225,10 +228,16 @@ export class ManagerCore {
   }
 
   report(kind: GatewayKind, id: string, report: Report): void {
-    if (!this.durable.gateways[kind].has(id)) return;
+    if (this.receiveReport(kind, id, report)) this.relay?.(kind, id, report);
+  }
+
+  /** Takes a report, from a gateway here or relayed by another replica; false for an unregistered gateway. */
+  private receiveReport(kind: GatewayKind, id: string, report: Report): boolean {
+    if (!this.durable.gateways[kind].has(id)) return false;
     this.runtime.report(kind, id, report);
     this.options.metrics.reports.inc({ kind: KIND_LABEL[kind] });
     this.changed(false);
+    return true;
   }
 
   async close(): Promise<void> {

@@ -1,4 +1,8 @@
-import type { Change, DurableState } from './durable.js';
+import type { Change, DurableState, GatewayKind } from './durable.js';
+import type { Report } from './feed-schema.js';
+
+/** A gateway's latest report, as replicas pass it to each other. */
+export type ReportListener = (kind: GatewayKind, id: string, report: Report) => void;
 
 /** An append refused because another replica appended first; the store has handed its changes over. */
 export const STORE_CONFLICT = 'ERR_STORE_CONFLICT';
@@ -24,4 +28,9 @@ export interface Store {
   follow?(apply: (change: Change) => void): void;
   /** Replicated stores: campaigns for leadership; without it this manager always leads. */
   lead?(onLeader: (leader: boolean) => void): void;
+  /**
+   * Replicated stores: hears the reports gateways send to other replicas (so every replica knows every
+   * gateway's health and load) and returns how to pass on the ones sent here. Not durable.
+   */
+  shareReports?(onReport: ReportListener): ReportListener;
 }
