@@ -9,7 +9,8 @@ export const DEMO_ZONE = 'demo.test';
 export const DEMO_BACK_END_ID = 'be-1';
 
 export interface ManagerLink {
-  url: string;
+  /** One manager, or every replica's URL (gateways move to the next when theirs fails). */
+  url: string | string[];
   token: string;
 }
 
@@ -27,8 +28,8 @@ export const DEMO_PRIORITIES = Object.freeze({
   ],
 });
 
-export function managerConfig(listen: string, token: string, dataDir: string) {
-  return { role: 'both', listen, token, dataDir };
+export function managerConfig(listen: string, token: string, dataDir: string, etcdEndpoints: string[] = []) {
+  return { role: 'both', listen, token, dataDir, ...(etcdEndpoints.length ? { store: { etcd: { endpoints: etcdEndpoints } } } : {}) };
 }
 
 export function backEndConfig(id: string, tunnel: string, admin: string, manager: ManagerLink, tunnelKey: string) {

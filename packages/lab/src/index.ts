@@ -9,3 +9,4 @@ export {
   DEMO_SITE, DEMO_ZONE, DEMO_BACK_END_ID, DEMO_PRIORITIES, demoSiteBody, managerConfig, backEndConfig, frontEndConfig, redirectorConfig, type ManagerLink,
 } from './demo-site.js';
 export { startLabDemo, type LabDemo } from './lab-demo.js';
+export { planLabTopology, defaultLabTopology, type LabTopologyOptions, type LabLayout } from './topology.js';

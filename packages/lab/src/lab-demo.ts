@@ -1,6 +1,6 @@
 import { startLab, type Lab } from './lab.js';
 import type { LabOptions } from './options.js';
-import { startLabSystem, type LabSystemOptions } from './system.js';
+import { startLabSystem, type LabSystem, type LabSystemOptions } from './system.js';
 
 /** What `overlay lab` prints and how it stops: the shape of the CLI's `Running`. */
 export interface LabDemo {
@@ -23,7 +23,7 @@ export async function startLabDemo(options: LabOptions = {}, systemOptions: LabS
   const { delayMs, jitterMs, rateMbit } = lab.options;
   const ns = (host: string) => lab.host(host).namespace;
   const hosts = Object.values(lab.hosts);
-  const [popA, popB] = system.frontEnds;
+  const [popA] = system.frontEnds as [LabSystem['frontEnds'][number]];
   const [origin] = system.origins;
   const dnsAddress = system.dns.split(':')[0];
   const link = `${delayMs} ms one way${jitterMs ? ` (+0..${jitterMs} ms jitter)` : ''}${rateMbit ? `, ${rateMbit} Mbit/s each way` : ''}`;
@@ -35,6 +35,7 @@ export async function startLabDemo(options: LabOptions = {}, systemOptions: LabS
       link: { delayMs, jitterMs, rateMbit, queueBytes: lab.options.queueBytes },
       hosts: Object.fromEntries(hosts.map((host) => [host.name, { namespace: host.namespace, address: host.address, side: host.side }])),
       manager: system.manager,
+      managers: system.managers,
       token: system.token,
       frontEnds: system.frontEnds,
       backEnds: system.backEnds,
@@ -47,13 +48,13 @@ export async function startLabDemo(options: LabOptions = {}, systemOptions: LabS
       `Overlay lab ${lab.id} is up. Long leg: ${link}.`,
       `  near side ${lab.subnets.near}: ${side('near')}`,
       `  far side  ${lab.subnets.far}: ${side('far')}`,
-      `${system.site} is served by front-ends pop-a (${popA.http}) and pop-b (${popB.http}); the managers and back-end run on back-end.`,
+      `${system.site} is served by front-ends ${system.frontEnds.map((frontEnd) => `${frontEnd.id} (${frontEnd.http})`).join(', ')} through back-ends ${system.backEnds.map((backEnd) => `${backEnd.id} on ${backEnd.host}`).join(', ')}; ${system.managers.length} manager${system.managers.length > 1 ? ' replicas on etcd' : ''} at ${system.managers.join(', ')}.`,
       'Try (as root):',
       `  ip netns exec ${ns('client')} curl -si -H 'Host: ${system.site}' http://${popA.http}/`,
       `  ip netns exec ${ns('client')} curl -s -o /dev/null -w 'overlay ttfb %{time_starttransfer}s\\n' -H 'Host: ${system.site}' http://${popA.http}/slow/0`,
       `  ip netns exec ${ns('client')} curl -s -o /dev/null -w 'direct  ttfb %{time_starttransfer}s\\n' ${origin.url}/slow/0`,
       `  ip netns exec ${ns('client')} dig @${dnsAddress} ${system.site} A`,
-      `  ip netns exec ${ns('back-end')} curl -s -H 'Authorization: Bearer ${system.token}' ${system.manager}/v1/front-ends`,
+      `  ip netns exec ${ns(systemOptions.layout?.managers[0]?.host ?? 'back-end')} curl -s -H 'Authorization: Bearer ${system.token}' ${system.manager}/v1/front-ends`,
       `  ip netns exec ${ns('client')} bash      # a shell on the client host`,
       'Ctrl-C stops everything and removes the namespaces.',
     ],

@@ -5,27 +5,21 @@ import { fileURLToPath } from 'node:url';
 import { formatHostPort, OverlayError, pollUntil, type StartedProcess } from '@overlay/common';
 import { ADVISED_NOTSENT_LOWAT } from '@overlay/tunnel';
 import {
-  backEndConfig, DEMO_BACK_END_ID, DEMO_PRIORITIES, DEMO_SITE, demoSiteBody, frontEndConfig, managerConfig, redirectorConfig, type ManagerLink,
+  backEndConfig, DEMO_PRIORITIES, DEMO_SITE, demoSiteBody, frontEndConfig, managerConfig, redirectorConfig, type ManagerLink,
 } from './demo-site.js';
 import type { Lab } from './lab.js';
 import { requestFrom } from './ns-http.js';
+import { planLabTopology, type LabLayout } from './topology.js';
 
 const ORIGIN_MAIN = fileURLToPath(new URL('./origin-main.js', import.meta.url));
 const DEFAULT_CLI = fileURLToPath(new URL('../../cli/dist/main.js', import.meta.url));
 
 /**
- * Where the roles run and listen. Every host has its own namespace, hence its own ports: sites on 80 and
- * DNS on 53 as in production. The managers sit with the back-end on the far side, so the front-ends'
- * config feed crosses the long leg as it would from a central control plane.
+ * Where the roles run and listen by default (`planLabTopology` for more POPs, back-ends, managers). Every
+ * host has its own namespace, hence its own ports: sites on 80 and DNS on 53 as in production. The managers
+ * sit on the far side, so the front-ends' config feed crosses the long leg as from a central control plane.
  */
-export const LAB_SYSTEM_LAYOUT = Object.freeze({
-  origins: [{ id: 'origin-1', host: 'origin-1' }, { id: 'origin-2', host: 'origin-2' }],
-  manager: { host: 'back-end', port: 7000 },
-  backEnd: { id: DEMO_BACK_END_ID, host: 'back-end', tunnelPort: 7010, adminPort: 9090 },
-  frontEnds: [{ id: 'pop-a', host: 'pop-a' }, { id: 'pop-b', host: 'pop-b' }],
-  redirector: { host: 'pop-a', port: 53, adminPort: 9091 },
-  ports: { http: 80, origin: 80, frontEndAdmin: 9090 },
-});
+export const LAB_SYSTEM_LAYOUT: LabLayout = Object.freeze(planLabTopology().layout);
 
 export interface LabSystemOptions {
   /** The built `overlay` command. Default: packages/cli/dist/main.js beside this package. */
@@ -34,11 +28,15 @@ export interface LabSystemOptions {
   onStderr?: (line: string) => void;
   /** How long the site may take to answer through every front-end, ms. Default 30 000. */
   readyTimeoutMs?: number;
+  /** Which roles run where; the lab must have its hosts (`planLabTopology`). Default LAB_SYSTEM_LAYOUT. */
+  layout?: LabLayout;
 }
 
 export interface LabSystem {
   /** Manager API base URL (reachable from inside the lab only), and its bearer token. */
   manager: string;
+  /** Every manager replica's URL (one without etcd). */
+  managers: string[];
   token: string;
   site: string;
   origins: Array<{ id: string; host: string; url: string }>;
@@ -50,10 +48,10 @@ export interface LabSystem {
   close(): Promise<void>;
 }
 
-async function managerCall(lab: Lab, link: ManagerLink, method: string, path: string, body: unknown): Promise<void> {
-  const response = await requestFrom(lab, LAB_SYSTEM_LAYOUT.manager.host, {
+async function managerCall(lab: Lab, host: string, url: string, link: ManagerLink, method: string, path: string, body: unknown): Promise<void> {
+  const response = await requestFrom(lab, host, {
     method,
-    url: `${link.url}/v1${path}`,
+    url: `${url}/v1${path}`,
     headers: { authorization: `Bearer ${link.token}`, 'content-type': 'application/json' },
     body: JSON.stringify(body),
   });
@@ -72,7 +70,7 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs: num
  * front-end, over the long leg. Needs the lab's default hosts (client is optional).
  */
 export async function startLabSystem(lab: Lab, options: LabSystemOptions = {}): Promise<LabSystem> {
-  const layout = LAB_SYSTEM_LAYOUT;
+  const layout = options.layout ?? LAB_SYSTEM_LAYOUT;
   const cli = options.cli ?? DEFAULT_CLI;
   const readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
   const address = (host: string) => lab.host(host).address;
@@ -101,7 +99,7 @@ export async function startLabSystem(lab: Lab, options: LabSystemOptions = {}): 
 
   try {
     // Gateway hosts set up as docs/operations.md asks, so priorities hold across the long leg.
-    const gatewayHosts = [layout.backEnd.host, ...layout.frontEnds.map((frontEnd) => frontEnd.host)];
+    const gatewayHosts = [...layout.backEnds.map((backEnd) => backEnd.host), ...layout.frontEnds.map((frontEnd) => frontEnd.host)];
     await Promise.all(gatewayHosts.map((host) => lab.exec(host, 'sysctl', ['-q', '-w', `net.ipv4.tcp_notsent_lowat=${ADVISED_NOTSENT_LOWAT}`])));
     const origins = await Promise.all(
       layout.origins.map(async ({ id, host }) => {
@@ -109,21 +107,23 @@ export async function startLabSystem(lab: Lab, options: LabSystemOptions = {}): 
         return { id, host, url: String(started.ready.url) };
       }),
     );
-    const manager = await startRole(
-      layout.manager.host,
-      'manager',
-      managerConfig(formatHostPort(address(layout.manager.host), layout.manager.port), token, join(dir, 'manager-data')),
-    );
-    const link: ManagerLink = { url: String(manager.ready.url), token };
+    const etcdEndpoints = await startEtcd(lab, layout, dir, readyTimeoutMs);
+    const managerUrls: string[] = [];
+    for (const { host, port } of layout.managers) {
+      const manager = await startRole(host, 'manager', managerConfig(formatHostPort(address(host), port), token, join(dir, `manager-data-${host}`), etcdEndpoints));
+      managerUrls.push(String(manager.ready.url));
+    }
+    const link: ManagerLink = { url: managerUrls.length === 1 ? (managerUrls[0] as string) : managerUrls, token };
+    const call = (method: string, path: string, body: unknown) => managerCall(lab, layout.managers[0]!.host, managerUrls[0]!, link, method, path, body);
     const frontEndIds = layout.frontEnds.map((frontEnd) => frontEnd.id);
-    await managerCall(lab, link, 'PUT', `/sites/${DEMO_SITE}`, demoSiteBody(origins.map((origin) => origin.url), frontEndIds, [layout.backEnd.id]));
-    await managerCall(lab, link, 'PUT', `/sites/${DEMO_SITE}/priorities`, DEMO_PRIORITIES);
+    await call('PUT', `/sites/${DEMO_SITE}`, demoSiteBody(origins.map((origin) => origin.url), frontEndIds, layout.backEnds.map((backEnd) => backEnd.id)));
+    await call('PUT', `/sites/${DEMO_SITE}/priorities`, DEMO_PRIORITIES);
 
-    const backEndAddress = address(layout.backEnd.host);
-    const backEnd = await startRole(
-      layout.backEnd.host,
-      'back-end',
-      backEndConfig(layout.backEnd.id, formatHostPort(backEndAddress, layout.backEnd.tunnelPort), formatHostPort(backEndAddress, layout.backEnd.adminPort), link, tunnelKey),
+    const backEnds = await Promise.all(
+      layout.backEnds.map(async ({ id, host, tunnelPort, adminPort }) => {
+        const started = await startRole(host, 'back-end', backEndConfig(id, formatHostPort(address(host), tunnelPort), formatHostPort(address(host), adminPort), link, tunnelKey));
+        return { id, host, tunnel: String(started.ready.tunnel), admin: String(started.ready.admin) };
+      }),
     );
     const frontEnds = await Promise.all(
       layout.frontEnds.map(async ({ id, host }) => {
@@ -150,16 +150,17 @@ export async function startLabSystem(lab: Lab, options: LabSystemOptions = {}): 
       frontEnds.map((frontEnd) =>
         until(`${DEMO_SITE} through ${frontEnd.id}`, async () => {
           const response = await requestFrom(lab, frontEnd.host, { url: `http://${frontEnd.http}/`, headers: { host: DEMO_SITE } });
-          return response.status === 200 && response.headers['x-overlay-backend'] === layout.backEnd.id;
+          return response.status === 200 && layout.backEnds.some((backEnd) => response.headers['x-overlay-backend'] === backEnd.id);
         }, readyTimeoutMs),
       ),
     );
     return {
-      manager: link.url,
+      manager: managerUrls[0] as string,
+      managers: managerUrls,
       token,
       site: DEMO_SITE,
       origins,
-      backEnds: [{ id: layout.backEnd.id, host: layout.backEnd.host, tunnel: String(backEnd.ready.tunnel), admin: String(backEnd.ready.admin) }],
+      backEnds,
       frontEnds,
       dns: String(redirector.ready.dns),
       close,
@@ -168,4 +169,28 @@ export async function startLabSystem(lab: Lab, options: LabSystemOptions = {}): 
     await close();
     throw err;
   }
+}
+
+/** The etcd members of a replicated control plane, one beside each manager; their client URLs. */
+async function startEtcd(lab: Lab, layout: LabLayout, dir: string, readyTimeoutMs: number): Promise<string[]> {
+  if (layout.etcd.length === 0) return [];
+  const peer = (member: LabLayout['etcd'][number]) => `http://${formatHostPort(lab.host(member.host).address, member.peerPort)}`;
+  const client = (member: LabLayout['etcd'][number]) => `http://${formatHostPort(lab.host(member.host).address, member.clientPort)}`;
+  const cluster = layout.etcd.map((member) => `${member.name}=${peer(member)}`).join(',');
+  for (const member of layout.etcd) {
+    lab.spawn(member.host, 'etcd', [
+      '--name', member.name, '--data-dir', join(dir, member.name),
+      '--listen-client-urls', client(member), '--advertise-client-urls', client(member),
+      '--listen-peer-urls', peer(member), '--initial-advertise-peer-urls', peer(member),
+      '--initial-cluster', cluster, '--initial-cluster-state', 'new', '--initial-cluster-token', `overlay-lab-${lab.id}`, '--log-level', 'warn',
+    ], { stdio: 'ignore' });
+  }
+  const endpoints = layout.etcd.map(client);
+  await Promise.all(layout.etcd.map((member) =>
+    until(`etcd member ${member.name}`, async () => {
+      const response = await requestFrom(lab, member.host, { url: `${client(member)}/health` });
+      return response.status === 200 && response.body.includes('"true"');
+    }, readyTimeoutMs),
+  ));
+  return endpoints;
 }
