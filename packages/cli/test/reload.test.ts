@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { createHash, X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
@@ -103,6 +104,24 @@ function postReload(address: string, token?: string): Promise<{ status: number; 
   });
 }
 
+/** Whether the front-end closes a keep-alive connection left idle after one request within `ms`. */
+function idleClosedWithin(address: string, ms: number): Promise<boolean> {
+  const { host, port } = parseHostPort(address);
+  return new Promise((resolve, reject) => {
+    const socket = createConnection({ host, port }, () => socket.write('GET / HTTP/1.1\r\nHost: shop.test\r\n\r\n'));
+    const timer = setTimeout(() => {
+      socket.destroy();
+      resolve(false);
+    }, ms);
+    socket.on('data', () => {});
+    socket.once('error', reject);
+    socket.once('close', () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+}
+
 async function dig(dns: string, ...args: string[]): Promise<string> {
   const { host, port } = parseHostPort(dns);
   const { stdout } = await run('dig', [`@${host}`, '-p', String(port), '+time=2', '+tries=1', ...args]);
@@ -136,9 +155,9 @@ test('SIGHUP applies a new site, tunnel certificate, zone and POP table while a 
   const backEnd = await startRole('back-end', 'back-end.json');
   const tunnel = String(backEnd.process.ready.tunnel);
 
-  const frontEndConfig = (sites: Record<string, unknown>) => ({
+  const frontEndConfig = (sites: Record<string, unknown>, keepAliveTimeoutMs = 60_000) => ({
     id: 'fe-1',
-    http: { listen: '127.0.0.1:0' },
+    http: { listen: '127.0.0.1:0', keepAliveTimeoutMs },
     admin: '127.0.0.1:0',
     state: { backEnds: { 'be-1': { tunnel, key: KEY, tls: { ca: path('ca.pem'), servername: 'backend.test' } } }, sites },
   });
@@ -198,12 +217,14 @@ test('SIGHUP applies a new site, tunnel certificate, zone and POP table while a 
   writeFileSync(path('tunnel.pem'), readFileSync(path('renewed.pem')));
   writeFileSync(path('tunnel.key'), readFileSync(path('renewed.key')));
   write('back-end.json', backEndConfig({ shop, blog: shop }));
-  write('front-end.json', frontEndConfig({ shop: { domains: ['shop.test'], backEnds: ['be-1'] }, blog: { domains: ['blog.test'], backEnds: ['be-1'] } }));
+  write('front-end.json', frontEndConfig({ shop: { domains: ['shop.test'], backEnds: ['be-1'] }, blog: { domains: ['blog.test'], backEnds: ['be-1'] } }, 300));
   write('redirector.json', redirectorConfig(2, true));
   for (const role of [backEnd, frontEnd, redirector]) {
     const [outcome] = await sighup(role);
     t.is(outcome?.msg, 'config reloaded', JSON.stringify(outcome));
+    if (role === frontEnd) t.deepEqual(outcome?.applied, ['http.keepAliveTimeoutMs', 'state']);
   }
+  t.true(await idleClosedWithin(http, 2_000), 'the new keep-alive timeout (300 ms, was 60 s) closes an idle connection');
 
   t.is(await presentedFingerprint(tunnel), renewed, 'a new handshake gets the renewed certificate');
   const blog = await get(http, 'blog.test', '/');
