@@ -6,7 +6,7 @@ import test from 'ava';
 import { startEtcdCluster, type EtcdCluster } from '@overlay/bench';
 import { startProcess, type StartedProcess } from '@overlay/common';
 import { startDemoOrigin, type DemoOrigin } from '@overlay/demo-origin';
-import { OVERLAY, requireCommand } from '../../../test/helpers.js';
+import { OVERLAY, requireCommand, run } from '../../../test/helpers.js';
 
 const TOKEN = 'replicas-test-manager-token-0123';
 const KEY = 'replicas-test-tunnel-key-0123';
@@ -52,6 +52,12 @@ async function eventually<T>(what: string, probe: () => Promise<T>, ok: (value: 
   }
 }
 
+async function dig(dns: string, name: string): Promise<string> {
+  const [host, port] = dns.split(':');
+  const { stdout } = await run('dig', [`@${host}`, '-p', String(port), '+time=1', '+tries=1', '+short', name, 'A']);
+  return stdout.trim();
+}
+
 function get(frontEnd: string, host: string): Promise<number> {
   const [hostname, port] = frontEnd.split(':');
   return new Promise((resolve, reject) => {
@@ -68,6 +74,7 @@ const site = (name: string, extra: object = {}) => ({ domains: [`${name}.replica
 
 test.before(async () => {
   await requireCommand('etcd', 'etcd-server');
+  await requireCommand('dig', 'bind9-dnsutils');
   etcd = await startEtcdCluster(3);
   origin = await startDemoOrigin({ id: 'origin-1', host: '127.0.0.1', port: 0 });
 });
@@ -100,6 +107,12 @@ test.serial('two managers on one etcd cluster: a write to either is served by th
   const frontEnd = await role('front-end', 'front-end', { id: 'fe-1', http: { listen: '127.0.0.1:0' }, admin: '127.0.0.1:0', manager: { url: [a, b], token: TOKEN, tunnelKey: KEY } });
   const http = String(frontEnd.ready.http);
   await eventually('the front-end serves site one', () => get(http, 'one.replicas.test'), (status) => status === 200, 10_000);
+  const redirector = await role('redirector', 'redirector', {
+    id: 'dns-1', listen: '127.0.0.1:0', manager: { url: [a, b], token: TOKEN },
+    zones: { 'replicas.test': { ns: [{ name: 'ns1.replicas.test', addresses: ['127.0.0.1'] }] } },
+  });
+  const dns = String(redirector.ready.dns);
+  await eventually('the redirector answers site one', () => dig(dns, 'one.replicas.test'), (answer) => answer === '127.0.0.1', 5_000);
   await eventually('manager-a holds the front-end', () => api(a, 'GET', '/front-ends'), (r) => r.json?.frontEnds?.['fe-1']?.connected === true, 5_000);
   // Reports reach every replica: manager-b knows the front-end's health though it talks to manager-a.
   await eventually(
@@ -160,6 +173,7 @@ test.serial('two managers on one etcd cluster: a write to either is served by th
   const put = await api(b, 'PUT', '/sites/three', site('three'));
   t.true(put.status === 200 || put.status === 201);
   await eventually('the front-end serves a site added on manager-b', () => get(http, 'three.replicas.test'), (status) => status === 200, 2_000);
+  await eventually('the redirector, on manager-b now, answers it too', () => dig(dns, 'three.replicas.test'), (answer) => answer === '127.0.0.1', 2_000);
 
   await new Promise((resolve) => setTimeout(resolve, 500));
   writing = false;

@@ -106,7 +106,7 @@ const percentile = (values: number[], p: number) => {
 let siteCounter = 0;
 
 /** CHANGES_PER_ROUND changes through the first manager, each waited for at every gateway. */
-async function measure(system: System): Promise<{ p50: number; p99: number; bytesPerGateway: number; feedBytesPerSecond: number }> {
+async function measure(system: System): Promise<{ p50: number; slowest: number; bytesPerGateway: number; feedBytesPerSecond: number }> {
   const fanOut: number[] = [];
   const carried: number[] = [];
   const bytesBefore = system.gateways.reduce((sum, gateway) => sum + gateway.bytes, 0);
@@ -122,7 +122,7 @@ async function measure(system: System): Promise<{ p50: number; p99: number; byte
   }
   const seconds = (performance.now() - started) / 1000;
   const bytes = system.gateways.reduce((sum, gateway) => sum + gateway.bytes, 0) - bytesBefore;
-  return { p50: percentile(fanOut, 50), p99: percentile(fanOut, 99), bytesPerGateway: percentile(carried, 50), feedBytesPerSecond: bytes / seconds / GATEWAYS };
+  return { p50: percentile(fanOut, 50), slowest: Math.max(...fanOut), bytesPerGateway: percentile(carried, 50), feedBytesPerSecond: bytes / seconds / GATEWAYS };
 }
 
 export const feedScenario: Scenario = {
@@ -142,13 +142,13 @@ export const feedScenario: Scenario = {
       const [single, replicas] = await medianOfRounds(
         systems.map((system) => () => measure(system)),
         ROUNDS,
-        (round, figures) => progress(`round ${round}: ${figures.map((figure, index) => `${systems[index]?.name} p50 ${figure.p50.toFixed(1)} ms p99 ${figure.p99.toFixed(1)} ms`).join('; ')}`),
+        (round, figures) => progress(`round ${round}: ${figures.map((figure, index) => `${systems[index]?.name} p50 ${figure.p50.toFixed(1)} ms slowest ${figure.slowest.toFixed(1)} ms`).join('; ')}`),
       );
       if (!single || !replicas) throw new Error('no figures');
       const three = `three replicas on etcd, ${GATEWAYS} gateways`;
       return [
         result(`fan-out p50 per change, ${three}`, 'ms', replicas.p50, BASELINE, single.p50),
-        result(`fan-out p99 per change, ${three}`, 'ms', replicas.p99, BASELINE, single.p99),
+        result(`fan-out, slowest of ${CHANGES_PER_ROUND} changes, ${three}`, 'ms', replicas.slowest, BASELINE, single.slowest),
         result(`feed bytes per change per gateway, ${three}`, 'bytes', replicas.bytesPerGateway, BASELINE, single.bytesPerGateway),
         result(`feed bytes per second per gateway while changing, ${three}`, 'bytes/s', replicas.feedBytesPerSecond, BASELINE, single.feedBytesPerSecond),
       ];
