@@ -101,6 +101,17 @@ test.serial('two managers on one etcd cluster: a write to either is served by th
     t.log(`site ${name} served by the other replica after ${waited.toFixed(0)} ms`);
   }
 
+  // Writes race on the two replicas: one order for both, so of two sites claiming one domain exactly one wins.
+  for (let round = 0; round < 5; round++) {
+    const domain = `race-${round}.replicas.test`;
+    const [left, right] = await Promise.all([
+      api(a, 'PUT', `/sites/race-a-${round}`, { ...site(`race-a-${round}`, { frontEnds: [] }), domains: [domain] }),
+      api(b, 'PUT', `/sites/race-b-${round}`, { ...site(`race-b-${round}`, { frontEnds: [] }), domains: [domain] }),
+    ]);
+    t.deepEqual([left.status < 300, right.status < 300].filter(Boolean).length, 1, `round ${round}: ${left.status} ${right.status}`);
+    t.true([left.status, right.status].includes(409), `round ${round}: the loser is told of the conflict`);
+  }
+
   // Gateways follow the managers with both URLs, manager-a first.
   const backEnd = await role('back-end', 'back-end', { id: 'be-1', tunnel: { listen: '127.0.0.1:0', keys: [KEY] }, admin: '127.0.0.1:0', manager: { url: [a, b], token: TOKEN } });
   void backEnd;
