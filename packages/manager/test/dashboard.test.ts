@@ -33,7 +33,11 @@ test('the dashboard shows sites, gateways and live tunnel RTT from the feed, in 
   t.teardown(() => gateway.close());
   await waitFor('gateway connected', () => gateway.connected);
   const tunnel = { peer: 'be-1', rttMs: 41.5, jitterMs: 2.25, lossRate: 0.002, throughputBps: 3_000_000, connected: true };
-  gateway.report(report({ load: 0.37, tunnels: [tunnel], ringBytes: [900_000, 400_000, 120_000, 30_000, 5_000] }));
+  // Report every second as a real gateway does, so a slow browser start cannot outlast the report timeout.
+  let current = report({ load: 0.37, tunnels: [tunnel], ringBytes: [900_000, 400_000, 120_000, 30_000, 5_000] });
+  gateway.report(current);
+  const reporter = setInterval(() => gateway.report(current), 1000);
+  t.teardown(() => clearInterval(reporter));
   await waitFor('report stored', async () => (await api(manager.url, 'GET', '/v1/front-ends/pop-a-1')).body.lastReport !== null);
 
   const browser = await launch();
@@ -54,7 +58,8 @@ test('the dashboard shows sites, gateways and live tunnel RTT from the feed, in 
   t.regex(await page.locator('#tunnels tbody').innerText(), /pop-a-1\s+be-1\s+connected\s+41\.5\s+2\.3\s+0\.20 %\s+24\.0 Mbit\/s/);
 
   // A new report reaches the open page without a reload.
-  gateway.report(report({ load: 0.5, tunnels: [{ ...tunnel, rttMs: 88.5 }] }));
+  current = report({ load: 0.5, tunnels: [{ ...tunnel, rttMs: 88.5 }] });
+  gateway.report(current);
   await page.waitForFunction(() => document.querySelector('#tunnels td.rtt')?.textContent === '88.5', undefined, { timeout: 5000 });
   t.is(await rtt.first().innerText(), '88.5');
 
