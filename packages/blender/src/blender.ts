@@ -9,12 +9,22 @@ const EMPTY = Buffer.alloc(0);
 export type EmitFn<T> = (context: T, chunk: Buffer, offset: number, length: number, fin: boolean) => void;
 
 /**
+ * Streams that can be held back together: the streams of one tunnel connection, paused while that
+ * connection cannot take more (its session window is spent). A blocked group's streams are not ready.
+ */
+export class BlendGroup<T> {
+  blocked = false;
+  readonly queues = new Set<BlendQueue<T>>();
+}
+
+/**
  * One stream's connection buffer (seed 001: one per client socket), with its priority fixed at open.
  * Bytes wait here until the blender picks them; `credit` is how many the peer lets us send (flow control).
  */
 export class BlendQueue<T> {
   readonly context: T;
   readonly ring: number;
+  readonly group: BlendGroup<T> | undefined;
   /** Bytes written and not yet emitted. */
   queuedBytes = 0;
   credit: number;
@@ -32,10 +42,11 @@ export class BlendQueue<T> {
   next: BlendQueue<T> | null = null;
   prev: BlendQueue<T> | null = null;
 
-  constructor(context: T, ring: number, credit: number) {
+  constructor(context: T, ring: number, credit: number, group: BlendGroup<T> | undefined) {
     this.context = context;
     this.ring = ring;
     this.credit = credit;
+    this.group = group;
   }
 }
 
@@ -113,12 +124,23 @@ export class Blender<T> {
     return this.readyTotal > 0;
   }
 
-  /** Adds a stream at `priority` (clamped to the rings there are), allowed to send `credit` bytes. */
-  open(context: T, priority: number, credit: number): BlendQueue<T> {
+  /**
+   * Adds a stream at `priority` (clamped to the rings there are), allowed to send `credit` bytes; in
+   * `group`, when given, so that it can be held back with the group's other streams.
+   */
+  open(context: T, priority: number, credit: number, group?: BlendGroup<T>): BlendQueue<T> {
     const ring = Math.min(this.rings.length - 1, Math.max(0, Math.trunc(priority)));
-    const queue = new BlendQueue(context, ring, credit);
+    const queue = new BlendQueue(context, ring, credit, group);
+    group?.queues.add(queue);
     this.rings[ring].nSockets++;
     return queue;
+  }
+
+  /** Holds back (or releases) every stream of `group`: held streams count as not ready in every ring. */
+  setBlocked(group: BlendGroup<T>, blocked: boolean): void {
+    if (group.blocked === blocked) return;
+    group.blocked = blocked;
+    for (const queue of group.queues) this.refresh(queue);
   }
 
   /** Queues bytes of `queue` for sending; the buffer is kept, not copied, so the caller must not reuse it. */
@@ -308,10 +330,11 @@ export class Blender<T> {
   /** Recomputes a queue's sendable bytes and readiness and keeps its ring's counters exact. */
   private refresh(queue: BlendQueue<T>): void {
     const ring = this.rings[queue.ring];
-    const sendable = Math.max(0, Math.min(queue.queuedBytes, queue.credit));
+    const held = queue.group?.blocked === true;
+    const sendable = held ? 0 : Math.max(0, Math.min(queue.queuedBytes, queue.credit));
     ring.nBytes += sendable - queue.sendable;
     queue.sendable = sendable;
-    const ready = sendable > 0 || (queue.finPending && queue.queuedBytes === 0);
+    const ready = !held && (sendable > 0 || (queue.finPending && queue.queuedBytes === 0));
     if (ready === queue.ready) return;
     queue.ready = ready;
     if (ready) this.link(ring, queue);
@@ -369,6 +392,7 @@ export class Blender<T> {
     queue.sendable = 0;
     queue.detached = true;
     queue.finPending = false;
+    queue.group?.queues.delete(queue);
     ring.nSockets--;
   }
 }

@@ -1,6 +1,6 @@
 import test from 'ava';
 import fc from 'fast-check';
-import { Blender, type BlendQueue } from '@overlay/blender';
+import { BlendGroup, Blender, type BlendQueue } from '@overlay/blender';
 
 interface Source {
   id: number;
@@ -163,6 +163,38 @@ test('credit bounds what a stream sends, and new credit resumes it', (t) => {
   t.true(blender.hasReady);
   while (blender.hasReady) blender.nextPacket((_ctx, _chunk, _offset, length) => (sent += length));
   t.is(sent, 5000);
+});
+
+test('a blocked group holds back exactly its streams; released, they resume with their share', (t) => {
+  const blender = new Blender<string>();
+  const lane = new BlendGroup<string>();
+  const held = blender.open('held', 0, INFINITE, lane);
+  const free = blender.open('free', 3, INFINITE);
+  blender.write(held, Buffer.alloc(512 * 1024));
+  blender.write(free, Buffer.alloc(512 * 1024));
+  blender.setBlocked(lane, true);
+  t.is(blender.ringStats()[0].nReady, 0);
+  t.is(blender.ringStats()[0].nBytes, 0);
+  const sent = { held: 0, free: 0 };
+  const queues = { held, free };
+  const take = (packets: number) => {
+    for (let i = 0; i < packets; i++) {
+      blender.nextPacket((ctx, _chunk, _offset, length) => {
+        const name = ctx as keyof typeof sent;
+        sent[name] += length;
+        if (queues[name].queuedBytes < 64 * 1024) blender.write(queues[name], Buffer.alloc(512 * 1024));
+      });
+    }
+  };
+  take(10);
+  t.is(sent.held, 0);
+  t.true(sent.free > 0);
+  blender.setBlocked(lane, false);
+  t.is(blender.ringStats()[0].nBytes, 512 * 1024);
+  const before = { ...sent };
+  take(5_000);
+  const heldShare = (sent.held - before.held) / (sent.held - before.held + sent.free - before.free);
+  t.true(Math.abs(heldShare - 16384 / (16384 + 2048)) < 0.02, `held stream's share once released: ${heldShare}`);
 });
 
 test('nextPacket respects the session window it is given', (t) => {

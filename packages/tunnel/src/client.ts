@@ -10,6 +10,7 @@ import type { QosReport } from './qos.js';
 import { keyBytes } from './server.js';
 import { TunnelSession, type OpenOptions } from './session.js';
 import type { TunnelStream } from './stream.js';
+import { TunnelWriter } from './writer.js';
 
 export interface StripingOptions {
   /** Most TCP connections one tunnel uses. */
@@ -76,6 +77,8 @@ export class TunnelClient extends EventEmitter {
   private readonly log: Logger;
   private readonly clock: Clock;
   private readonly slots: Slot[] = [];
+  /** One scheduler for what the tunnel sends, across all of its connections. */
+  private readonly writer: TunnelWriter;
   private stopped = false;
   private started = false;
   private reaper: NodeJS.Timeout | null = null;
@@ -90,6 +93,7 @@ export class TunnelClient extends EventEmitter {
     this.key = keyBytes(options.key);
     this.log = options.log ?? silentLogger;
     this.clock = options.clock ?? monotonicNow;
+    this.writer = new TunnelWriter(this.sessionOptions);
   }
 
   /** Starts connecting; keeps the tunnel up until close(). */
@@ -177,7 +181,7 @@ export class TunnelClient extends EventEmitter {
 
   /** New ring weights for every connection, now and later (the manager's PUT /v1/rings). */
   setRingWeights(weights: readonly number[]): void {
-    for (const session of this.sessions) session.setRingWeights(weights);
+    this.writer.setRingWeights(weights);
     this.sessionOptions = { ...this.sessionOptions, blender: { ...this.sessionOptions.blender, weights: [...weights] } };
   }
 
@@ -260,6 +264,7 @@ export class TunnelClient extends EventEmitter {
       const session = new TunnelSession(socket, 'initiator', peer, this.sessionOptions, rest, {
         log: this.log.child({ backEnd: peer.id, connection: slot.index }),
         clock: this.clock,
+        writer: this.writer,
       });
       slot.session = session;
       slot.connecting = false;

@@ -7,6 +7,7 @@ import { acceptorHandshake } from './handshake.js';
 import { resolveSessionOptions, type SessionOptions } from './options.js';
 import { TunnelSession } from './session.js';
 import type { TunnelStream } from './stream.js';
+import { TunnelWriter } from './writer.js';
 
 export interface TunnelServerOptions {
   /** This back-end's gateway id, told to front-ends in the handshake. */
@@ -46,6 +47,8 @@ export class TunnelServer extends EventEmitter {
   private keys: Buffer[];
   private readonly log: Logger;
   private pending = new Set<Socket>();
+  /** One writer per tunnel (front-end id and tunnel id), shared by its connections while any is up. */
+  private readonly writers = new Map<string, { writer: TunnelWriter; sessions: number }>();
   /** Failed handshakes, for metrics. */
   handshakeFailures = 0;
 
@@ -95,12 +98,14 @@ export class TunnelServer extends EventEmitter {
         this.pending.delete(socket);
         if (socket.destroyed) return;
         const log = this.log.child({ peer: peer.id, remote });
-        const session = new TunnelSession(socket, 'acceptor', peer, this.sessionOptions, rest, { log, clock: this.options.clock ?? monotonicNow });
+        const writer = this.writerFor(`${peer.id}\n${peer.tunnel}`);
+        const session = new TunnelSession(socket, 'acceptor', peer, this.sessionOptions, rest, { log, clock: this.options.clock ?? monotonicNow, writer: writer.writer });
         if (this.options.reportLoad) session.loadProbe = this.options.reportLoad;
         this.sessions.add(session);
         session.on('stream', (stream: TunnelStream) => this.emit('stream', stream, session));
         session.once('close', (error?: Error) => {
           this.sessions.delete(session);
+          if (--writer.sessions === 0) this.writers.delete(`${peer.id}\n${peer.tunnel}`);
           log.info({ code: error instanceof TunnelError ? error.code : undefined, reason: error?.message }, 'tunnel session closed');
         });
         log.info({ tunnel: peer.tunnel }, 'tunnel session up');
@@ -116,9 +121,20 @@ export class TunnelServer extends EventEmitter {
     );
   }
 
-  /** New ring weights for every connection, now and later (the manager's PUT /v1/rings). */
+  /** The writer of a tunnel's connections, counted once more. */
+  private writerFor(tunnel: string): { writer: TunnelWriter; sessions: number } {
+    let entry = this.writers.get(tunnel);
+    if (!entry) {
+      entry = { writer: new TunnelWriter(this.sessionOptions), sessions: 0 };
+      this.writers.set(tunnel, entry);
+    }
+    entry.sessions++;
+    return entry;
+  }
+
+  /** New ring weights for every tunnel, now and later (the manager's PUT /v1/rings). */
   setRingWeights(weights: readonly number[]): void {
-    for (const session of this.sessions) session.setRingWeights(weights);
+    for (const { writer } of this.writers.values()) writer.setRingWeights(weights);
     this.sessionOptions = { ...this.sessionOptions, blender: { ...this.sessionOptions.blender, weights: [...weights] } };
   }
 

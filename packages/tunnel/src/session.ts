@@ -1,17 +1,16 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
-import { Blender } from '@overlay/blender';
 import { SmoothedValue, monotonicNow, silentLogger, type Clock, type Logger } from '@overlay/common';
 import { encodeFrame, encodeWindow, FrameDecoder, packPayload, unpackPayload } from './codec.js';
-import { compressInto, compressionScratch, decompress } from './compress.js';
+import { decompress } from './compress.js';
 import { protocolError, resetError, TunnelError, TunnelErrorCode } from './errors.js';
-import { ReceiveWindow, SendCredit } from './flow.js';
-import { FrameFlag, FrameType, HEADER_SIZE, MAX_STREAM_ID, WireError, wireErrorName } from './frame.js';
+import { ReceiveWindow } from './flow.js';
+import { FrameFlag, FrameType, MAX_STREAM_ID, WireError, wireErrorName } from './frame.js';
 import type { PeerHello } from './handshake.js';
 import type { SessionOptions, Settings } from './options.js';
 import { emptyQosReport, readQosReport, type QosReport } from './qos.js';
 import { TunnelStream, type StreamHost } from './stream.js';
-import { WriteBatch } from './write-batch.js';
+import { TunnelWriter, type WriteLane } from './writer.js';
 
 export type SessionRole = 'initiator' | 'acceptor';
 
@@ -32,9 +31,9 @@ export interface SessionStats {
   framesReceived: number;
   /** Bytes compression kept off the wire. */
   compressionSaved: number;
-  /** Bytes waiting in the blender across streams. */
+  /** Bytes of this connection's streams waiting in the blender. */
   queuedBytes: number;
-  /** Per-ring bytes sent since the session began. */
+  /** Per-ring bytes this connection sent since it began. */
   ringBytes: number[];
 }
 
@@ -43,8 +42,8 @@ const RESET_MEMORY = 16_384;
 
 /**
  * One authenticated TCP (or TLS) connection of a tunnel: multiplexes streams over it with per-stream and
- * per-session flow control, schedules outgoing bytes with the blender, measures RTT with PINGs and trades
- * QoS reports with the peer. Events: 'stream' (TunnelStream) for streams the peer opens, 'reply' on a
+ * per-session flow control, measures RTT with PINGs and trades QoS reports with the peer. What its streams
+ * send is scheduled by the tunnel's TunnelWriter, shared by all of the tunnel's connections. Events: 'stream' (TunnelStream) for streams the peer opens, 'reply' on a
  * stream when its reply head arrives, 'qos' (QosReport) from the peer, 'goaway', 'close' (error?).
  */
 export class TunnelSession extends EventEmitter implements StreamHost {
@@ -66,33 +65,29 @@ export class TunnelSession extends EventEmitter implements StreamHost {
   private readonly clock: Clock;
   private readonly streams = new Map<number, TunnelStream>();
   private readonly recentlyReset = new Set<number>();
-  private readonly blender: Blender<TunnelStream>;
+  private readonly writer: TunnelWriter;
+  private readonly lane: WriteLane;
   private readonly decoder: FrameDecoder;
   private readonly peerSettings: Settings;
-  private readonly sendCredit: SendCredit;
   private readonly recvSession: ReceiveWindow;
-  private readonly batch: WriteBatch<TunnelStream>;
-  private readonly scratch = compressionScratch();
-  private control: Buffer[] = [];
   private nextStreamId: number;
   private lastPeerStreamId = 0;
   private peerOpened = 0;
   private localOpened = 0;
   private windowsTotal = 0;
-  private bytesInFlight = 0;
-  private flushScheduled = false;
   private lastReceivedAt: number;
   private touched: TunnelStream[] = [];
-  private heldWriters: TunnelStream[] = [];
   private readonly timers: NodeJS.Timeout[] = [];
   private drainTimer: NodeJS.Timeout | undefined;
   private closingSocket = false;
-  private readonly stats = {
-    bytesSent: 0, bytesReceived: 0, dataBytesSent: 0, dataBytesReceived: 0, framesSent: 0, framesReceived: 0, compressionSaved: 0,
-  };
+  private readonly stats = { bytesReceived: 0, dataBytesReceived: 0, framesReceived: 0 };
   private qosWindow = { at: 0, sent: 0, received: 0 };
 
-  constructor(socket: Socket, role: SessionRole, peer: PeerHello, options: SessionOptions, firstBytes: Buffer, context: { log?: Logger; clock?: Clock } = {}) {
+  /**
+   * `context.writer` is the tunnel's writer when this connection is one of several of a tunnel (they
+   * share it); without one the session schedules its streams alone.
+   */
+  constructor(socket: Socket, role: SessionRole, peer: PeerHello, options: SessionOptions, firstBytes: Buffer, context: { log?: Logger; clock?: Clock; writer?: TunnelWriter } = {}) {
     super();
     this.socket = socket;
     this.role = role;
@@ -102,10 +97,9 @@ export class TunnelSession extends EventEmitter implements StreamHost {
     this.clock = context.clock ?? monotonicNow;
     this.peerSettings = { ...peer.settings };
     this.nextStreamId = role === 'initiator' ? 1 : 2;
-    this.blender = new Blender(options.blender);
-    this.sendCredit = new SendCredit(this.peerSettings.sessionWindow);
+    this.writer = context.writer ?? new TunnelWriter(options);
+    this.lane = this.writer.attach(socket, this.peerSettings, { finSent: (stream) => this.onFinSent(stream) });
     this.recvSession = new ReceiveWindow(options.settings.sessionWindow, options.settings.sessionWindow, 0.25, this.clock());
-    this.batch = new WriteBatch(options.writeBatchBytes);
     this.decoder = new FrameDecoder(options.settings.maxFramePayload, this.onFrame);
     this.lastReceivedAt = this.clock();
     this.qosWindow.at = this.lastReceivedAt;
@@ -125,9 +119,9 @@ export class TunnelSession extends EventEmitter implements StreamHost {
     if (firstBytes.length) queueMicrotask(() => this.onData(firstBytes));
   }
 
-  /** New ring weights for this session's outgoing bytes (the manager's PUT /v1/rings). */
+  /** New ring weights for the outgoing bytes of this session's tunnel (the manager's PUT /v1/rings). */
   setRingWeights(weights: readonly number[]): void {
-    this.blender.setWeights(weights);
+    this.writer.setRingWeights(weights);
   }
 
   /** What this end reports as its load (0..1) in QOS frames; -1 for unknown. */
@@ -147,7 +141,7 @@ export class TunnelSession extends EventEmitter implements StreamHost {
     if (this.nextStreamId > MAX_STREAM_ID - 2) throw new TunnelError(TunnelErrorCode.GOAWAY, 'stream ids exhausted', { retryable: true });
     const id = this.nextStreamId;
     this.nextStreamId += 2;
-    const priority = clampPriority(options.priority ?? 2, this.blender.ringCount);
+    const priority = clampPriority(options.priority ?? 2, this.writer.blender.ringCount);
     const stream = this.createStream(id, priority, undefined);
     this.localOpened++;
     this.queueControl(encodeFrame(FrameType.OPEN, 0, id, packPayload({ p: priority, m: options.meta })));
@@ -178,39 +172,44 @@ export class TunnelSession extends EventEmitter implements StreamHost {
       this.remove(stream);
       failStream(stream, failure);
     }
+    this.writer.detach(this.lane);
     if (!this.closingSocket) this.socket.destroy();
     this.emit('close', error);
   }
 
   qos(): QosReport {
-    const ringStats = this.blender.ringStats();
     return {
       ...emptyQosReport(),
       rttMs: this.rtt.value ?? -1,
       jitterMs: this.rtt.value === undefined ? -1 : this.rtt.jitter,
       streams: this.streams.size,
-      queuedBytes: ringStats.reduce((sum, ring) => sum + ring.nBytes, 0),
-      ringBytes: ringStats.map((ring) => ring.bytesSent),
+      queuedBytes: this.queuedBytes(),
+      ringBytes: [...this.lane.ringBytes],
       load: this.loadProbe(),
     };
   }
 
   getStats(): SessionStats {
-    const rings = this.blender.ringStats();
     return {
       ...this.stats,
+      ...this.lane.stats,
       streams: this.streams.size,
-      queuedBytes: rings.reduce((sum, ring) => sum + ring.nBytes, 0),
-      ringBytes: rings.map((ring) => ring.bytesSent),
+      queuedBytes: this.queuedBytes(),
+      ringBytes: [...this.lane.ringBytes],
     };
+  }
+
+  private queuedBytes(): number {
+    let queued = 0;
+    for (const stream of this.streams.values()) queued += stream.queue.queuedBytes;
+    return queued;
   }
 
   // ---- StreamHost: calls from TunnelStream --------------------------------------------------------
 
   writeData(stream: TunnelStream, chunk: Buffer): void {
     if (stream.removed || stream.finSent) return;
-    this.blender.write(stream.queue, chunk);
-    this.scheduleFlush();
+    this.writer.write(stream.queue, chunk);
   }
 
   endData(stream: TunnelStream): void {
@@ -219,8 +218,7 @@ export class TunnelSession extends EventEmitter implements StreamHost {
       stream.heldFinal = null;
       return;
     }
-    this.blender.end(stream.queue);
-    this.scheduleFlush();
+    this.writer.end(stream.queue);
   }
 
   sendReply(stream: TunnelStream, meta: unknown): void {
@@ -259,7 +257,8 @@ export class TunnelSession extends EventEmitter implements StreamHost {
     const settings = this.options.settings;
     const recv = new ReceiveWindow(settings.initialWindow, this.options.maxWindow, 0.5, this.clock());
     const stream = new TunnelStream(this, id, priority, meta, recv, this.options.streamHighWaterMark);
-    stream.queue = this.blender.open(stream, priority, this.peerSettings.initialWindow);
+    stream.lane = this.lane;
+    stream.queue = this.writer.open(stream, priority, this.peerSettings.initialWindow, this.lane);
     this.windowsTotal += recv.window;
     this.streams.set(id, stream);
     return stream;
@@ -277,7 +276,7 @@ export class TunnelSession extends EventEmitter implements StreamHost {
     stream.removed = true;
     this.streams.delete(stream.id);
     this.windowsTotal -= stream.recv.window;
-    this.blender.close(stream.queue);
+    this.writer.blender.close(stream.queue);
     // Bytes received but never read would otherwise keep their share of the session window forever.
     // (A stream finished cleanly keeps its inbox for its reader; the credit is returned all the same.)
     const unread = stream.recv.discardBuffered();
@@ -293,7 +292,7 @@ export class TunnelSession extends EventEmitter implements StreamHost {
     if (!this.draining || this.streams.size > 0 || this.closed) return;
     setImmediate(() => {
       if (this.closed || this.streams.size > 0) return;
-      this.flush();
+      this.writer.flush();
       this.endGracefully();
     });
   }
@@ -317,6 +316,13 @@ export class TunnelSession extends EventEmitter implements StreamHost {
 
   private maybeRemove(stream: TunnelStream): void {
     if (stream.finSent && stream.finReceived) this.remove(stream);
+  }
+
+  private onFinSent(stream: TunnelStream): void {
+    const final = stream.heldFinal;
+    stream.heldFinal = null;
+    if (final) queueMicrotask(() => final());
+    this.maybeRemove(stream);
   }
 
   private returnSessionCredit(bytes: number): void {
@@ -415,7 +421,7 @@ export class TunnelSession extends EventEmitter implements StreamHost {
     if (this.draining || this.closed) return this.refuse(id, 'session is draining');
     if (this.peerOpened >= this.options.settings.maxStreams) return this.refuse(id, 'too many streams');
     this.peerOpened++;
-    const stream = this.createStream(id, clampPriority(open.p as number, this.blender.ringCount), open.m);
+    const stream = this.createStream(id, clampPriority(open.p as number, this.writer.blender.ringCount), open.m);
     this.emit('stream', stream);
   }
 
@@ -451,16 +457,14 @@ export class TunnelSession extends EventEmitter implements StreamHost {
     const increment = payload.readUInt32BE(0);
     if (increment === 0) throw protocolError('WINDOW with a zero increment');
     if (id === 0) {
-      if (!this.sendCredit.add(increment)) throw protocolError('session window past 2^31 - 1', WireError.FLOW_CONTROL_ERROR);
-      this.scheduleFlush();
+      if (!this.lane.addCredit(increment)) throw protocolError('session window past 2^31 - 1', WireError.FLOW_CONTROL_ERROR);
       return;
     }
     const stream = this.streams.get(id);
     // Credit for a finished stream is normal: it crossed our FIN on the wire.
     if (!stream) return;
     if (stream.queue.credit + increment > 0x7fff_ffff) throw protocolError(`window of stream ${id} past 2^31 - 1`, WireError.FLOW_CONTROL_ERROR);
-    this.blender.addCredit(stream.queue, increment);
-    this.scheduleFlush();
+    this.writer.addCredit(stream.queue, increment);
   }
 
   private onPing(flags: number, id: number, payload: Buffer): void {
@@ -525,126 +529,7 @@ export class TunnelSession extends EventEmitter implements StreamHost {
   // ---- writing ---------------------------------------------------------------------------------
 
   private queueControl(frame: Buffer): void {
-    if (this.closed) return;
-    this.control.push(frame);
-    this.scheduleFlush();
-  }
-
-  private scheduleFlush(): void {
-    if (this.flushScheduled || this.closed) return;
-    this.flushScheduled = true;
-    // setImmediate, not a microtask: writes made in the same tick join one batch, and I/O gets a turn.
-    setImmediate(this.flush);
-  }
-
-  /** Writes while the socket holds less than the low watermark: the blender decides as late as it can. */
-  private readonly flush = (): void => {
-    this.flushScheduled = false;
-    while (!this.closed && this.bytesInFlight < this.options.writeLowWatermark) {
-      if (!this.assemble()) break;
-    }
-    this.releaseHeldWriters();
-  };
-
-  /** Fills one batch: control frames first, then blender packets. False when there was nothing to send. */
-  private assemble(): boolean {
-    const batch = this.batch;
-    batch.begin();
-    if (this.control.length) {
-      const control = this.control;
-      this.control = [];
-      for (const frame of control) batch.appendFrame(frame);
-      this.stats.framesSent += control.length;
-    }
-    while (batch.length < this.options.writeBatchBytes && this.sendCredit.available > 0 && this.blender.hasReady) {
-      const before = batch.emitted;
-      const room = this.options.writeBatchBytes - batch.length;
-      const sent = this.blender.nextPacket(this.emitSlice, Math.min(room, this.sendCredit.available));
-      this.sendCredit.available -= sent;
-      this.stats.dataBytesSent += sent;
-      if (batch.emitted === before) break;
-    }
-    this.closeFrame();
-    return this.writeOut();
-  }
-
-  private readonly emitSlice = (stream: TunnelStream, chunk: Buffer, offset: number, length: number, fin: boolean): void => {
-    const batch = this.batch;
-    batch.emitted++;
-    const limit = Math.min(this.peerSettings.maxFramePayload, this.options.maxDataFrame);
-    // Consecutive slices of one stream share a frame: the sub-packet is a scheduling unit, not a wire unit.
-    // A run longer than a frame (one ready stream) is cut into frames of at most `limit`.
-    while (length > 0 || batch.frameStream !== stream) {
-      if (batch.frameStream !== stream || batch.frameLength >= limit || batch.room === 0) {
-        this.closeFrame();
-        batch.openFrame(stream, stream.id, HEADER_SIZE + Math.min(length, limit));
-      }
-      const take = Math.min(length, limit - batch.frameLength, batch.room);
-      batch.appendPayload(chunk, offset, take);
-      offset += take;
-      length -= take;
-    }
-    if (fin) {
-      batch.frameFlags |= FrameFlag.FIN;
-      stream.finSent = true;
-      this.closeFrame();
-      const final = stream.heldFinal;
-      stream.heldFinal = null;
-      if (final) queueMicrotask(() => final());
-      this.maybeRemove(stream);
-    }
-    if (stream.heldWrite && stream.queue.queuedBytes < stream.writableHighWaterMark) this.heldWriters.push(stream);
-  };
-
-  /** Seals the open DATA frame, compressing its payload when that pays. */
-  private closeFrame(): void {
-    const batch = this.batch;
-    const stream = batch.frameStream;
-    if (!stream) return;
-    const length = batch.frameLength;
-    if (length >= this.options.compressMinBytes && this.peerSettings.compression && this.options.settings.compression) {
-      if (stream.skipCompression > 0) {
-        stream.skipCompression--;
-      } else {
-        const saved = compressInto(batch, this.scratch);
-        if (saved > 0) this.stats.compressionSaved += saved;
-        // Incompressible bytes (media, TLS) rarely turn compressible: stop trying for a while.
-        else stream.skipCompression = 16;
-      }
-    }
-    batch.closeFrame();
-    this.stats.framesSent++;
-  }
-
-  private writeOut(): boolean {
-    const out = this.batch.take();
-    if (!out) return false;
-    this.bytesInFlight += out.bytes;
-    this.stats.bytesSent += out.bytes;
-    const done = () => {
-      this.bytesInFlight -= out.bytes;
-      this.batch.recycle(out.owners);
-      if (this.blender.hasReady || this.control.length) this.scheduleFlush();
-    };
-    const last = out.chunks.length - 1;
-    if (last > 0) this.socket.cork();
-    for (let i = 0; i < last; i++) this.socket.write(out.chunks[i]);
-    this.socket.write(out.chunks[last], done);
-    if (last > 0) this.socket.uncork();
-    return true;
-  }
-
-  private releaseHeldWriters(): void {
-    const writers = this.heldWriters;
-    if (writers.length === 0) return;
-    this.heldWriters = [];
-    for (const stream of writers) {
-      const callback = stream.heldWrite;
-      if (callback && stream.queue.queuedBytes < stream.writableHighWaterMark) {
-        stream.heldWrite = null;
-        callback();
-      }
-    }
+    if (!this.closed) this.lane.queueControl(frame);
   }
 
   // ---- liveness and QoS ------------------------------------------------------------------------
@@ -668,12 +553,13 @@ export class TunnelSession extends EventEmitter implements StreamHost {
   private sendQos(): void {
     const now = this.clock();
     const seconds = Math.max(0.001, (now - this.qosWindow.at) / 1000);
+    const sent = this.lane.stats.bytesSent;
     const report: QosReport = {
       ...this.qos(),
-      txBytesPerSec: Math.round((this.stats.bytesSent - this.qosWindow.sent) / seconds),
+      txBytesPerSec: Math.round((sent - this.qosWindow.sent) / seconds),
       rxBytesPerSec: Math.round((this.stats.bytesReceived - this.qosWindow.received) / seconds),
     };
-    this.qosWindow = { at: now, sent: this.stats.bytesSent, received: this.stats.bytesReceived };
+    this.qosWindow = { at: now, sent, received: this.stats.bytesReceived };
     this.queueControl(encodeFrame(FrameType.QOS, 0, 0, packPayload(report)));
   }
 }

@@ -1,6 +1,7 @@
 import { Duplex } from 'node:stream';
 import type { BlendQueue } from '@overlay/blender';
 import type { ReceiveWindow } from './flow.js';
+import type { WriteLane } from './writer.js';
 
 /** What a stream needs from its session; the session does the protocol work. */
 export interface StreamHost {
@@ -29,6 +30,7 @@ export class TunnelStream extends Duplex {
   /** The reply head, once received (see the 'reply' event). */
   reply: unknown = undefined;
   /** @internal */ queue!: BlendQueue<TunnelStream>;
+  /** @internal The connection this stream's bytes leave on. */ lane!: WriteLane;
   /** @internal */ recv: ReceiveWindow;
   /** @internal Bytes handed to push() so far. */ pushed = 0;
   /** @internal Bytes whose consumption was already reported to flow control. */ reported = 0;

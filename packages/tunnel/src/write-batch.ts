@@ -15,8 +15,6 @@ export interface BatchOut {
  */
 export class WriteBatch<S = unknown> {
   readonly capacity: number;
-  /** Blender emits seen since begin(): tells the writer whether a packet produced anything. */
-  emitted = 0;
   /** The stream whose DATA frame is open, if any. */
   frameStream: S | null = null;
   frameLength = 0;
@@ -32,10 +30,6 @@ export class WriteBatch<S = unknown> {
 
   constructor(batchBytes: number) {
     this.capacity = batchBytes + 4096;
-  }
-
-  begin(): void {
-    this.emitted = 0;
   }
 
   /** Bytes assembled and not yet taken. */

@@ -8,8 +8,10 @@ import { pollUntil } from '@overlay/common';
 import type { Lab } from '@overlay/lab';
 import { metricSamples } from '../tools.js';
 import type { LoadPlan, LoadResult } from './priority-load.js';
+import type { SharesPlan, SharesResult } from './priority-shares.js';
 
 const LOAD_SCRIPT = fileURLToPath(new URL('./priority-load.js', import.meta.url));
+const SHARES_SCRIPT = fileURLToPath(new URL('./priority-shares.js', import.meta.url));
 
 /** Bytes per ring from a Prometheus text page: `name{…ring="N"…} value`, summed over other labels. */
 function ringBytes(metrics: string, name: string): number[] {
@@ -101,4 +103,19 @@ export async function runLoad(lab: Lab, plan: LoadPlan, mark: (at: 'start' | 'en
     clearTimeout(timeout);
     if (child.exitCode === null) child.kill('SIGKILL');
   }
+}
+
+/** Runs the share test (priority-shares.ts) in the lab's client host; resolves with its result line. */
+export async function runShares(lab: Lab, plan: SharesPlan): Promise<SharesResult> {
+  const timeoutMs = Math.max(...plan.marksMs) + 60_000;
+  const { stdout } = await lab.exec('client', process.execPath, [SHARES_SCRIPT, JSON.stringify(plan)], { timeoutMs });
+  const line = stdout.split('\n').find((text) => text.includes('"event":"result"'));
+  if (!line) throw new Error(`share test printed no result: ${stdout.slice(0, 500)}`);
+  return JSON.parse(line) as SharesResult;
+}
+
+/** Connections the front-end's tunnel uses now (`overlay_frontend_tunnel_connections`, summed over back-ends). */
+export async function tunnelConnections(lab: Lab, admin: string): Promise<number> {
+  const { stdout } = await lab.exec('pop-a', 'curl', ['-sf', `http://${admin}/metrics`], { timeoutMs: 5_000 });
+  return metricSamples(stdout, 'overlay_frontend_tunnel_connections').reduce((sum, { value }) => sum + value, 0);
 }

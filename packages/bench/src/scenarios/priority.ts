@@ -7,7 +7,7 @@ import { startLab, type Lab, type LabOptions, type LinkCounters } from '@overlay
 import { result, round, type BenchResult, type Chart, type Scenario } from '../harness.js';
 import { overlayCli } from '../tools.js';
 import type { LoadClass, LoadPlan } from './priority-load.js';
-import { backEndRingBytes, runLoad, tunnelSockets, waitForDrain, type SocketSample } from './priority-probes.js';
+import { backEndRingBytes, runLoad, runShares, tunnelConnections, tunnelSockets, waitForDrain, type SocketSample } from './priority-probes.js';
 
 const ORIGIN_SCRIPT = fileURLToPath(new URL('./priority-origin.js', import.meta.url));
 const KEY = 'priority-benchmark-key-0123456789';
@@ -46,6 +46,15 @@ const NOTSENT_LOWAT = 16_384;
 /** The kernel's default: no limit but the send buffer. */
 const NOTSENT_LOWAT_DEFAULT = 4_294_967_295;
 
+/**
+ * The share test: one priority-0 and one priority-3 download alone, the tunnel on 1, 2 and 4 connections
+ * (a burst of short requests beforehand makes it stripe, 64 streams per connection), shares over the
+ * first 5 s and from 20 s to 25 s.
+ */
+const SHARE_CLASSES = [PROBE.name, BULK[0].name];
+const SHARE_CONNECTIONS = [{ connections: 1, burst: 0 }, { connections: 2, burst: 100 }, { connections: 4, burst: 200 }];
+const SHARE_MARKS_MS = [5_000, 20_000, 25_000];
+
 /** The load's conditions: probes alone; probes beside bulk downloads, prioritized or all at priority 2. */
 type Mode = 'no load' | 'prioritized' | 'all priorities equal' | 'prioritized, kernel default';
 
@@ -63,7 +72,7 @@ interface Measured {
 /** What the back-end and the long leg had done at one instant. */
 interface Snapshot { ringBytes: number[]; sockets: SocketSample[]; link: LinkCounters }
 
-interface Gateways { url: string; tunnel: string; admin: string }
+interface Gateways { url: string; tunnel: string; admin: string; frontEndAdmin: string }
 
 interface Latency { p50: number; p99: number; samples: number[] }
 
@@ -137,7 +146,7 @@ async function startGateways(lab: Lab, dir: string, originUrl: string): Promise<
     (err: Error) => ((lastError = err.message), false),
   );
   if (!(await pollUntil(answers, { timeoutMs: 5_000 }))) throw new Error(`no answer through the overlay at ${url}: ${lastError}`);
-  return { url, tunnel, admin: address(backEnd.ready, 'admin'), processes: [frontEnd, backEnd] };
+  return { url, tunnel, admin: address(backEnd.ready, 'admin'), frontEndAdmin: address(frontEnd.ready, 'admin'), processes: [frontEnd, backEnd] };
 }
 
 /** Sets tcp_notsent_lowat on the gateways' hosts; sockets without their own setting follow it at once. */
@@ -207,6 +216,32 @@ function merge(windows: Measured[]): Measured {
   }));
 }
 
+/** The share test at each connection count: priority 0's share of the two downloads' bytes, early and late. */
+async function sharesByConnections(lab: Lab, gateways: Gateways, progress: (line: string) => void): Promise<BenchResult[]> {
+  const expected = (WEIGHTS[PROBE.priority] / (WEIGHTS[PROBE.priority] + WEIGHTS[BULK[0].priority])) * 100;
+  const results: BenchResult[] = [];
+  for (const { connections, burst } of SHARE_CONNECTIONS) {
+    const shares = await runShares(lab, {
+      url: gateways.url, site: PRIORITIZED, classHeader: CLASS_HEADER, burst, burstPath: '/bytes/1',
+      classes: SHARE_CLASSES, path: BULK_PATH, marksMs: SHARE_MARKS_MS,
+    });
+    if (shares.errors.length) throw new Error(`share test on ${connections} connections: ${shares.errors.join('; ')}`);
+    const used = await tunnelConnections(lab, gateways.frontEndAdmin);
+    const [early, mid, late] = shares.marks;
+    const share = (bytes: number[]) => (bytes[0] + bytes[1] === 0 ? 0 : (bytes[0] / (bytes[0] + bytes[1])) * 100);
+    const steady = late.map((bytes, i) => bytes - mid[i]);
+    progress(`shares, tunnel on ${used} connections (wanted ${connections}): priority 0 ${share(early).toFixed(1)} % over the first 5 s, ${share(steady).toFixed(1)} % from 20 s to 25 s; bytes ${late.join('/')}`);
+    if (used !== connections) throw new Error(`share test: the tunnel used ${used} connections, not ${connections}`);
+    const label = `${connections} connection${connections === 1 ? '' : 's'}`;
+    results.push(
+      result(`priority 0 byte share vs priority 3, ${label}, first 5 s`, '%', share(early), 'configured weight share', expected, 'within 2 %'),
+      result(`priority 0 byte share vs priority 3, ${label}, 20-25 s`, '%', share(steady), 'configured weight share', expected, 'within 2 %'),
+    );
+    await waitForDrain(lab, tunnelPort(gateways), 64 * 1024, 10_000);
+  }
+  return results;
+}
+
 function shareResults(prioritized: Measured): BenchResult[] {
   const weighted = BULK.map((cls) => cls.streams * WEIGHTS[cls.priority]);
   const totalWeight = weighted.reduce((a, b) => a + b, 0);
@@ -237,6 +272,7 @@ export const priorityScenario: Scenario = {
       for (const mode of ORDER) windows[mode].push(await measure(lab, gateways, mode, progress));
       const [idle, prioritized, equal, kernelDefault] = (['no load', 'prioritized', 'all priorities equal', 'prioritized, kernel default'] as const).map((mode) => merge(windows[mode]));
       const [idleMs, prioritizedMs, equalMs, kernelDefaultMs] = [idle, prioritized, equal, kernelDefault].map((m) => latency(m.probesMs));
+      const byConnections = await sharesByConnections(lab, gateways, progress);
       const goodput = (m: Measured) => (m.bytes * 8) / m.seconds / 1e6;
       const lowat = `tcp_notsent_lowat ${NOTSENT_LOWAT / 1024} KiB`;
       const results: BenchResult[] = [
@@ -245,6 +281,7 @@ export const priorityScenario: Scenario = {
         result('high-priority p50 under load', 'ms', prioritizedMs.p50, 'FIFO (all priorities equal)', equalMs.p50),
         result('high-priority p50 under load', 'ms', prioritizedMs.p50, 'no load', idleMs.p50),
         ...shareResults(prioritized),
+        ...byConnections,
         result('high-priority p99 under load, kernel default send buffer', 'ms', kernelDefaultMs.p99, lowat, prioritizedMs.p99),
         result('high-priority p50 under load, kernel default send buffer', 'ms', kernelDefaultMs.p50, lowat, prioritizedMs.p50),
         result('long-leg goodput under load, prioritized', 'Mbit/s', goodput(prioritized), 'long-leg rate', LAB.rateMbit ?? 0),

@@ -1,0 +1,280 @@
+import type { Socket } from 'node:net';
+import { BlendGroup, Blender, type BlendQueue } from '@overlay/blender';
+import { compressInto, compressionScratch } from './compress.js';
+import { SendCredit } from './flow.js';
+import { FrameFlag, HEADER_SIZE } from './frame.js';
+import type { SessionOptions, Settings } from './options.js';
+import type { TunnelStream } from './stream.js';
+import { WriteBatch } from './write-batch.js';
+
+/** What a lane tells its session. */
+export interface LaneHooks {
+  /** The stream's last bytes (its FIN) left in a batch. */
+  finSent(stream: TunnelStream): void;
+}
+
+/** Bytes one connection sent, for the session's stats. */
+export interface LaneStats {
+  bytesSent: number;
+  dataBytesSent: number;
+  framesSent: number;
+  compressionSaved: number;
+}
+
+/**
+ * The sending side of one TCP connection of a tunnel: its socket, its control frames, its session
+ * window (credit the peer granted on this connection) and the batch being assembled for it. Which
+ * stream's bytes go next is not decided here but by the tunnel's one TunnelWriter.
+ */
+export class WriteLane {
+  readonly group = new BlendGroup<TunnelStream>();
+  readonly batch: WriteBatch<TunnelStream>;
+  readonly credit: SendCredit;
+  /** Bytes per ring this connection carried since it began. */
+  readonly ringBytes: number[];
+  readonly stats: LaneStats = { bytesSent: 0, dataBytesSent: 0, framesSent: 0, compressionSaved: 0 };
+  control: Buffer[] = [];
+  /** Bytes handed to the socket and not yet taken by the kernel. */
+  inFlight = 0;
+  closed = false;
+
+  constructor(
+    readonly writer: TunnelWriter,
+    readonly socket: Socket,
+    /** The peer's settings, live: a SETTINGS frame may change them. */
+    readonly peerSettings: Settings,
+    readonly hooks: LaneHooks,
+  ) {
+    this.batch = new WriteBatch(writer.options.writeBatchBytes);
+    this.credit = new SendCredit(peerSettings.sessionWindow);
+    this.ringBytes = new Array<number>(writer.blender.ringCount).fill(0);
+  }
+
+  get belowWatermark(): boolean {
+    return this.inFlight < this.writer.options.writeLowWatermark;
+  }
+
+  queueControl(frame: Buffer): void {
+    if (this.closed) return;
+    this.control.push(frame);
+    this.writer.scheduleFlush();
+  }
+
+  /** The peer granted `increment` more bytes on this connection; false past the protocol's ceiling. */
+  addCredit(increment: number): boolean {
+    if (!this.credit.add(increment)) return false;
+    if (this.credit.available > 0) this.writer.blender.setBlocked(this.group, false);
+    this.writer.scheduleFlush();
+    return true;
+  }
+}
+
+/**
+ * One tunnel's sending direction: one blender for all of the tunnel's TCP connections, so that the
+ * ring weights hold for the tunnel as a whole however its streams are spread (each connection with its
+ * own blender would give each connection's streams its share, and a priority-0 download alone on one
+ * connection the same bytes as a priority-3 one alone on another).
+ *
+ * Every decision is made once, for the tunnel: the writer takes the blender's next packets only while
+ * every connection is below its low watermark, and each chosen slice goes into the batch of its
+ * stream's connection (a stream stays on one connection, so its bytes stay in order). A connection that
+ * drains slower holds the others back rather than letting their streams take its share.
+ */
+export class TunnelWriter {
+  readonly blender: Blender<TunnelStream>;
+  readonly options: SessionOptions;
+  private lanes: WriteLane[] = [];
+  private flushScheduled = false;
+  private heldWriters: TunnelStream[] = [];
+  private readonly scratch = compressionScratch();
+
+  constructor(options: SessionOptions) {
+    this.options = options;
+    this.blender = new Blender(options.blender);
+  }
+
+  attach(socket: Socket, peerSettings: Settings, hooks: LaneHooks): WriteLane {
+    const lane = new WriteLane(this, socket, peerSettings, hooks);
+    this.lanes.push(lane);
+    return lane;
+  }
+
+  /** The connection closed: its streams were closed by its session, it no longer holds the others back. */
+  detach(lane: WriteLane): void {
+    lane.closed = true;
+    lane.control = [];
+    this.lanes = this.lanes.filter((other) => other !== lane);
+    this.scheduleFlush();
+  }
+
+  get connections(): number {
+    return this.lanes.length;
+  }
+
+  open(stream: TunnelStream, priority: number, credit: number, lane: WriteLane): BlendQueue<TunnelStream> {
+    return this.blender.open(stream, priority, credit, lane.group);
+  }
+
+  write(queue: BlendQueue<TunnelStream>, chunk: Buffer): void {
+    this.blender.write(queue, chunk);
+    this.scheduleFlush();
+  }
+
+  end(queue: BlendQueue<TunnelStream>): void {
+    this.blender.end(queue);
+    this.scheduleFlush();
+  }
+
+  addCredit(queue: BlendQueue<TunnelStream>, increment: number): void {
+    this.blender.addCredit(queue, increment);
+    this.scheduleFlush();
+  }
+
+  setRingWeights(weights: readonly number[]): void {
+    this.blender.setWeights(weights);
+  }
+
+  scheduleFlush(): void {
+    if (this.flushScheduled || this.lanes.length === 0) return;
+    this.flushScheduled = true;
+    // setImmediate, not a microtask: writes made in the same tick join one batch, and I/O gets a turn.
+    setImmediate(this.flush);
+  }
+
+  /** Writes while the connections hold less than the low watermark: the blender decides as late as it can. */
+  readonly flush = (): void => {
+    this.flushScheduled = false;
+    while (this.assemble());
+    this.releaseHeldWriters();
+  };
+
+  /**
+   * One round: each connection below its watermark takes its control frames, then (only if every
+   * connection is below it) up to one batch of the blender's packets. False when nothing was written.
+   */
+  private assemble(): boolean {
+    const lanes = this.lanes;
+    let allBelow = true;
+    for (const lane of lanes) {
+      if (!lane.belowWatermark) {
+        allBelow = false;
+        continue;
+      }
+      if (lane.control.length === 0) continue;
+      const control = lane.control;
+      lane.control = [];
+      for (const frame of control) lane.batch.appendFrame(frame);
+      lane.stats.framesSent += control.length;
+    }
+    if (allBelow) this.takePackets();
+    let wrote = false;
+    for (const lane of lanes) {
+      this.closeFrame(lane);
+      if (this.writeOut(lane)) wrote = true;
+    }
+    return wrote;
+  }
+
+  private takePackets(): void {
+    const limit = this.options.writeBatchBytes;
+    let taken = 0;
+    while (taken < limit && this.blender.hasReady) {
+      let credit = Infinity;
+      for (const lane of this.lanes) if (!lane.group.blocked) credit = Math.min(credit, lane.credit.available);
+      if (!(credit > 0)) break;
+      const sent = this.blender.nextPacket(this.emitSlice, Math.min(limit - taken, credit));
+      // A packet of nothing but a FIN still moved the blender on; nothing at all means nothing is ready.
+      if (sent === 0 && !this.emittedFin) break;
+      this.emittedFin = false;
+      taken += sent;
+      // Refill at once: a backlogged stream whose writer waits until the round ends looks idle to the
+      // blender for the rest of it, and an idle stream's share goes to the others.
+      this.releaseHeldWriters();
+      // A spent session window holds that connection's streams back until the peer grants more.
+      for (const lane of this.lanes) if (lane.credit.available <= 0) this.blender.setBlocked(lane.group, true);
+    }
+  }
+
+  private emittedFin = false;
+
+  private readonly emitSlice = (stream: TunnelStream, chunk: Buffer, offset: number, length: number, fin: boolean): void => {
+    const lane = stream.lane;
+    const batch = lane.batch;
+    lane.credit.available -= length;
+    lane.stats.dataBytesSent += length;
+    lane.ringBytes[stream.queue.ring] += length;
+    const limit = Math.min(lane.peerSettings.maxFramePayload, this.options.maxDataFrame);
+    // Consecutive slices of one stream share a frame: the sub-packet is a scheduling unit, not a wire unit.
+    // A run longer than a frame (one ready stream) is cut into frames of at most `limit`.
+    while (length > 0 || batch.frameStream !== stream) {
+      if (batch.frameStream !== stream || batch.frameLength >= limit || batch.room === 0) {
+        this.closeFrame(lane);
+        batch.openFrame(stream, stream.id, HEADER_SIZE + Math.min(length, limit));
+      }
+      const take = Math.min(length, limit - batch.frameLength, batch.room);
+      batch.appendPayload(chunk, offset, take);
+      offset += take;
+      length -= take;
+    }
+    if (fin) {
+      this.emittedFin = true;
+      batch.frameFlags |= FrameFlag.FIN;
+      stream.finSent = true;
+      this.closeFrame(lane);
+      lane.hooks.finSent(stream);
+    }
+    if (stream.heldWrite && stream.queue.queuedBytes < stream.writableHighWaterMark) this.heldWriters.push(stream);
+  };
+
+  /** Seals the lane's open DATA frame, compressing its payload when that pays. */
+  private closeFrame(lane: WriteLane): void {
+    const batch = lane.batch;
+    const stream = batch.frameStream;
+    if (!stream) return;
+    const length = batch.frameLength;
+    if (length >= this.options.compressMinBytes && lane.peerSettings.compression && this.options.settings.compression) {
+      if (stream.skipCompression > 0) {
+        stream.skipCompression--;
+      } else {
+        const saved = compressInto(batch, this.scratch);
+        if (saved > 0) lane.stats.compressionSaved += saved;
+        // Incompressible bytes (media, TLS) rarely turn compressible: stop trying for a while.
+        else stream.skipCompression = 16;
+      }
+    }
+    batch.closeFrame();
+    lane.stats.framesSent++;
+  }
+
+  private writeOut(lane: WriteLane): boolean {
+    const out = lane.batch.take();
+    if (!out) return false;
+    lane.inFlight += out.bytes;
+    lane.stats.bytesSent += out.bytes;
+    const socket = lane.socket;
+    const done = () => {
+      lane.inFlight -= out.bytes;
+      lane.batch.recycle(out.owners);
+      if (this.blender.hasReady || lane.control.length) this.scheduleFlush();
+    };
+    const last = out.chunks.length - 1;
+    if (last > 0) socket.cork();
+    for (let i = 0; i < last; i++) socket.write(out.chunks[i]);
+    socket.write(out.chunks[last], done);
+    if (last > 0) socket.uncork();
+    return true;
+  }
+
+  private releaseHeldWriters(): void {
+    const writers = this.heldWriters;
+    if (writers.length === 0) return;
+    this.heldWriters = [];
+    for (const stream of writers) {
+      const callback = stream.heldWrite;
+      if (callback && stream.queue.queuedBytes < stream.writableHighWaterMark) {
+        stream.heldWrite = null;
+        callback();
+      }
+    }
+  }
+}
