@@ -1,6 +1,7 @@
 import type { Duplex, Readable } from 'node:stream';
 import type { RequestOutcome } from '@overlay/balancer';
 import { errorCode } from '@overlay/common';
+import { relayBytes } from '@overlay/stream-heads';
 import type { StreamExchange } from './exchange.js';
 import type { OriginLease } from './lease.js';
 
@@ -53,6 +54,7 @@ export function relayResponseBody(exchange: StreamExchange, body: Readable, leas
  * Raw bytes both ways between a tunnel stream and an origin socket (upgraded connections, TCP sites) until
  * both sides are closed. An end on either side half-closes the other; an origin failure resets the stream
  * with UPSTREAM_ERROR; a front-end reset destroys the socket. Resolves with the socket's error, if any.
+ * Listeners that live as long as the connection are plain `on` ones (`once` adds two objects each).
  */
 export function splice(exchange: StreamExchange, socket: Duplex, origin: string): Promise<Error | undefined> {
   const { stream } = exchange;
@@ -62,22 +64,20 @@ export function splice(exchange: StreamExchange, socket: Duplex, origin: string)
     const closed = () => {
       if (--open === 0) resolve(socketError);
     };
-    stream.on('data', (chunk: Buffer) => exchange.countIn(chunk.length));
-    socket.on('data', (chunk: Buffer) => exchange.countOut(chunk.length));
-    socket.once('error', (err) => {
+    socket.on('error', (err) => {
       socketError = err;
       if (!exchange.gone.aborted) exchange.failUpstream(`${errorCode(err)}: ${err.message}`, origin);
     });
-    socket.once('close', () => {
-      // Destroyed without an 'end' (nothing for the pipe to pass on): the stream's sending side ends here.
+    socket.on('close', () => {
+      // Destroyed without an 'end' (nothing for the relay to pass on): the stream's sending side ends here.
       if (!stream.destroyed && !stream.writableEnded) stream.end();
       closed();
     });
-    stream.once('close', () => {
+    stream.on('close', () => {
       if (!socket.destroyed && (stream.errored || !stream.readableEnded)) socket.destroy();
       closed();
     });
-    stream.pipe(socket);
-    socket.pipe(stream);
+    relayBytes(stream, socket, (bytes) => exchange.countIn(bytes));
+    relayBytes(socket, stream, (bytes) => exchange.countOut(bytes));
   });
 }

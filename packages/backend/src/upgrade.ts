@@ -37,9 +37,14 @@ export function forwardUpgrade(exchange: StreamExchange, lease: OriginLease, hea
       path: head.target,
       headers,
       agent: secure ? upgradeAgents.https : upgradeAgents.http,
-      signal: gone.signal,
       timeout: connectTimeoutMs,
     });
+    // Not `signal: gone.signal`: that makes an AbortController (and its EventTarget) per upgrade, kept by
+    // the exchange for the WebSocket's whole life. The listener goes once the origin answered.
+    const cancel = () => request.destroy(gone.reason as Error);
+    if (gone.aborted) cancel();
+    else gone.addEventListener('abort', cancel);
+    request.once('close', () => gone.removeEventListener('abort', cancel));
     // Connecting, then waiting for the head, each have their own time limit (as on the pooled path).
     request.once('socket', (socket: Socket) =>
       socket.once('connect', () => {

@@ -55,7 +55,8 @@ export class BackEndRoute implements BackendRoute {
   open(options: OpenOptions): TunnelStream {
     const stream = this.client.openStream(options);
     this.inFlight++;
-    stream.once('close', () => {
+    // `on`, not `once`: a held stream lives as long as its WebSocket, and once() adds two objects to it.
+    stream.on('close', () => {
       if (!this.heldStreams.delete(stream)) this.inFlight--;
     });
     return stream;

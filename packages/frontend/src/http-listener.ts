@@ -53,7 +53,7 @@ export async function startHttpListener(
   const upgraded = new Set<Duplex>();
   server.on('upgrade', (req, socket: Duplex, head: Buffer) => {
     upgraded.add(socket);
-    socket.once('close', () => upgraded.delete(socket));
+    socket.on('close', () => upgraded.delete(socket));
     handlers.upgrade(req, socket, head);
   });
 

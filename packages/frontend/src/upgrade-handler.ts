@@ -51,7 +51,7 @@ async function upgrade(context: GatewayContext, req: IncomingMessage, socket: Du
     return;
   }
   const ticket = admission.ticket;
-  socket.once('close', finisher(ticket));
+  socket.on('close', finisher(ticket));
 
   const requestHead = buildRequestHead(
     { method, url: req.url ?? '/', rawHeaders: req.rawHeaders, headers: req.headers },
@@ -84,6 +84,8 @@ async function upgrade(context: GatewayContext, req: IncomingMessage, socket: Du
   const count = byteCounter(metrics, site.name);
   const pairs = relayedPairs(reply, stamp);
   if (reply.status === 101) {
+    // Read and relayed: the stream need not keep the head (its header pairs) for the WebSocket's life.
+    stream.reply = undefined;
     route.hold(stream);
     socket.write(rawHead(101, [['connection', 'Upgrade'], ['upgrade', req.headers.upgrade ?? 'websocket'], ...pairs]));
     splice(socket, stream, count);
