@@ -2,6 +2,18 @@ import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { relayBytes } from '@overlay/stream-heads';
 import type { TunnelStream } from '@overlay/tunnel';
+import type { FrontEndMetrics } from './metrics.js';
+
+/** Byte counters for the bytes a splice moves: `in` from the client, `out` to it. */
+export interface ByteCounts {
+  in: (bytes: number) => void;
+  out: (bytes: number) => void;
+}
+
+/** The site's body byte counters (one closure each, kept for the connection's life). */
+export function byteCounts(metrics: Pick<FrontEndMetrics, 'bytes'>, site: string): ByteCounts {
+  return { in: (bytes) => metrics.bytes.inc({ site, direction: 'in' }, bytes), out: (bytes) => metrics.bytes.inc({ site, direction: 'out' }, bytes) };
+}
 
 /**
  * Joins a client socket and a tunnel stream as a raw byte pipe both ways (upgraded and TCP-mode
@@ -10,9 +22,9 @@ import type { TunnelStream } from '@overlay/tunnel';
  * The caller has put an 'error' listener on both (they are the first to hold them). Listeners that live
  * as long as the connection are plain `on` ones: `once` wraps each in two objects more, per connection.
  */
-export function splice(client: Duplex, stream: TunnelStream, count: (direction: 'in' | 'out', bytes: number) => void): void {
-  relayBytes(client, stream, (bytes) => count('in', bytes));
-  relayBytes(stream, client, (bytes) => count('out', bytes));
+export function splice(client: Duplex, stream: TunnelStream, count: ByteCounts): void {
+  relayBytes(client, stream, count.in);
+  relayBytes(stream, client, count.out);
   client.on('close', () => {
     // The client is gone both ways: nothing more can be delivered, so the stream ends here (reset if unfinished).
     if (!stream.destroyed) stream.destroy();

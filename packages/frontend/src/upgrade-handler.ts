@@ -4,11 +4,10 @@ import type { AdmissionTicket } from '@overlay/admission';
 import { ignoreError } from '@overlay/common';
 import { IDEMPOTENT_METHODS, pathOf, type GatewayContext } from './context.js';
 import { ExchangeError, FrontEndErrorCode } from './errors.js';
-import type { FrontEndMetrics } from './metrics.js';
 import { closeOf, exchangeFor } from './exchange.js';
 import { buildRequestHead, clientAddress, headLimitProblem } from './request-head.js';
 import { relayedPairs, stampPairs } from './response.js';
-import { rawAnswer, rawHead, splice } from './splice.js';
+import { byteCounts, rawAnswer, rawHead, splice } from './splice.js';
 
 export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
@@ -81,7 +80,7 @@ async function upgrade(context: GatewayContext, req: IncomingMessage, socket: Du
   const { route, stream, reply } = exchanged;
   ticket.start();
   metrics.upgrades.inc({ site: site.name, status: String(reply.status) });
-  const count = byteCounter(metrics, site.name);
+  const count = byteCounts(metrics, site.name);
   const pairs = relayedPairs(reply, stamp);
   if (reply.status === 101) {
     // Read and relayed: the stream need not keep the head (its header pairs) for the WebSocket's life.
@@ -93,7 +92,7 @@ async function upgrade(context: GatewayContext, req: IncomingMessage, socket: Du
   }
   // Not switched: relay the answer, its end delimited by closing the connection.
   socket.write(rawHead(reply.status, [...pairs.filter(([name]) => name !== 'content-length'), ['connection', 'close']]));
-  stream.on('data', (chunk: Buffer) => count('out', chunk.length));
+  stream.on('data', (chunk: Buffer) => count.out(chunk.length));
   stream.pipe(socket);
   socket.once('close', () => stream.destroy());
 }
@@ -106,6 +105,3 @@ function finisher(ticket: AdmissionTicket): () => void {
   return () => ticket.finish();
 }
 
-function byteCounter(metrics: FrontEndMetrics, site: string): (direction: 'in' | 'out', bytes: number) => void {
-  return (direction, bytes) => metrics.bytes.inc({ site, direction }, bytes);
-}

@@ -16,5 +16,5 @@ export function relayBytes(source: Readable, sink: Writable, count: (bytes: numb
       sink.once('drain', resume);
     }
   });
-  source.once('end', () => sink.end());
+  source.on('end', () => sink.end()); // not once(): its wrapper is two more objects per connection
 }
