@@ -77,7 +77,8 @@ export function splice(exchange: StreamExchange, socket: Duplex, origin: string)
       if (!socket.destroyed && (stream.errored || !stream.readableEnded)) socket.destroy();
       closed();
     });
-    relayBytes(stream, socket, (bytes) => exchange.countIn(bytes));
-    relayBytes(socket, stream, (bytes) => exchange.countOut(bytes));
+    const counts = exchange.gateway.metrics.bytesOf(exchange.site);
+    relayBytes(stream, socket, counts.in);
+    relayBytes(socket, stream, counts.out);
   });
 }

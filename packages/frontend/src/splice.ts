@@ -1,19 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { relayBytes } from '@overlay/stream-heads';
+import { relayBytes, type ByteCounts } from '@overlay/stream-heads';
 import type { TunnelStream } from '@overlay/tunnel';
-import type { FrontEndMetrics } from './metrics.js';
-
-/** Byte counters for the bytes a splice moves: `in` from the client, `out` to it. */
-export interface ByteCounts {
-  in: (bytes: number) => void;
-  out: (bytes: number) => void;
-}
-
-/** The site's body byte counters (one closure each, kept for the connection's life). */
-export function byteCounts(metrics: Pick<FrontEndMetrics, 'bytes'>, site: string): ByteCounts {
-  return { in: (bytes) => metrics.bytes.inc({ site, direction: 'in' }, bytes), out: (bytes) => metrics.bytes.inc({ site, direction: 'out' }, bytes) };
-}
 
 /**
  * Joins a client socket and a tunnel stream as a raw byte pipe both ways (upgraded and TCP-mode

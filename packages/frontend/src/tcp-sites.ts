@@ -6,7 +6,7 @@ import { ExchangeError } from './errors.js';
 import { closeOf, exchangeFor } from './exchange.js';
 import { clientAddress } from './request-head.js';
 import type { Site } from './sites.js';
-import { byteCounts, splice } from './splice.js';
+import { splice } from './splice.js';
 
 interface TcpListener {
   /** Replaced on every state update; connections read it when they arrive. */
@@ -133,7 +133,7 @@ export class TcpSites {
     ticket.start();
     route.hold(stream);
     metrics.tcpConnections.inc({ site: site.name, outcome: 'carried' });
-    splice(socket, stream, byteCounts(metrics, site.name));
+    splice(socket, stream, metrics.bytesOf(site.name));
     socket.resume();
   }
 }

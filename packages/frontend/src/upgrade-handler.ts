@@ -7,7 +7,7 @@ import { ExchangeError, FrontEndErrorCode } from './errors.js';
 import { closeOf, exchangeFor } from './exchange.js';
 import { buildRequestHead, clientAddress, headLimitProblem } from './request-head.js';
 import { relayedPairs, stampPairs } from './response.js';
-import { byteCounts, rawAnswer, rawHead, splice } from './splice.js';
+import { rawAnswer, rawHead, splice } from './splice.js';
 
 export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
@@ -80,7 +80,7 @@ async function upgrade(context: GatewayContext, req: IncomingMessage, socket: Du
   const { route, stream, reply } = exchanged;
   ticket.start();
   metrics.upgrades.inc({ site: site.name, status: String(reply.status) });
-  const count = byteCounts(metrics, site.name);
+  const count = metrics.bytesOf(site.name);
   const pairs = relayedPairs(reply, stamp);
   if (reply.status === 101) {
     // Read and relayed: the stream need not keep the head (its header pairs) for the WebSocket's life.
