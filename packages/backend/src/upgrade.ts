@@ -68,7 +68,7 @@ export function forwardUpgrade(exchange: StreamExchange, lease: OriginLease, hea
       }
       // The raw splice lives on its own: settling now lets the dispatch chain (and its request, response
       // and queue frames) go, instead of holding them for the WebSocket's whole life.
-      void splice(exchange, socket, origin.id);
+      splice(exchange, socket, origin.id);
       resolve(undefined);
     });
     request.once('response', (response: IncomingMessage) => {
