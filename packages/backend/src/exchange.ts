@@ -26,7 +26,8 @@ export class StreamExchange {
     const gone = () => this.gone.abort(new TunnelError(TunnelErrorCode.STREAM_RESET, 'front-end went away'));
     // A stream that closes before both of its sides finished was reset (by the front-end, or its session died).
     stream.on('error', gone);
-    stream.once('close', () => {
+    // `on`, not `once`: an upgraded stream keeps this for its WebSocket's life, and once() adds two objects.
+    stream.on('close', () => {
       if (stream.errored || !(stream.writableFinished && stream.readableEnded)) gone();
     });
   }

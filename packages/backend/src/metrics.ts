@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from '@overlay/common';
+import { byteCountsBySite, type ByteCounts } from '@overlay/stream-heads';
 import type { TunnelSession } from '@overlay/tunnel';
 import type { OriginRuntime } from './origin.js';
 
@@ -22,6 +23,8 @@ export class BackEndMetrics {
   readonly healthChanges: Counter<'origin' | 'state' | 'reason'>;
   readonly limitChanges: Counter<'origin' | 'reason'>;
   readonly streamFailures: Counter<'reason'>;
+  /** `bodyBytes` for one site, shared by all its streams. */
+  readonly bytesOf: (site: string) => ByteCounts;
   /** Ring bytes of sessions that have closed; open ones are read live. */
   private readonly closedRingBytes: number[] = [];
   private readonly sessions: MetricSources['sessions'];
@@ -46,6 +49,7 @@ export class BackEndMetrics {
       labelNames: ['site', 'direction'],
       registers,
     });
+    this.bytesOf = byteCountsBySite(this.bodyBytes);
     this.queueWait = new Histogram({
       name: 'overlay_backend_queue_wait_seconds',
       help: 'Time requests waited in an origin queue before an origin slot was granted',

@@ -1,6 +1,7 @@
 import type { Duplex, Readable } from 'node:stream';
 import type { RequestOutcome } from '@overlay/balancer';
 import { errorCode } from '@overlay/common';
+import { relayBytes } from '@overlay/stream-heads';
 import type { StreamExchange } from './exchange.js';
 import type { OriginLease } from './lease.js';
 
@@ -52,32 +53,31 @@ export function relayResponseBody(exchange: StreamExchange, body: Readable, leas
 /**
  * Raw bytes both ways between a tunnel stream and an origin socket (upgraded connections, TCP sites) until
  * both sides are closed. An end on either side half-closes the other; an origin failure resets the stream
- * with UPSTREAM_ERROR; a front-end reset destroys the socket. Resolves with the socket's error, if any.
+ * with UPSTREAM_ERROR; a front-end reset destroys the socket. `done` hears the socket's error, if any,
+ * once both are closed (a callback, not a promise: an upgrade's splice lives as long as its WebSocket).
+ * Listeners that live as long as the connection are plain `on` ones (`once` adds two objects each).
  */
-export function splice(exchange: StreamExchange, socket: Duplex, origin: string): Promise<Error | undefined> {
+export function splice(exchange: StreamExchange, socket: Duplex, origin: string, done?: (socketError: Error | undefined) => void): void {
   const { stream } = exchange;
-  return new Promise((resolve) => {
-    let socketError: Error | undefined;
-    let open = 2;
-    const closed = () => {
-      if (--open === 0) resolve(socketError);
-    };
-    stream.on('data', (chunk: Buffer) => exchange.countIn(chunk.length));
-    socket.on('data', (chunk: Buffer) => exchange.countOut(chunk.length));
-    socket.once('error', (err) => {
-      socketError = err;
-      if (!exchange.gone.aborted) exchange.failUpstream(`${errorCode(err)}: ${err.message}`, origin);
-    });
-    socket.once('close', () => {
-      // Destroyed without an 'end' (nothing for the pipe to pass on): the stream's sending side ends here.
-      if (!stream.destroyed && !stream.writableEnded) stream.end();
-      closed();
-    });
-    stream.once('close', () => {
-      if (!socket.destroyed && (stream.errored || !stream.readableEnded)) socket.destroy();
-      closed();
-    });
-    stream.pipe(socket);
-    socket.pipe(stream);
+  let socketError: Error | undefined;
+  let open = 2;
+  const closed = () => {
+    if (--open === 0) done?.(socketError);
+  };
+  socket.on('error', (err) => {
+    socketError = err;
+    if (!exchange.gone.aborted) exchange.failUpstream(`${errorCode(err)}: ${err.message}`, origin);
   });
+  socket.on('close', () => {
+    // Destroyed without an 'end' (nothing for the relay to pass on): the stream's sending side ends here.
+    if (!stream.destroyed && !stream.writableEnded) stream.end();
+    closed();
+  });
+  stream.on('close', () => {
+    if (!socket.destroyed && (stream.errored || !stream.readableEnded)) socket.destroy();
+    closed();
+  });
+  const counts = exchange.gateway.metrics.bytesOf(exchange.site);
+  relayBytes(stream, socket, counts.in);
+  relayBytes(socket, stream, counts.out);
 }

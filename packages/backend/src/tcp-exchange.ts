@@ -56,7 +56,7 @@ function connectOrigin(exchange: StreamExchange, lease: OriginLease): Promise<Ov
       stopConnecting();
       lease.responded();
       exchange.respond({ status: 200, headers: [[BACKEND_HEADER, gateway.id]], backEnd: gateway.id, origin: origin.id });
-      void splice(exchange, socket, origin.id).then((error) => {
+      splice(exchange, socket, origin.id, (error) => {
         lease.end(gone.aborted ? 'cancelled' : error ? 'error' : 'ok', error?.message);
         resolve(undefined);
       });

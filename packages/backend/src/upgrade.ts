@@ -28,7 +28,6 @@ export function forwardUpgrade(exchange: StreamExchange, lease: OriginLease, hea
   const { connectTimeoutMs, responseTimeoutMs } = gateway.state.pool;
   return new Promise((resolve) => {
     let answered = false;
-    let connected = false;
     const secure = origin.url.protocol === 'https:';
     const request = (secure ? httpsRequest : httpRequest)({
       host: origin.host,
@@ -37,23 +36,29 @@ export function forwardUpgrade(exchange: StreamExchange, lease: OriginLease, hea
       path: head.target,
       headers,
       agent: secure ? upgradeAgents.https : upgradeAgents.http,
-      signal: gone.signal,
-      timeout: connectTimeoutMs,
     });
-    // Connecting, then waiting for the head, each have their own time limit (as on the pooled path).
+    // Connecting, then waiting for the head, each have their own time limit (as on the pooled path). Our
+    // own timer, not the socket's (`timeout`): a socket timer, even cleared, stays on the socket for the
+    // WebSocket's life. Nor `signal: gone.signal`: that makes an AbortController (and its EventTarget) that
+    // the exchange keeps as long. Both go as soon as the origin answers.
+    const timedOut = (message: string, code: string) => () => request.destroy(Object.assign(new Error(message), { code }));
+    let timer = setTimeout(timedOut('no connection in time', CONNECT_TIMEOUT_CODE), connectTimeoutMs);
+    const cancel = () => request.destroy(gone.reason as Error);
+    const answer = () => {
+      answered = true;
+      clearTimeout(timer);
+      gone.removeEventListener('abort', cancel);
+    };
+    if (gone.aborted) cancel();
+    else gone.addEventListener('abort', cancel);
     request.once('socket', (socket: Socket) =>
       socket.once('connect', () => {
-        connected = true;
-        request.setTimeout(responseTimeoutMs);
+        clearTimeout(timer);
+        if (!answered) timer = setTimeout(timedOut('no response head in time', 'UND_ERR_HEADERS_TIMEOUT'), responseTimeoutMs);
       }),
     );
-    request.once('timeout', () => {
-      const error = connected ? { message: 'no response head in time', code: 'UND_ERR_HEADERS_TIMEOUT' } : { message: 'no connection in time', code: CONNECT_TIMEOUT_CODE };
-      request.destroy(Object.assign(new Error(error.message), { code: error.code }));
-    });
     request.once('upgrade', (response: IncomingMessage, socket: Socket, rest: Buffer) => {
-      answered = true;
-      socket.setTimeout(0);
+      answer();
       lease.responded(101);
       lease.end('ok');
       exchange.respond(originResponseHead(101, response.rawHeaders, gateway.id, origin.id));
@@ -63,12 +68,11 @@ export function forwardUpgrade(exchange: StreamExchange, lease: OriginLease, hea
       }
       // The raw splice lives on its own: settling now lets the dispatch chain (and its request, response
       // and queue frames) go, instead of holding them for the WebSocket's whole life.
-      void splice(exchange, socket, origin.id);
+      splice(exchange, socket, origin.id);
       resolve(undefined);
     });
     request.once('response', (response: IncomingMessage) => {
-      answered = true;
-      request.setTimeout(0);
+      answer();
       const status = response.statusCode ?? 502;
       lease.responded(status);
       exchange.respond(originResponseHead(status, response.rawHeaders, gateway.id, origin.id));
@@ -77,7 +81,7 @@ export function forwardUpgrade(exchange: StreamExchange, lease: OriginLease, hea
     });
     request.on('error', (err) => {
       if (answered) return; // after the head, failures surface on the response or the socket
-      answered = true;
+      answer();
       if (gone.aborted) {
         exchange.cancelled(origin.id);
         lease.end('cancelled');

@@ -55,11 +55,17 @@ export class BackEndRoute implements BackendRoute {
   open(options: OpenOptions): TunnelStream {
     const stream = this.client.openStream(options);
     this.inFlight++;
-    stream.once('close', () => {
-      if (!this.heldStreams.delete(stream)) this.inFlight--;
-    });
+    stream.on('close', this.streamClosed);
     return stream;
   }
+
+  /**
+   * One listener for every stream of the route (`this` is the stream), not a closure per stream: a held
+   * stream lives as long as its WebSocket. (And `on`, as once() would add two objects to each.)
+   */
+  private readonly streamClosed = ((route: BackEndRoute) => function (this: TunnelStream) {
+    if (!route.heldStreams.delete(this)) route.inFlight--;
+  })(this);
 
   /**
    * A stream of this route that turned raw (a WebSocket after its 101, a TCP-mode connection once carried)

@@ -51,9 +51,13 @@ export async function startHttpListener(
   server.on('request', (req, res) => handlers.request(req, res, false));
   server.on('checkContinue', (req, res) => handlers.request(req, res, true));
   const upgraded = new Set<Duplex>();
+  // One listener for every upgraded socket (`this` is the socket), not a closure per WebSocket.
+  const forget = function (this: Duplex) {
+    upgraded.delete(this);
+  };
   server.on('upgrade', (req, socket: Duplex, head: Buffer) => {
     upgraded.add(socket);
-    socket.once('close', () => upgraded.delete(socket));
+    socket.on('close', forget);
     handlers.upgrade(req, socket, head);
   });
 

@@ -1,6 +1,7 @@
 import type { AdmissionGate } from '@overlay/admission';
 import type { HttpCache } from '@overlay/cache';
 import { Counter, Gauge, Histogram, type Registry } from '@overlay/common';
+import { byteCountsBySite, type ByteCounts } from '@overlay/stream-heads';
 import type { BackEndRoute } from './backends.js';
 
 export interface MetricSources {
@@ -19,6 +20,8 @@ export class FrontEndMetrics {
   readonly tcpConnections: Counter<'site' | 'outcome'>;
   readonly upgrades: Counter<'site' | 'status'>;
   readonly responseHeadSeconds: Histogram<'priority'>;
+  /** `bytes` for one site, shared by all its connections. */
+  readonly bytesOf: (site: string) => ByteCounts;
 
   constructor(registry: Registry, sources: MetricSources) {
     const registers = [registry];
@@ -71,6 +74,7 @@ export class FrontEndMetrics {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     });
+    this.bytesOf = byteCountsBySite(this.bytes);
     registerLiveGauges(registry, sources);
   }
 }

@@ -1,26 +1,24 @@
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { ignoreError } from '@overlay/common';
+import { relayBytes, type ByteCounts } from '@overlay/stream-heads';
 import type { TunnelStream } from '@overlay/tunnel';
 
 /**
  * Joins a client socket and a tunnel stream as a raw byte pipe both ways (upgraded and TCP-mode
  * connections), with backpressure in both directions and half-close carried across (a FIN becomes the
  * stream's FIN and back). A failure on either side tears down the other: an abandoned stream is reset.
+ * The caller has put an 'error' listener on both (they are the first to hold them). Listeners that live
+ * as long as the connection are plain `on` ones: `once` wraps each in two objects more, per connection.
  */
-export function splice(client: Duplex, stream: TunnelStream, count: (direction: 'in' | 'out', bytes: number) => void): void {
-  client.on('data', (chunk: Buffer) => count('in', chunk.length));
-  stream.on('data', (chunk: Buffer) => count('out', chunk.length));
-  client.on('error', ignoreError);
-  stream.on('error', ignoreError);
-  client.pipe(stream);
-  stream.pipe(client);
-  client.once('close', () => {
+export function splice(client: Duplex, stream: TunnelStream, count: ByteCounts): void {
+  relayBytes(client, stream, count.in);
+  relayBytes(stream, client, count.out);
+  client.on('close', () => {
     // The client is gone both ways: nothing more can be delivered, so the stream ends here (reset if unfinished).
     if (!stream.destroyed) stream.destroy();
   });
-  stream.once('close', () => {
-    // A stream that ended cleanly has already ended the client through the pipe; let it flush.
+  stream.on('close', () => {
+    // A stream that ended cleanly has already ended the client through the relay; let it flush.
     if (stream.errored || !stream.readableEnded) client.destroy();
   });
 }

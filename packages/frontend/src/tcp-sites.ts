@@ -82,7 +82,7 @@ export class TcpSites {
     const listener: TcpListener = { site, server, sockets: new Set(), address: server.address() as AddressInfo };
     server.on('connection', (socket: Socket) => {
       listener.sockets.add(socket);
-      socket.once('close', () => listener.sockets.delete(socket));
+      socket.on('close', () => listener.sockets.delete(socket));
       socket.on('error', ignoreError);
       this.carry(listener.site, socket).catch((err: unknown) => {
         this.context.log.error({ err, site: listener.site.name }, 'tcp connection handling failed');
@@ -107,7 +107,7 @@ export class TcpSites {
       return refuse('front-end overloaded');
     }
     const ticket = admission.ticket;
-    socket.once('close', () => ticket.finish());
+    socket.on('close', () => ticket.finish());
     const clientIp = clientAddress(socket.remoteAddress);
     const { priority } = site.classify({ clientIp, path: '', method: '', headers: {} });
     const head: TcpHead = { kind: 'tcp', site: site.name, client: { ip: clientIp, port: socket.remotePort ?? 0 }, frontEnd: context.id, priority };
@@ -133,7 +133,7 @@ export class TcpSites {
     ticket.start();
     route.hold(stream);
     metrics.tcpConnections.inc({ site: site.name, outcome: 'carried' });
-    splice(socket, stream, (direction, bytes) => metrics.bytes.inc({ site: site.name, direction }, bytes));
+    splice(socket, stream, metrics.bytesOf(site.name));
     socket.resume();
   }
 }

@@ -4,7 +4,6 @@ import type { AdmissionTicket } from '@overlay/admission';
 import { ignoreError } from '@overlay/common';
 import { IDEMPOTENT_METHODS, pathOf, type GatewayContext } from './context.js';
 import { ExchangeError, FrontEndErrorCode } from './errors.js';
-import type { FrontEndMetrics } from './metrics.js';
 import { closeOf, exchangeFor } from './exchange.js';
 import { buildRequestHead, clientAddress, headLimitProblem } from './request-head.js';
 import { relayedPairs, stampPairs } from './response.js';
@@ -51,7 +50,7 @@ async function upgrade(context: GatewayContext, req: IncomingMessage, socket: Du
     return;
   }
   const ticket = admission.ticket;
-  socket.once('close', finisher(ticket));
+  socket.on('close', finisher(ticket));
 
   const requestHead = buildRequestHead(
     { method, url: req.url ?? '/', rawHeaders: req.rawHeaders, headers: req.headers },
@@ -81,9 +80,11 @@ async function upgrade(context: GatewayContext, req: IncomingMessage, socket: Du
   const { route, stream, reply } = exchanged;
   ticket.start();
   metrics.upgrades.inc({ site: site.name, status: String(reply.status) });
-  const count = byteCounter(metrics, site.name);
+  const count = metrics.bytesOf(site.name);
   const pairs = relayedPairs(reply, stamp);
   if (reply.status === 101) {
+    // Read and relayed: the stream need not keep the head (its header pairs) for the WebSocket's life.
+    stream.reply = undefined;
     route.hold(stream);
     socket.write(rawHead(101, [['connection', 'Upgrade'], ['upgrade', req.headers.upgrade ?? 'websocket'], ...pairs]));
     splice(socket, stream, count);
@@ -91,7 +92,7 @@ async function upgrade(context: GatewayContext, req: IncomingMessage, socket: Du
   }
   // Not switched: relay the answer, its end delimited by closing the connection.
   socket.write(rawHead(reply.status, [...pairs.filter(([name]) => name !== 'content-length'), ['connection', 'close']]));
-  stream.on('data', (chunk: Buffer) => count('out', chunk.length));
+  stream.on('data', (chunk: Buffer) => count.out(chunk.length));
   stream.pipe(socket);
   socket.once('close', () => stream.destroy());
 }
@@ -104,6 +105,3 @@ function finisher(ticket: AdmissionTicket): () => void {
   return () => ticket.finish();
 }
 
-function byteCounter(metrics: FrontEndMetrics, site: string): (direction: 'in' | 'out', bytes: number) => void {
-  return (direction, bytes) => metrics.bytes.inc({ site, direction }, bytes);
-}

@@ -3,3 +3,4 @@ export {
   type StreamHead, type RequestHead, type TcpHead, type ResponseHead, type ClientAddress,
 } from './heads.js';
 export { HOP_BY_HOP, endToEndHeaders, flatPairs, headerPairs } from './headers.js';
+export { byteCountsBySite, relayBytes, type ByteCounts } from './raw.js';

@@ -1,5 +1,5 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -7,10 +7,13 @@ import { promisify } from 'node:util';
 import { pollUntil, startProcess, type StartedProcess } from '@overlay/common';
 import { median, medianOfRounds, result, type BenchResult, type Scenario } from '../harness.js';
 import { Peer } from '../measure.js';
-import { freePort, haproxyConfig, overlayCli, requireTool, stopChild, wrk, type WrkResult } from '../tools.js';
+import { startNginx } from '../nginx.js';
+import { withCpu } from '../proc-cpu.js';
+import { freePort, haproxyConfig, overlayCli, requireTool, stopChild, wrk } from '../tools.js';
 
 const run = promisify(execFile);
 const ORIGIN_PEER = fileURLToPath(new URL('../peers/origin-peer.js', import.meta.url));
+const FLOOR_PEER = fileURLToPath(new URL('../peers/node-floor-peer.js', import.meta.url));
 /** The site every gateway-style scenario serves; send it as the Host header. */
 export const SITE = 'bench.test';
 const KEY = 'gateway-benchmark-key-0123456789';
@@ -20,28 +23,88 @@ const WARMUP_SECONDS = 5;
 const ROUNDS = 3;
 const CONNECTIONS = 64;
 const DOWNLOAD = 64 * 1024 * 1024;
+const SMALL = '/bytes/1024';
+const BIG = `/bytes/${DOWNLOAD}`;
 
-type Load = Pick<WrkResult, 'rps' | 'p50' | 'p99'>;
-
-/** wrk on every path at the same concurrency: a warm-up each, then the median of ROUNDS interleaved rounds. */
-function measurePaths(urls: string[], progress: (line: string) => void): Promise<Load[]> {
-  const paths = urls.map((url) => async (phase: 'warm-up' | 'round'): Promise<Load> => {
-    const { rps, p50, p99 } = await wrk(url, { connections: CONNECTIONS, seconds: phase === 'warm-up' ? WARMUP_SECONDS : WRK_SECONDS, host: SITE });
-    return { rps, p50, p99 };
-  });
-  return medianOfRounds(paths, ROUNDS, (round, loads) => progress(`round ${round}/${ROUNDS}: ${loads.map((load) => Math.round(load.rps)).join(' / ')} req/s`));
+/** A process on a path whose CPU time is counted. */
+interface Hop {
+  name: string;
+  pid: number;
 }
 
-/** Median of three 64 MiB downloads with curl, MB/s. */
-async function download(url: string): Promise<number> {
-  const speeds: number[] = [];
-  for (let i = 0; i < 3; i++) {
-    const { stdout } = await run('curl', ['-s', '-o', '/dev/null', '-H', `Host: ${SITE}`, '-w', '%{speed_download} %{size_download}', url]);
-    const [speed, size] = stdout.trim().split(' ').map(Number);
-    if (size !== DOWNLOAD) throw new Error(`download from ${url} got ${size} bytes`);
-    speeds.push(speed / 1e6);
-  }
-  return median(speeds);
+/** Figures of one measured run: rates and latencies, and `cpu <hop>` µs per request (or per download) for each hop. */
+type Figures = Record<string, number>;
+
+/** One wrk run on `url`, with the CPU each hop spent per request. */
+async function wrkRun(url: string, hops: readonly Hop[], seconds: number): Promise<Figures> {
+  const { value, cpuMicros } = await withCpu(hops.map((hop) => hop.pid), () => wrk(url, { connections: CONNECTIONS, seconds, host: SITE }));
+  const figures: Figures = { rps: value.rps, p50: value.p50, p99: value.p99 };
+  hops.forEach((hop, i) => { figures[`cpu ${hop.name}`] = cpuMicros[i] / value.requests; });
+  return figures;
+}
+
+/** One 64 MiB download with curl: MB/s and the CPU ms each hop spent on it. */
+async function downloadRun(url: string, hops: readonly Hop[]): Promise<Figures> {
+  const fetchOnce = () => run('curl', ['-s', '-o', '/dev/null', '-H', `Host: ${SITE}`, '-w', '%{speed_download} %{size_download}', url]);
+  const { value: { stdout }, cpuMicros } = await withCpu(hops.map((hop) => hop.pid), fetchOnce);
+  const [speed, size] = stdout.trim().split(' ').map(Number);
+  if (size !== DOWNLOAD) throw new Error(`download from ${url} got ${size} bytes`);
+  const figures: Figures = { mbs: speed / 1e6 };
+  hops.forEach((hop, i) => { figures[`cpu ${hop.name}`] = cpuMicros[i] / 1000; });
+  return figures;
+}
+
+/** The three ways to an origin: directly, through HAProxy's two tiers, and through the overlay. */
+interface PathSet {
+  /** How results name the origin, e.g. "nginx origin". */
+  origin: string;
+  direct: { url: string; hops: Hop[] };
+  chain: { url: string; hops: Hop[] };
+  overlay: { url: string; hops: Hop[] };
+}
+
+/** HAProxy → HAProxy → origin and front-end → tunnel → back-end → origin, both in front of `origin`. */
+async function pathSet(dir: string, name: string, origin: string, originPid: number, stops: Array<() => Promise<unknown>>): Promise<PathSet> {
+  const setDir = join(dir, name);
+  await mkdir(setDir);
+  const [edgePort, innerPort] = [await freePort(), await freePort()];
+  const inner = await haproxy(setDir, 'haproxy-inner', innerPort, new URL(origin).host);
+  stops.push(() => stopChild(inner));
+  const edge = await haproxy(setDir, 'haproxy-edge', edgePort, `127.0.0.1:${innerPort}`);
+  stops.push(() => stopChild(edge));
+  const gateways = await overlay(setDir, [origin], FIXED_HIGH_LIMIT);
+  stops.push(() => Promise.all(gateways.processes.map((p) => p.stop())));
+  const [frontEnd, backEnd] = gateways.processes.map((p) => p.child.pid!);
+  const originHop = { name: 'origin', pid: originPid };
+  return {
+    origin: name === 'nginx' ? 'nginx origin' : 'Node demo origin',
+    direct: { url: origin, hops: [originHop] },
+    chain: { url: `http://127.0.0.1:${edgePort}`, hops: [{ name: 'edge', pid: edge.pid! }, { name: 'inner', pid: inner.pid! }, originHop] },
+    overlay: { url: gateways.url, hops: [{ name: 'edge', pid: frontEnd }, { name: 'inner', pid: backEnd }, originHop] },
+  };
+}
+
+/** Results for one origin: the overlay against HAProxy two-tier and the origin directly; targets on the nginx rows. */
+function setResults(set: PathSet, load: Figures[], big: Figures[], targets: boolean): BenchResult[] {
+  const [direct, chain, through] = load;
+  const [directBig, chainBig, throughBig] = big;
+  const at = (metric: string) => `${metric} (${set.origin})`;
+  const target = (text: string) => (targets ? text : undefined);
+  const gateways = (figures: Figures) => figures['cpu edge'] + figures['cpu inner'];
+  return [
+    result(at('1 KiB requests/s'), 'req/s', through.rps, 'HAProxy → HAProxy → origin, http-reuse always', chain.rps, target('ratio >= 0.8')),
+    result(at('1 KiB requests/s'), 'req/s', through.rps, 'origin directly', direct.rps),
+    result(at('1 KiB p50 latency'), 'ms', through.p50, 'HAProxy two-tier', chain.p50, target('ratio <= 1.3')),
+    result(at('1 KiB p99 latency'), 'ms', through.p99, 'HAProxy two-tier', chain.p99),
+    result(at('1 KiB p50 latency'), 'ms', through.p50, 'origin directly', direct.p50),
+    result(at('CPU per 1 KiB request, both gateways'), 'µs', gateways(through), 'HAProxy edge + inner', gateways(chain), target('value <= 70')),
+    result(at('CPU per 1 KiB request, front-end'), 'µs', through['cpu edge'], 'HAProxy edge', chain['cpu edge']),
+    result(at('CPU per 1 KiB request, back-end'), 'µs', through['cpu inner'], 'HAProxy inner', chain['cpu inner']),
+    result(at('CPU per 1 KiB request, origin behind the overlay'), 'µs', through['cpu origin'], 'origin with wrk directly', direct['cpu origin']),
+    result(at('64 MiB download'), 'MB/s', throughBig.mbs, 'HAProxy two-tier', chainBig.mbs, target('ratio >= 0.9')),
+    result(at('64 MiB download'), 'MB/s', throughBig.mbs, 'origin directly', directBig.mbs),
+    result(at('CPU per 64 MiB download, both gateways'), 'ms', gateways(throughBig), 'HAProxy edge + inner', gateways(chainBig)),
+  ];
 }
 
 /**
@@ -105,55 +168,67 @@ export async function overlay(dir: string, origins: string[], limits?: Record<st
   return { url, backEndAdmin: String(backEnd.ready.admin), processes: [frontEnd, backEnd] };
 }
 
+
 export const gatewayScenario: Scenario = {
   name: 'gateway',
-  description: `1 KiB requests/s and p50/p99 (wrk, ${CONNECTIONS} connections, ${WARMUP_SECONDS} s warm-up per path, then the median of ${ROUNDS} interleaved ${WRK_SECONDS} s rounds) and 64 MiB downloads (curl): overlay front-end → tunnel → back-end vs the origin directly vs HAProxy → HAProxy (http-reuse always)`,
+  description: `1 KiB requests/s, p50/p99 and CPU µs per request of every process (wrk -t1 -c${CONNECTIONS}, ${WARMUP_SECONDS} s warm-up per path, then the median of ${ROUNDS} interleaved ${WRK_SECONDS} s rounds) and 64 MiB downloads (curl, median of ${ROUNDS} interleaved): nginx (one process) and the Node demo origin, each directly, through HAProxy → HAProxy (http-reuse always) and through overlay front-end → tunnel → back-end; Node's floors (bare node:http server, undici Pool client) beside them`,
   async run(progress) {
-    await requireTool('wrk', 'wrk');
-    await requireTool('haproxy', 'haproxy');
-    await requireTool('curl', 'curl');
+    for (const [command, pkg] of [['wrk', 'wrk'], ['haproxy', 'haproxy'], ['curl', 'curl'], ['nginx', 'nginx-light']]) await requireTool(command, pkg);
     const dir = await mkdtemp(join(tmpdir(), 'overlay-bench-gateway-'));
-    const origins = await Peer.start(ORIGIN_PEER);
     const stops: Array<() => Promise<unknown>> = [];
     try {
-      const origin = await origins.call<string>('start', { id: 'origin-1' });
-      const path = '/bytes/1024';
-      const originPort = Number(new URL(origin).port);
-      const [edgePort, innerPort] = [await freePort(), await freePort()];
-      const inner = await haproxy(dir, 'haproxy-inner', innerPort, `127.0.0.1:${originPort}`);
-      const edge = await haproxy(dir, 'haproxy-edge', edgePort, `127.0.0.1:${innerPort}`);
+      const nginx = await startNginx(dir, { [SMALL]: 1024, [BIG]: DOWNLOAD });
+      stops.push(() => stopChild(nginx.child));
+      const origins = await Peer.start(ORIGIN_PEER);
       stops.push(async () => {
-        await stopChild(edge);
-        await stopChild(inner);
+        await origins.call('stop').catch(() => {});
+        await origins.stop();
       });
-      progress('starting overlay back-end and front-end');
-      const { url, processes } = await overlay(dir, [origin], FIXED_HIGH_LIMIT);
-      stops.push(() => Promise.all(processes.map((p) => p.stop())));
-
-      progress(`wrk: origin directly / HAProxy two-tier / overlay`);
-      const [direct, chain, through] = await measurePaths([`${origin}${path}`, `http://127.0.0.1:${edgePort}${path}`, `${url}${path}`], progress);
-
-      progress('64 MiB downloads: direct, HAProxy two-tier, overlay');
-      const big = `/bytes/${DOWNLOAD}`;
-      const directMBs = await download(`${origin}${big}`);
-      const chainMBs = await download(`http://127.0.0.1:${edgePort}${big}`);
-      const overlayMBs = await download(`${url}${big}`);
-
-      const results: BenchResult[] = [
-        result('1 KiB requests/s', 'req/s', through.rps, 'HAProxy → HAProxy → origin, http-reuse always', chain.rps, 'ratio >= 0.5'),
-        result('1 KiB requests/s', 'req/s', through.rps, 'origin directly', direct.rps),
-        result('1 KiB p50 latency', 'ms', through.p50, 'HAProxy two-tier', chain.p50),
-        result('1 KiB p99 latency', 'ms', through.p99, 'HAProxy two-tier', chain.p99),
-        result('1 KiB p50 latency', 'ms', through.p50, 'origin directly', direct.p50),
-        result('1 KiB p99 latency', 'ms', through.p99, 'origin directly', direct.p99),
-        result('64 MiB download', 'MB/s', overlayMBs, 'HAProxy two-tier', chainMBs),
-        result('64 MiB download', 'MB/s', overlayMBs, 'origin directly', directMBs),
+      const demo = await origins.call<string>('start', { id: 'origin-1' });
+      const floorServer = await Peer.start(FLOOR_PEER);
+      const floorClient = await Peer.start(FLOOR_PEER);
+      stops.push(() => floorServer.stop(), () => floorClient.stop());
+      const bare = await floorServer.call<string>('serve');
+      progress('starting HAProxy pairs and overlay gateways in front of nginx and the Node demo origin');
+      const sets = [
+        await pathSet(dir, 'nginx', nginx.url, nginx.pid, stops),
+        await pathSet(dir, 'node', demo, origins.child.pid!, stops),
       ];
-      return results;
+
+      const wrkPaths = sets.flatMap((set) => [set.direct, set.chain, set.overlay]).map(({ url, hops }) =>
+        (phase: 'warm-up' | 'round') => wrkRun(`${url}${SMALL}`, hops, phase === 'warm-up' ? WARMUP_SECONDS : WRK_SECONDS));
+      const bareServer = (phase: 'warm-up' | 'round') => wrkRun(`${bare}${SMALL}`, [{ name: 'server', pid: floorServer.child.pid! }], phase === 'warm-up' ? WARMUP_SECONDS : WRK_SECONDS);
+      const undiciClient = async (phase: 'warm-up' | 'round'): Promise<Figures> => {
+        const seconds = phase === 'warm-up' ? WARMUP_SECONDS : WRK_SECONDS;
+        const load = () => floorClient.call<number>('load', { url: nginx.url, path: SMALL, host: SITE, connections: CONNECTIONS, seconds });
+        const { value: answered, cpuMicros } = await withCpu([floorClient.child.pid!], load);
+        return { rps: answered / seconds, 'cpu client': cpuMicros[0] / answered };
+      };
+      progress('wrk, each round: nginx direct / HAProxy / overlay, demo origin direct / HAProxy / overlay, bare node:http; then an undici Pool client on nginx');
+      const loads = await medianOfRounds([...wrkPaths, bareServer, undiciClient], ROUNDS, (round, figures) =>
+        progress(`round ${round}/${ROUNDS}: ${figures.map((f) => Math.round(f.rps)).join(' / ')} req/s`));
+
+      progress('64 MiB downloads, each round: direct, HAProxy two-tier, overlay, for each origin');
+      const bigRuns = sets.flatMap((set) => [set.direct, set.chain, set.overlay]).map(({ url, hops }) => () => downloadRun(`${url}${BIG}`, hops));
+      const seen: Figures[][] = bigRuns.map(() => []);
+      for (let round = 1; round <= ROUNDS; round++) {
+        for (const [i, once] of bigRuns.entries()) seen[i].push(await once());
+        progress(`download round ${round}/${ROUNDS}: ${seen.map((runs) => Math.round(runs[round - 1].mbs)).join(' / ')} MB/s`);
+      }
+      const big = seen.map((runs) => Object.fromEntries(Object.keys(runs[0]).map((key) => [key, median(runs.map((r) => r[key]))])));
+
+      const [floorBare, floorUndici] = loads.slice(6);
+      const nginxOverlay = loads[2];
+      return [
+        ...setResults(sets[0], loads.slice(0, 3), big.slice(0, 3), true),
+        ...setResults(sets[1], loads.slice(3, 6), big.slice(3, 6), false),
+        result('CPU per 1 KiB request: front-end (nginx origin)', 'µs', nginxOverlay['cpu edge'], 'Node floor: bare node:http server', floorBare['cpu server']),
+        result('CPU per 1 KiB request: back-end (nginx origin)', 'µs', nginxOverlay['cpu inner'], 'Node floor: undici Pool client', floorUndici['cpu client']),
+        result('1 KiB requests/s: bare node:http server', 'req/s', floorBare.rps, 'nginx directly', loads[0].rps),
+        result('1 KiB requests/s: undici Pool client on nginx', 'req/s', floorUndici.rps, 'wrk on nginx', loads[0].rps),
+      ];
     } finally {
       for (const stop of stops.reverse()) await stop().catch(() => {});
-      await origins.call('stop').catch(() => {});
-      await origins.stop();
       await rm(dir, { recursive: true, force: true });
     }
   },
