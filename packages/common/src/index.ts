@@ -15,3 +15,4 @@ export {
   decodeProxyHeader, encodeProxyHeader, ProxyProtocolError, PROXY_V1_MAX_BYTES, PROXY_V2_MAX_BYTES, PROXY_V2_SIGNATURE,
   type ProxyEndpoint, type ProxyHeader, type ProxyDecode,
 } from './proxy-protocol.js';
+export { createDemoPki, spkiHash, type DemoPki, type IssuedCertificate } from './pki.js';

@@ -25,10 +25,12 @@ if (!Object.getOwnPropertyDescriptor(Http2ServerResponse.prototype, 'destroyed')
 }
 
 /**
- * The request as the HTTP/1.1 path reads it: `:authority` is the Host (RFC 9113 §8.3.1), and the raw
- * fields lose the pseudo-headers (they must not be forwarded as fields).
+ * The request as the HTTP/1.1 path reads it: `:authority` is the Host (RFC 9113 §8.3.1), the raw fields
+ * lose the pseudo-headers (they must not be forwarded as fields), and a body without Content-Length (HTTP/2
+ * frames it itself) reads as chunked, which is how it crosses the tunnel.
  */
 function asHttp1View(req: Http2ServerRequest): void {
+  if (!req.stream.endAfterHeaders && req.headers['content-length'] === undefined) req.headers['transfer-encoding'] = 'chunked';
   const raw = req.rawHeaders;
   const authority = req.headers[':authority'];
   let kept = 0;
