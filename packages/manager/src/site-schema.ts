@@ -86,8 +86,11 @@ export const siteBodySchema = z
     qosTarget: qosTargetSchema.optional(),
     /** HTTP sites: served on the front-ends' HTTPS listeners for `domains`. */
     certificate: certificateSchema.optional(),
+    /** TCP sites: the back-ends start each origin connection with a PROXY header (v1 or v2) naming the client. */
+    proxyProtocol: z.union([z.literal(1), z.literal(2)]).optional(),
   })
   .superRefine((site, ctx) => {
+    if (site.mode === 'http' && site.proxyProtocol !== undefined) ctx.addIssue({ code: 'custom', path: ['proxyProtocol'], message: 'only tcp sites: HTTP origin connections are pooled across clients' });
     if (site.mode === 'tcp' && site.certificate !== undefined) ctx.addIssue({ code: 'custom', path: ['certificate'], message: 'tcp sites are carried as raw bytes: no certificate' });
     const schemes = SCHEMES[site.mode];
     const checkOrigins = (origins: ReadonlyArray<{ url: string }>, path: Array<string | number>) =>

@@ -25,6 +25,7 @@ export function ownedSiteFields(role: ManagerRole, body: SiteBody): SiteBody {
     kept.origins = [];
     kept.routes = [];
     kept.backEnds = [];
+    delete kept.proxyProtocol;
   }
   return kept;
 }
