@@ -11,11 +11,12 @@ let demo: StartedProcess;
 interface DemoReady {
   manager: string;
   token: string;
-  frontEnds: Array<{ id: string; http: string; admin: string }>;
+  frontEnds: Array<{ id: string; http: string; https: string; admin: string }>;
   backEnds: Array<{ id: string; tunnel: string; admin: string }>;
   dns: string;
   origins: string[];
   sites: string[];
+  ca: string;
 }
 
 test.before(async () => {
@@ -46,6 +47,8 @@ test('the ready line carries everything the contract names', (t) => {
   t.true(r.token.length >= 16);
   t.deepEqual(r.frontEnds.map((f) => f.id), ['pop-a', 'pop-b']);
   t.deepEqual(r.frontEnds.map((f) => f.http), [`127.0.1.1:${BASE + 20}`, `127.0.1.2:${BASE + 20}`]);
+  t.deepEqual(r.frontEnds.map((f) => f.https), [`127.0.1.1:${BASE + 24}`, `127.0.1.2:${BASE + 24}`]);
+  t.regex(r.ca, /ca\.pem$/);
   t.is(r.backEnds.length, 1);
   t.regex(r.dns, /^127\.0\.0\.1:\d+$/);
   t.is(r.origins.length, 2);
@@ -62,6 +65,25 @@ test('curl through each front-end reaches an origin with the overlay headers', a
     t.regex(response.headers['x-origin'], /^origin-[12]$/);
     t.regex(response.body, /Overlay demo origin/);
   }
+});
+
+test('curl --http2 and --http1.1 over HTTPS through each front-end, verified against the demo CA', async (t) => {
+  for (const frontEnd of ready().frontEnds) {
+    const [host, port] = frontEnd.https.split(':');
+    for (const version of ['--http2', '--http1.1']) {
+      const { stdout } = await run('curl', [
+        '-sS', version, '--cacert', ready().ca, '--resolve', `${SITE}:${port}:${host}`, '-o', '/dev/null', '-D', '-', '-w', '%{http_version} %{ssl_verify_result}',
+        `https://${SITE}:${port}/`,
+      ]);
+      t.regex(stdout, /^HTTP\/(2|1\.1) 200/);
+      t.regex(stdout, new RegExp(`x-overlay-frontend: ${frontEnd.id}`, 'i'));
+      t.true(stdout.endsWith(`${version === '--http2' ? '2' : '1.1'} 0`), stdout.slice(-20));
+    }
+  }
+  // The plain listener takes HTTP/2 with prior knowledge too.
+  const [host, port] = ready().frontEnds[0].http.split(':');
+  const { stdout } = await run('curl', ['-sS', '--http2-prior-knowledge', '--resolve', `${SITE}:${port}:${host}`, '-o', '/dev/null', '-w', '%{http_version} %{http_code}', `http://${SITE}:${port}/`]);
+  t.is(stdout, '2 200');
 });
 
 test('a 1 MiB body arrives whole, and the second fetch is a cache HIT', async (t) => {

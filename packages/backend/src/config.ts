@@ -45,8 +45,14 @@ export const siteSchema = z
     origins: z.array(originSchema).min(1).max(siteLimits.maxOrigins),
     /** Longest matching path prefix picks the origin list (seed 002); HTTP sites only. */
     routes: z.array(routeSchema).max(siteLimits.maxRoutes).default([]),
+    /**
+     * TCP sites: start each origin connection with a PROXY header of this version naming the client.
+     * (HTTP origins share pooled connections among clients; they get X-Forwarded-For and Forwarded.)
+     */
+    proxyProtocol: z.union([z.literal(1), z.literal(2)]).optional(),
   })
   .superRefine((site, ctx) => {
+    if (site.mode === 'http' && site.proxyProtocol !== undefined) ctx.addIssue({ code: 'custom', path: ['proxyProtocol'], message: 'only tcp sites: HTTP origin connections are pooled across clients' });
     const check = (origins: ReadonlyArray<{ url: string }>, path: Array<string | number>) =>
       origins.forEach((origin, index) => {
         if (!SCHEMES[site.mode].includes(new URL(origin.url).protocol)) {

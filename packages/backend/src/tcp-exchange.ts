@@ -1,5 +1,5 @@
-import { connect } from 'node:net';
-import type { OverlayError } from '@overlay/common';
+import { connect, type Socket } from 'node:net';
+import { encodeProxyHeader, type OverlayError } from '@overlay/common';
 import type { TcpHead } from '@overlay/stream-heads';
 import type { TunnelStream } from '@overlay/tunnel';
 import { BACKEND_HEADER } from './answers.js';
@@ -19,10 +19,16 @@ export async function serveTcp(gateway: Gateway, stream: TunnelStream, head: Tcp
   const exchange = new StreamExchange(gateway, stream, head.site, { path: '/', method: 'CONNECT' }, false);
   const site = gateway.site(head.site);
   if (!site || site.mode !== 'tcp') return exchange.answerError(unknownSiteError(head.site, 'tcp'));
-  await dispatchToOrigin(exchange, site, (lease) => connectOrigin(exchange, lease));
+  const preamble = site.proxyProtocol;
+  await dispatchToOrigin(exchange, site, (lease) => connectOrigin(exchange, lease, preamble ? (socket) => proxyHeaderFor(preamble, head, socket) : undefined));
 }
 
-function connectOrigin(exchange: StreamExchange, lease: OriginLease): Promise<OverlayError | undefined> {
+/** The PROXY header an origin connection starts with: the client as the front-end saw it, and the origin dialled. */
+function proxyHeaderFor(version: 1 | 2, head: TcpHead, socket: Socket): Buffer {
+  return encodeProxyHeader(version, { address: head.client.ip, port: head.client.port }, { address: socket.remoteAddress ?? '0.0.0.0', port: socket.remotePort ?? 0 });
+}
+
+function connectOrigin(exchange: StreamExchange, lease: OriginLease, preamble?: (socket: Socket) => Buffer): Promise<OverlayError | undefined> {
   const { gateway, gone } = exchange;
   const origin = lease.origin;
   const timeoutMs = gateway.state.pool.connectTimeoutMs;
@@ -54,6 +60,7 @@ function connectOrigin(exchange: StreamExchange, lease: OriginLease): Promise<Ov
     });
     socket.once('connect', () => {
       stopConnecting();
+      if (preamble) socket.write(preamble(socket));
       lease.responded();
       exchange.respond({ status: 200, headers: [[BACKEND_HEADER, gateway.id]], backEnd: gateway.id, origin: origin.id });
       splice(exchange, socket, origin.id, (error) => {

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { get, type IncomingHttpHeaders } from 'node:http';
-import { formatHostPort, parseHostPort, pollUntil, startProcess, type Logger, type StartedProcess } from '@overlay/common';
+import { get as httpsGet } from 'node:https';
+import { createDemoPki, formatHostPort, parseHostPort, pollUntil, startProcess, type Logger, type StartedProcess } from '@overlay/common';
 import { startDemoOrigin } from '@overlay/demo-origin';
 import { DEMO_PRIORITIES, DEMO_SITE, backEndConfig, demoSiteBody, frontEndConfig, managerConfig, redirectorConfig } from '@overlay/lab';
 import type { Running } from './run.js';
@@ -19,8 +20,8 @@ export function demoLayout(base: number) {
     origins: [{ id: 'origin-1', port: base + 1 }, { id: 'origin-2', port: base + 2 }],
     backEnd: { id: 'be-1', tunnel: `127.0.0.1:${base + 10}`, admin: `127.0.0.1:${base + 11}` },
     frontEnds: [
-      { id: 'pop-a', pop: 'pop-a', http: `127.0.1.1:${base + 20}`, admin: `127.0.1.1:${base + 21}` },
-      { id: 'pop-b', pop: 'pop-b', http: `127.0.1.2:${base + 20}`, admin: `127.0.1.2:${base + 21}` },
+      { id: 'pop-a', pop: 'pop-a', http: `127.0.1.1:${base + 20}`, https: `127.0.1.1:${base + 24}`, admin: `127.0.1.1:${base + 21}` },
+      { id: 'pop-b', pop: 'pop-b', http: `127.0.1.2:${base + 20}`, https: `127.0.1.2:${base + 24}`, admin: `127.0.1.2:${base + 21}` },
     ],
     dns: { host: '127.0.0.1', port: base + 53 },
     dnsAdmin: { host: '127.0.0.1', port: base + 54 },
@@ -41,6 +42,19 @@ function getThrough(hostPort: string, site: string, path: string): Promise<{ sta
   const { host, port } = parseHostPort(hostPort);
   return new Promise((resolve, reject) => {
     const request = get({ host, port, path, headers: { host: site }, timeout: 5_000 }, (response) => {
+      response.resume();
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers }));
+    });
+    request.on('timeout', () => request.destroy(new Error('timeout')));
+    request.on('error', reject);
+  });
+}
+
+/** GET over TLS with SNI for `site`, trusting only the demo CA. */
+function getThroughHttps(hostPort: string, site: string, path: string, ca: string): Promise<{ status: number; headers: IncomingHttpHeaders }> {
+  const { host, port } = parseHostPort(hostPort);
+  return new Promise((resolve, reject) => {
+    const request = httpsGet({ host, port, path, servername: site, ca, headers: { host: site }, timeout: 5_000, agent: false }, (response) => {
       response.resume();
       response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers }));
     });
@@ -85,6 +99,9 @@ export async function startDemo(basePort: number, log: Logger): Promise<Running>
     for (const origin of layout.origins) {
       origins.push(await startDemoOrigin({ id: origin.id, host: '127.0.0.1', port: origin.port }));
     }
+    // A CA of the demo's own and a certificate for the site, which the manager hands to the front-ends.
+    const pki = await createDemoPki(dir, [DEMO_SITE]);
+    const siteCertificate = { cert: pki.leaves[DEMO_SITE].cert, key: pki.leaves[DEMO_SITE].key };
     const manager = await spawnRole('manager', managerConfig(formatHostPort(layout.manager.host, layout.manager.port), token, join(dir, 'manager-data')));
     const managerUrl = String(manager.ready.url);
     const link = { url: managerUrl, token };
@@ -93,14 +110,15 @@ export async function startDemo(basePort: number, log: Logger): Promise<Running>
       origins.map((origin) => origin.url),
       layout.frontEnds.map((frontEnd) => frontEnd.id),
       [layout.backEnd.id],
+      siteCertificate,
     ));
     await api(managerUrl, token, 'PUT', `/sites/${DEMO_SITE}/priorities`, DEMO_PRIORITIES);
 
     const backEnd = await spawnRole('back-end', backEndConfig(layout.backEnd.id, layout.backEnd.tunnel, layout.backEnd.admin, link, tunnelKey));
     const frontEnds = [];
     for (const frontEnd of layout.frontEnds) {
-      const child = await spawnRole('front-end', frontEndConfig(frontEnd.id, frontEnd.http, frontEnd.admin, link, tunnelKey));
-      frontEnds.push({ id: frontEnd.id, http: String(child.ready.http), admin: String(child.ready.admin) });
+      const child = await spawnRole('front-end', frontEndConfig(frontEnd.id, frontEnd.http, frontEnd.admin, link, tunnelKey, frontEnd.https));
+      frontEnds.push({ id: frontEnd.id, http: String(child.ready.http), https: String(child.ready.https), admin: String(child.ready.admin) });
     }
     const redirector = await spawnRole('redirector', redirectorConfig(
       layout.dns,
@@ -115,6 +133,10 @@ export async function startDemo(basePort: number, log: Logger): Promise<Running>
         const { status, headers } = await getThrough(frontEnd.http, DEMO_SITE, '/');
         return status === 200 && headers['x-overlay-backend'] === layout.backEnd.id;
       });
+      await until(`https://${DEMO_SITE} through ${frontEnd.id}`, async () => {
+        const { status } = await getThroughHttps(frontEnd.https, DEMO_SITE, '/', pki.ca.cert).catch(() => ({ status: 0 }));
+        return status === 200;
+      });
     }
     log.info({ dir }, 'demo ready');
     const dns = String(redirector.ready.dns);
@@ -127,12 +149,15 @@ export async function startDemo(basePort: number, log: Logger): Promise<Running>
         dns,
         origins: origins.map((origin) => origin.url),
         sites: [DEMO_SITE],
+        /** The demo CA's certificate (PEM file): `curl --cacert` trusts the sites' HTTPS with it. */
+        ca: pki.ca.certFile,
       },
       hints: [
         '',
         `Overlay demo is up: ${DEMO_SITE} is served by front-ends pop-a (${frontEnds[0].http}) and pop-b (${frontEnds[1].http}).`,
         'Try:',
         `  curl -si --resolve ${DEMO_SITE}:${basePort + 20}:127.0.1.1 http://${DEMO_SITE}:${basePort + 20}/`,
+        `  curl -si --http2 --cacert ${pki.ca.certFile} --resolve ${DEMO_SITE}:${basePort + 24}:127.0.1.1 https://${DEMO_SITE}:${basePort + 24}/`,
         `  curl -s -o /dev/null -w '%{http_code} %{size_download}\\n' --resolve ${DEMO_SITE}:${basePort + 20}:127.0.1.2 http://${DEMO_SITE}:${basePort + 20}/bytes/1048576`,
         `  dig @127.0.0.1 -p ${layout.dns.port} ${DEMO_SITE} A +subnet=10.2.0.0/16`,
         `  curl -s -H 'Authorization: Bearer ${token}' ${managerUrl}/v1/front-ends`,

@@ -121,7 +121,7 @@ program
       const { startFrontEnd } = await import('@overlay/frontend');
       const config = await loadRoleConfig['front-end'](options.config);
       const frontEnd = await startFrontEnd(config, { log, adminRoutes: [hooks.reloadRoute(adminTokenCheck(config.adminToken))] });
-      const ready = { id: frontEnd.id, http: address(frontEnd.http), admin: address(frontEnd.admin) };
+      const ready = { id: frontEnd.id, http: address(frontEnd.http), ...(frontEnd.https ? { https: address(frontEnd.https) } : {}), admin: address(frontEnd.admin) };
       const attached = config.manager
         ? (await import('@overlay/control')).attachFrontEnd(frontEnd, {
             manager: config.manager, tunnelKey: config.manager.tunnelKey, pop: config.pop, addresses: { http: ready.http, admin: ready.admin }, httpHost: frontEnd.http.address, log,

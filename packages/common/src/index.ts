@@ -11,3 +11,8 @@ export { startProcess, type StartedProcess, type StartProcessOptions } from './p
 export {
   hostPortSchema, gatewayIdSchema, siteNameSchema, domainSchema, managerLinkSchema, originUrlProblem, ORIGIN_SCHEMES, type SiteMode,
 } from './names.js';
+export {
+  decodeProxyHeader, encodeProxyHeader, ProxyProtocolError, PROXY_V1_MAX_BYTES, PROXY_V2_MAX_BYTES, PROXY_V2_SIGNATURE,
+  type ProxyEndpoint, type ProxyHeader, type ProxyDecode,
+} from './proxy-protocol.js';
+export { createDemoPki, spkiHash, type DemoPki, type IssuedCertificate } from './pki.js';

@@ -6,9 +6,10 @@ import type { RedirectorStateInput } from '@overlay/redirector';
 
 /**
  * What a front-end takes from the managers' state: the sites assigned to it, the back-ends those sites
- * use (reached at their registered tunnel address, with this front-end's own key: secrets never travel
- * through the manager), the priority rules and the ring weights. A TCP site's listener takes the port
- * the manager names on this front-end's own HTTP host, so every POP can serve it.
+ * use (reached at their registered tunnel address, with this front-end's own key: tunnel keys never
+ * travel through the manager), the priority rules, each HTTP site's own TLS certificate (served on the
+ * HTTPS listener) and the ring weights. A TCP site's listener takes the port the manager names on this
+ * front-end's own HTTP host, so every POP can serve it.
  */
 export function frontEndStateFrom(state: ManagerState, self: { id: string; httpHost: string; key: string }): FrontEndStateInput {
   const backEnds: NonNullable<FrontEndStateInput['backEnds']> = {};
@@ -23,6 +24,7 @@ export function frontEndStateFrom(state: ManagerState, self: { id: string; httpH
       mode: site.mode,
       backEnds: reachable,
       priorities: site.priorities,
+      ...(site.mode === 'http' && site.certificate ? { certificate: { cert: site.certificate.cert, key: site.certificate.key } } : {}),
       ...(site.mode === 'tcp' && site.listen ? { listen: formatHostPort(self.httpHost, parseHostPort(site.listen).port) } : {}),
     };
   }
@@ -34,7 +36,7 @@ export function backEndStateFrom(state: ManagerState, self: { id: string }): Bac
   const sites: NonNullable<BackEndStateInput['sites']> = {};
   for (const [name, site] of Object.entries(state.sites)) {
     if (!site.backEnds.includes(self.id)) continue;
-    sites[name] = { mode: site.mode, origins: site.origins, routes: site.routes };
+    sites[name] = { mode: site.mode, origins: site.origins, routes: site.routes, ...(site.proxyProtocol ? { proxyProtocol: site.proxyProtocol } : {}) };
   }
   return { sites, rings: { weights: [...state.rings.weights] } };
 }

@@ -9,6 +9,7 @@ import { mergeWorkerStatuses } from './cluster-status.js';
 import type { FrontEnd } from './front-end.js';
 import type { FrontEndStatus } from './gateway.js';
 import { clusterTimings } from './options.js';
+import { newTicketKeys } from './tls.js';
 
 /** /metrics in the primary: every worker's registry, gathered over IPC (series carry a `worker` label). */
 class ClusterRegistry extends AggregatorRegistry<PrometheusContentType> {
@@ -38,6 +39,7 @@ type Updated = Extract<WorkerMessage, { type: 'overlay-frontend:updated' }>;
 export async function startClusterPrimary(config: FrontEndConfig, log: Logger, adminRoutes?: AdminRoute[]): Promise<Omit<FrontEnd, 'reload'>> {
   cluster.setupPrimary({ exec: fileURLToPath(new URL('./worker-main.js', import.meta.url)) });
   let state: FrontEndState = config.state;
+  const ticketKeys = newTicketKeys().toString('base64');
   let closing = false;
   let seq = 0;
   let tcp: Record<string, AddressInfo> = {};
@@ -60,7 +62,7 @@ export async function startClusterPrimary(config: FrontEndConfig, log: Logger, a
       worker.on('message', (message: unknown) => {
         if (!isOverlayMessage(message)) return;
         const reply = message as WorkerMessage;
-        if (reply.type === 'overlay-frontend:hello') send(worker, { type: 'overlay-frontend:start', config: { ...config, state }, worker: slot.index, logLevel: log.level });
+        if (reply.type === 'overlay-frontend:hello') send(worker, { type: 'overlay-frontend:start', config: { ...config, state }, worker: slot.index, logLevel: log.level, ticketKeys });
         else if (reply.type === 'overlay-frontend:ready') {
           clearTimeout(timer);
           slot.ready = true;
@@ -130,9 +132,8 @@ export async function startClusterPrimary(config: FrontEndConfig, log: Logger, a
   });
   log.info({ http: ready[0].http, admin: admin.address, workers: config.workers }, 'front-end cluster listening');
 
-  const update = async (input: FrontEndStateInput): Promise<void> => {
-    const next = validate(frontEndStateSchema, input);
-    state = next;
+  /** Sends every ready worker a command and waits for all their answers; throws the first refusal. */
+  const broadcast = async (command: (seq: number) => PrimaryMessage): Promise<void> => {
     const id = ++seq;
     const waiting = new Map<Worker, (message: Updated) => void>();
     updates.set(id, waiting);
@@ -146,20 +147,27 @@ export async function startClusterPrimary(config: FrontEndConfig, log: Logger, a
             clearTimeout(timer);
             resolve(message);
           });
-          send(worker, { type: 'overlay-frontend:update', seq: id, state: next });
+          send(worker, command(id));
         })];
       }));
       const failed = answers.find((answer) => answer.error !== undefined);
-      if (failed) throw new Error(`front-end worker could not apply the state: ${failed.error}`);
+      if (failed) throw new Error(`front-end worker could not apply the change: ${failed.error}`);
       if (answers[0]) tcp = answers[0].tcp;
     } finally {
       updates.delete(id);
     }
   };
 
+  const update = async (input: FrontEndStateInput): Promise<void> => {
+    const next = validate(frontEndStateSchema, input);
+    state = next;
+    await broadcast((id) => ({ type: 'overlay-frontend:update', seq: id, state: next }));
+  };
+
   return {
     id: config.id,
     http: ready[0].http,
+    https: ready[0].https,
     admin: admin.address,
     get tcp() {
       return tcp;
@@ -170,6 +178,7 @@ export async function startClusterPrimary(config: FrontEndConfig, log: Logger, a
       !closing && slots.some((slot) => slot.ready),
     ),
     update,
+    reloadCertificates: (https) => broadcast((id) => ({ type: 'overlay-frontend:certificates', seq: id, https })),
     close: async () => {
       closing = true;
       await closeWorkers();

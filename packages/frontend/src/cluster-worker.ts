@@ -38,16 +38,16 @@ export function runFrontEndWorker(log?: Logger): void {
     if (!isOverlayMessage(message)) return;
     const command = message as PrimaryMessage;
     if (command.type === 'overlay-frontend:start') {
-      const { config, worker, logLevel } = command;
+      const { config, worker, logLevel, ticketKeys } = command;
       const registry = createRegistry('front-end', config.id);
       registry.setDefaultLabels({ role: 'front-end', instance_id: config.id, worker: String(worker) });
       new AggregatorRegistry(); // installs the worker's answer to the primary's metric requests
       AggregatorRegistry.setRegistries([registry]);
       const workerLog = (log ?? createLogger('front-end', { level: logLevel })).child({ frontEnd: config.id, worker });
-      startGateway(config, { log: workerLog, registry, admin: false }).then(
+      startGateway(config, { log: workerLog, registry, admin: false, ticketKeys: Buffer.from(ticketKeys, 'base64') }).then(
         (started) => {
           gateway = started;
-          send({ type: 'overlay-frontend:ready', http: started.http, tcp: started.tcp() });
+          send({ type: 'overlay-frontend:ready', http: started.http, https: started.https, tcp: started.tcp() });
           const report = () => send({ type: 'overlay-frontend:status', status: started.status() });
           report();
           reporter = setInterval(report, clusterTimings.statusIntervalMs).unref();
@@ -57,11 +57,12 @@ export function runFrontEndWorker(log?: Logger): void {
           void shutdown(1);
         },
       );
-    } else if (command.type === 'overlay-frontend:update') {
-      const { seq, state } = command;
+    } else if (command.type === 'overlay-frontend:update' || command.type === 'overlay-frontend:certificates') {
+      const { seq } = command;
       if (!gateway) return send({ type: 'overlay-frontend:updated', seq, tcp: {}, error: 'worker not started' });
       const running = gateway;
-      running.update(state).then(
+      const work = command.type === 'overlay-frontend:update' ? running.update(command.state) : running.reloadCertificates(command.https);
+      work.then(
         () => send({ type: 'overlay-frontend:updated', seq, tcp: running.tcp() }),
         (err: Error) => send({ type: 'overlay-frontend:updated', seq, tcp: running.tcp(), error: err.message }),
       );

@@ -2,6 +2,7 @@ import { domainSchema as domain, gatewayIdSchema as gatewayId, hostPortSchema as
 import { priorityRulesSchema } from '@overlay/classifier';
 import { z } from 'zod';
 import { defaultBackEndRoute, defaultCacheSettings, defaultHttpListenerOptions } from './options.js';
+import { defaultTlsSettings } from './tls.js';
 
 const positiveInt = z.number().int().positive();
 
@@ -16,6 +17,12 @@ export const backEndStateSchema = z.strictObject({
   highWater: positiveInt.default(defaultBackEndRoute.highWater),
 });
 
+/** PEM text, or (in a config file) the path of a PEM file, for each part; leaf first, then its chain. */
+export const certificateSchema = z.strictObject({
+  cert: z.string().min(1).max(256 * 1024),
+  key: z.string().min(1).max(64 * 1024),
+});
+
 export const siteStateSchema = z
   .strictObject({
     domains: z.array(domain).min(1).max(256),
@@ -25,10 +32,13 @@ export const siteStateSchema = z
     priorities: priorityRulesSchema.optional(),
     /** TCP sites only: the dedicated listener. */
     listen: hostPort.optional(),
+    /** The site's own TLS certificate, served on the HTTPS listener for its domains (SNI). */
+    certificate: certificateSchema.optional(),
   })
   .superRefine((site, ctx) => {
     if (site.mode === 'tcp' && site.listen === undefined) ctx.addIssue({ code: 'custom', path: ['listen'], message: 'a tcp site needs a listen address' });
     if (site.mode === 'http' && site.listen !== undefined) ctx.addIssue({ code: 'custom', path: ['listen'], message: 'only tcp sites have their own listener' });
+    if (site.mode === 'tcp' && site.certificate !== undefined) ctx.addIssue({ code: 'custom', path: ['certificate'], message: 'tcp sites are carried as raw bytes: no certificate' });
   });
 
 export const ringsSchema = z.strictObject({
@@ -66,8 +76,12 @@ export const frontEndStateSchema = z
 
 const httpSchema = z
   .strictObject({
-    /** One HTTP/1.1 listener for every HTTP site; the Host header picks the site. */
+    /** One listener for every HTTP site (HTTP/1.1, and h2c with prior knowledge); the Host header picks the site. */
     listen: hostPort,
+    /** Connections come from an L4 balancer that sends a PROXY v1/v2 header first (required then). */
+    proxyProtocol: z.boolean().default(false),
+    /** Streams one HTTP/2 connection may have open at once. */
+    maxConcurrentStreams: positiveInt.max(1024).default(defaultHttpListenerOptions.maxConcurrentStreams),
     headersTimeoutMs: positiveInt.default(defaultHttpListenerOptions.headersTimeoutMs),
     requestTimeoutMs: z.number().int().min(0).default(defaultHttpListenerOptions.requestTimeoutMs),
     keepAliveTimeoutMs: positiveInt.default(defaultHttpListenerOptions.keepAliveTimeoutMs),
@@ -101,12 +115,24 @@ const admissionSchema = z
   })
   .refine((a) => a.threshold === undefined || a.maxQueued === undefined || a.maxQueued >= a.threshold, { path: ['maxQueued'], message: 'must be at least threshold' });
 
+/** The HTTPS listener: TLS with SNI and ALPN (h2, http/1.1); timeouts and limits are `http`'s. */
+const httpsSchema = z.strictObject({
+  listen: hostPort,
+  proxyProtocol: z.boolean().default(false),
+  /** Certificates for every site without its own; the first is served to clients that send no (or an unknown) name. */
+  certificates: z.array(certificateSchema).max(1024).default([]),
+  minVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default(defaultTlsSettings.minVersion),
+  /** Lifetime of a session ticket (resumption), seconds. */
+  sessionTimeoutS: positiveInt.max(7 * 24 * 3600).default(defaultTlsSettings.sessionTimeoutS),
+});
+
 export const frontEndConfigSchema = z.strictObject({
   /** This front-end's gateway id: `x-overlay-frontend`, `Via`, the tunnel handshake. */
   id: gatewayId,
   /** The POP it stands in (reported, used by managers and the redirector). */
   pop: z.string().min(1).max(128).optional(),
   http: httpSchema,
+  https: httpsSchema.optional(),
   /** /metrics and /healthz. */
   admin: hostPort,
   /** Bearer token for POST /reload on the admin address; without one it is open, as /metrics is. `${ENV}`. */

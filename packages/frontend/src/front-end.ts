@@ -16,7 +16,10 @@ export interface StartFrontEndOptions {
 }
 
 /** Fields a running front-end cannot change: a reload keeps the old value and says a restart applies it. */
-const RESTART_FIELDS = ['id', 'pop', 'admin', 'adminToken', 'workers', 'cache', 'admission', 'http.listen', 'http.maxHeaderBytes', 'manager'] as const;
+const RESTART_FIELDS = [
+  'id', 'pop', 'admin', 'adminToken', 'workers', 'cache', 'admission', 'http.listen', 'http.maxHeaderBytes', 'http.proxyProtocol',
+  'http.maxConcurrentStreams', 'https.listen', 'https.proxyProtocol', 'https.minVersion', 'https.sessionTimeoutS', 'manager',
+] as const;
 /** HTTP tunables a single process retunes live; with workers the primary has no listener to retune. */
 const RETUNED_FIELDS = ['http.headersTimeoutMs', 'http.requestTimeoutMs', 'http.keepAliveTimeoutMs', 'http.maxConnections', 'http.replyTimeoutMs', 'http.closeGraceMs'] as const;
 
@@ -24,6 +27,8 @@ export interface FrontEnd {
   id: string;
   /** The shared HTTP listener. */
   http: AddressInfo;
+  /** The HTTPS listener (TLS with SNI, ALPN h2 and http/1.1), when `https` is configured. */
+  https: AddressInfo | undefined;
   /** /metrics and /healthz. */
   admin: AddressInfo;
   /** TCP-mode site listeners by site name, as of the last update. */
@@ -36,6 +41,11 @@ export interface FrontEnd {
   /** Applies a new live state (sites, priority rules, back-ends, ring weights); in-flight work carries on. */
   update(state: FrontEndStateInput): Promise<void>;
   /**
+   * Reads `https.certificates` (PEM or files) again and serves them from the next handshake on; connections
+   * already open keep theirs. Rejects with a ConfigError (the old certificates stay) when one is bad.
+   */
+  reloadCertificates(https: FrontEndConfig['https']): Promise<void>;
+  /**
    * Applies a reloaded config: HTTP timeouts and limits, and (without a manager, which owns it then) the
    * state with its sites, back-ends and TCP listeners. Connections in flight carry on.
    */
@@ -45,13 +55,16 @@ export interface FrontEnd {
 }
 
 /** A reload for a front-end that can `update` its state and, in one process, `retune` its listener. */
-function reloader(started: FrontEndConfig, frontEnd: Pick<FrontEnd, 'update'>, retune?: (http: FrontEndConfig['http']) => void) {
+function reloader(started: FrontEndConfig, frontEnd: Pick<FrontEnd, 'update' | 'reloadCertificates'>, retune?: (http: FrontEndConfig['http']) => void) {
   const fixed = retune ? RESTART_FIELDS : [...RESTART_FIELDS, ...RETUNED_FIELDS];
   let current = started;
   return async (next: FrontEndConfig): Promise<ReloadOutcome> => {
     // What only a restart applies is compared with what runs: the config the process started with.
     const restartNeeded = changedPaths(started, next, fixed);
+    // Certificate files are read again on every reload, changed path or not: renewal rewrites them in place.
+    if (started.https && next.https) await frontEnd.reloadCertificates(next.https);
     const applied = retune ? changedPaths(current, next, RETUNED_FIELDS) : [];
+    if (started.https && next.https) applied.push('https.certificates');
     if (retune && applied.length) retune(next.http);
     if (!next.manager && changedPaths(current, next, ['state']).length) {
       await frontEnd.update(next.state);
@@ -76,12 +89,14 @@ export async function startFrontEnd(config: FrontEndConfig, options: StartFrontE
   return {
     id: gateway.id,
     http: gateway.http,
+    https: gateway.https,
     admin: gateway.admin as AddressInfo,
     get tcp() {
       return gateway.tcp();
     },
     status: () => gateway.status(),
     update: (state) => gateway.update(state),
+    reloadCertificates: (https) => gateway.reloadCertificates(https),
     reload: reloader(config, gateway, (http) => gateway.retune(http)),
     close: () => gateway.close(),
   };

@@ -6,7 +6,10 @@ import { BackEndPool } from './backends.js';
 import { frontEndStateSchema, type FrontEndConfig, type FrontEndState, type FrontEndStateInput } from './config.js';
 import type { GatewayContext } from './context.js';
 import { createRequestHandler } from './http-handler.js';
-import { startHttpListener } from './http-listener.js';
+import { EdgeMetrics } from './edge-metrics.js';
+import { createHttp2Sessions } from './http2-server.js';
+import { startHttpListener, type HttpListener } from './http-listener.js';
+import { CertificateStore, newTicketKeys, readCertificates, type SiteCertificate } from './tls.js';
 import { FrontEndMetrics } from './metrics.js';
 import { SiteTable } from './sites.js';
 import { TcpSites } from './tcp-sites.js';
@@ -19,6 +22,8 @@ export interface GatewayOptions {
   admin: boolean;
   /** Further admin routes (POST /reload). */
   adminRoutes?: AdminRoute[];
+  /** TLS session-ticket keys (48 bytes); the workers of one front-end share the primary's so any resumes. */
+  ticketKeys?: Buffer;
 }
 
 /** One process's front-end: listeners, tunnels, cache, admission; what a worker runs and a single process too. */
@@ -45,6 +50,8 @@ export interface FrontEndStatus {
 export interface Gateway {
   id: string;
   http: AddressInfo;
+  /** The HTTPS listener, when `https` is configured. */
+  https: AddressInfo | undefined;
   admin: AddressInfo | undefined;
   tcp(): Record<string, AddressInfo>;
   /** Load, health, tunnel QoS and ring bytes right now (what a manager is told every report). */
@@ -53,6 +60,8 @@ export interface Gateway {
   update(state: FrontEndStateInput): Promise<void>;
   /** New timeouts and limits of the HTTP listener, for connections and requests from now on. */
   retune(http: FrontEndConfig['http']): void;
+  /** Reads the configured certificate files again and serves them from the next handshake on (a reload). */
+  reloadCertificates(https: FrontEndConfig['https']): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -72,13 +81,22 @@ export async function startGateway(config: FrontEndConfig, options: GatewayOptio
   let httpSettings = config.http;
   const context: GatewayContext = { id: config.id, sites: () => sites, gate, cache, metrics, log, replyTimeoutMs: config.http.replyTimeoutMs };
   const tcp = new TcpSites(context, config.http.maxConnections);
+  const certificates = config.https
+    ? new CertificateStore(options.ticketKeys ?? newTicketKeys(), { minVersion: config.https.minVersion, sessionTimeoutS: config.https.sessionTimeoutS }, log)
+    : undefined;
+  const reloadCertificates = async (https: FrontEndConfig['https']) => {
+    if (certificates && https) certificates.setConfigured(await readCertificates(https.certificates, 'https.certificates'), 'https.certificates');
+  };
+  const edgeMetrics = new EdgeMetrics(options.registry, certificates);
 
   // One update at a time: listeners for TCP sites bind asynchronously.
   let applying: Promise<void> = Promise.resolve();
   const apply = (state: FrontEndState): Promise<void> => {
     const next = applying.then(async () => {
+      const siteCertificates = certificates ? await siteCertificatesOf(state, log) : [];
       pool.apply(state.backEnds, state.rings?.weights);
       sites = new SiteTable(state, (id) => pool.get(id));
+      certificates?.setSites(siteCertificates);
       await tcp.apply(sites.tcpSites());
       log.info({ sites: sites.byName.size, backEnds: Object.keys(state.backEnds).length }, 'front-end state applied');
     });
@@ -87,43 +105,64 @@ export async function startGateway(config: FrontEndConfig, options: GatewayOptio
   };
 
   let admin: AdminServer | undefined;
-  let http;
+  let http: HttpListener | undefined;
+  let https: HttpListener | undefined;
+  const handlers = { request: createRequestHandler(context), upgrade: createUpgradeHandler(context) };
+  const http2 = createHttp2Sessions(config.http, handlers.request);
+  const events = { log, metrics: edgeMetrics, http2 };
   try {
+    await reloadCertificates(config.https);
     await apply(config.state);
-    http = await startHttpListener(config.http.listen, config.http, {
-      request: createRequestHandler(context),
-      upgrade: createUpgradeHandler(context),
-    });
+    http = await startHttpListener({ listen: config.http.listen, proxyProtocol: config.http.proxyProtocol }, config.http, handlers, events);
+    if (config.https) https = await startHttpListener({ listen: config.https.listen, proxyProtocol: config.https.proxyProtocol, certificates }, config.http, handlers, events);
     if (options.admin) {
       const { host, port } = parseHostPort(config.admin);
       admin = await startAdminServer({ host, port, registry: options.registry, health: () => healthOf(config, pool), routes: options.adminRoutes });
     }
   } catch (err) {
-    await Promise.allSettled([http?.close(0), tcp.close(0), pool.close()]);
+    await Promise.allSettled([http?.close(0), https?.close(0), http2.close(0), tcp.close(0), pool.close()]);
     throw err;
   }
-  log.info({ http: http.address, admin: admin?.address }, 'front-end listening');
-  const listener = http;
+  log.info({ http: http.address, https: https?.address, admin: admin?.address }, 'front-end listening');
+  const listeners = https ? [http, https] : [http];
 
   return {
     id: config.id,
-    http: listener.address,
+    http: http.address,
+    https: https?.address,
     admin: admin?.address,
     tcp: () => tcp.addresses(),
     status: () => statusOf(config, pool, gate),
     update: async (state) => apply(validate(frontEndStateSchema, state)),
     retune: (next) => {
       httpSettings = next;
-      listener.retune(next);
+      for (const listener of listeners) listener.retune(next);
+      http2.retune(next);
       context.replyTimeoutMs = next.replyTimeoutMs;
     },
+    reloadCertificates,
     close: async () => {
       const grace = httpSettings.closeGraceMs;
-      await Promise.all([listener.close(grace), tcp.close(grace)]);
+      await Promise.all([...listeners.map((listener) => listener.close(grace)), http2.close(grace), tcp.close(grace)]);
       await Promise.all([pool.close(), admin?.close()]);
       log.info('front-end closed');
     },
   };
+}
+
+/** The sites' own certificates (PEM from a manager, or files in a config's state); an unreadable one is left out. */
+async function siteCertificatesOf(state: FrontEndState, log: Logger): Promise<SiteCertificate[]> {
+  const found: SiteCertificate[] = [];
+  for (const [name, site] of Object.entries(state.sites)) {
+    if (!site.certificate) continue;
+    try {
+      const [pem] = await readCertificates([site.certificate], `state.sites.${name}.certificate`);
+      found.push({ ...pem, site: name, domains: site.domains });
+    } catch (err) {
+      log.error({ site: name, reason: (err as Error).message }, 'site certificate unreadable; its domains use the configured certificates');
+    }
+  }
+  return found;
 }
 
 function statusOf(config: FrontEndConfig, pool: BackEndPool, gate: AdmissionGate): FrontEndStatus {

@@ -7,7 +7,7 @@ import { flatPairs } from '@overlay/stream-heads';
 import { IDEMPOTENT_METHODS, pathOf, type GatewayContext } from './context.js';
 import { ExchangeError, FrontEndErrorCode } from './errors.js';
 import { closeOf, exchangeFor, type Exchanged } from './exchange.js';
-import { buildRequestHead, clientAddress, headLimitProblem } from './request-head.js';
+import { buildRequestHead, clientAddress, headLimitProblem, protoOf } from './request-head.js';
 import {
   STORED_BACKEND_FIELD, headerMap, relayedPairs, sendLocal, serveCached, type CacheStatus, type OverlayStamp,
 } from './response.js';
@@ -164,7 +164,7 @@ function forward(flow: Flow, conditional: Record<string, string> | undefined): P
   const { context, site, req, res, stamp } = flow;
   const head = buildRequestHead(
     { method: req.method ?? 'GET', url: req.url ?? '/', rawHeaders: req.rawHeaders, headers: req.headers },
-    { site: site.name, frontEnd: context.id, clientIp: clientAddress(req.socket.remoteAddress), clientPort: req.socket.remotePort ?? 0, priority: stamp.priority, conditional },
+    { site: site.name, frontEnd: context.id, clientIp: clientAddress(req.socket.remoteAddress), clientPort: req.socket.remotePort ?? 0, priority: stamp.priority, conditional, proto: protoOf(req.socket) },
   );
   const problem = headLimitProblem(head);
   if (problem) return Promise.reject(new ExchangeError(FrontEndErrorCode.headTooLarge, `request head too large: ${problem}`, 431));

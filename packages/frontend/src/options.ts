@@ -3,7 +3,7 @@
  * one place. The config schema (config.ts) fills these in; docs/front-end.md explains each one.
  */
 
-/** The client-facing HTTP/1.1 listener (node:http). */
+/** The client-facing listeners (node:http, node:https, node:http2). */
 export interface HttpListenerOptions {
   /** Whole request head (request line and headers) must arrive within this, ms (slowloris guard). */
   headersTimeoutMs: number;
@@ -19,6 +19,8 @@ export interface HttpListenerOptions {
   replyTimeoutMs: number;
   /** How long close() lets in-flight requests finish before cutting them, ms. */
   closeGraceMs: number;
+  /** Streams one HTTP/2 client connection may have open at once (its SETTINGS_MAX_CONCURRENT_STREAMS). */
+  maxConcurrentStreams: number;
 }
 
 export const defaultHttpListenerOptions: Readonly<HttpListenerOptions> = Object.freeze({
@@ -29,6 +31,7 @@ export const defaultHttpListenerOptions: Readonly<HttpListenerOptions> = Object.
   maxConnections: 20_000,
   replyTimeoutMs: 120_000,
   closeGraceMs: 5_000,
+  maxConcurrentStreams: 128,
 });
 
 /** The front-end cache (@overlay/cache); `enabled: false` makes every request BYPASS. */

@@ -62,7 +62,8 @@ export function sendLocal(
   };
   if (extra.code) headers['x-overlay-error'] = extra.code;
   if (extra.retryAfterSeconds !== undefined) headers['retry-after'] = String(extra.retryAfterSeconds);
-  if (extra.close) headers.connection = 'close';
+  // HTTP/2 has no Connection field (RFC 9113 §8.2.2): the stream ends, the connection stays.
+  if (extra.close && res.req.httpVersionMajor < 2) headers.connection = 'close';
   res.writeHead(status, headers);
   res.end(res.req.method === 'HEAD' ? undefined : body);
 }

@@ -5,7 +5,7 @@ import { ignoreError } from '@overlay/common';
 import { IDEMPOTENT_METHODS, pathOf, type GatewayContext } from './context.js';
 import { ExchangeError, FrontEndErrorCode } from './errors.js';
 import { closeOf, exchangeFor } from './exchange.js';
-import { buildRequestHead, clientAddress, headLimitProblem } from './request-head.js';
+import { buildRequestHead, clientAddress, headLimitProblem, protoOf } from './request-head.js';
 import { relayedPairs, stampPairs } from './response.js';
 import { rawAnswer, rawHead, splice } from './splice.js';
 
@@ -54,7 +54,7 @@ async function upgrade(context: GatewayContext, req: IncomingMessage, socket: Du
 
   const requestHead = buildRequestHead(
     { method, url: req.url ?? '/', rawHeaders: req.rawHeaders, headers: req.headers },
-    { site: site.name, frontEnd: context.id, clientIp, clientPort: req.socket.remotePort ?? 0, priority, upgrade: true },
+    { site: site.name, frontEnd: context.id, clientIp, clientPort: req.socket.remotePort ?? 0, priority, upgrade: true, proto: protoOf(req.socket) },
   );
   const problem = headLimitProblem(requestHead);
   if (problem) return answer(431, `request head too large: ${problem}`, FrontEndErrorCode.headTooLarge);

@@ -81,6 +81,7 @@ test('the request head: end-to-end fields in order, X-Forwarded-For appended, Vi
     ['x-forwarded-for', '10.0.0.1, 10.0.0.2, 10.1.2.3'],
     ['x-forwarded-host', 'shop.test'],
     ['x-forwarded-proto', 'http'],
+    ['forwarded', 'for=10.1.2.3;host=shop.test;proto=http'],
     ['via', '1.0 a, 1.1 pop-a'],
   ]);
   t.is(head.hasBody, false);

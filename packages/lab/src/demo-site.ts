@@ -14,9 +14,12 @@ export interface ManagerLink {
   token: string;
 }
 
-/** `PUT /v1/sites/shop.demo.test`: both origins, served through the named front-ends and back-ends. */
-export function demoSiteBody(originUrls: string[], frontEnds: string[], backEnds: string[]) {
-  return { domains: [DEMO_SITE], mode: 'http', origins: originUrls.map((url) => ({ url })), frontEnds, backEnds };
+/**
+ * `PUT /v1/sites/shop.demo.test`: both origins, served through the named front-ends and back-ends; with a
+ * certificate (PEM), the front-ends serve the site over HTTPS too.
+ */
+export function demoSiteBody(originUrls: string[], frontEnds: string[], backEnds: string[], certificate?: { cert: string; key: string }) {
+  return { domains: [DEMO_SITE], mode: 'http', origins: originUrls.map((url) => ({ url })), frontEnds, backEnds, ...(certificate ? { certificate } : {}) };
 }
 
 /** `PUT /v1/sites/shop.demo.test/priorities`: gold customers first, bulk downloads last. */
@@ -36,8 +39,9 @@ export function backEndConfig(id: string, tunnel: string, admin: string, manager
   return { id, tunnel: { listen: tunnel, keys: [tunnelKey] }, admin, manager };
 }
 
-export function frontEndConfig(id: string, http: string, admin: string, manager: ManagerLink, tunnelKey: string) {
-  return { id, pop: id, http: { listen: http }, admin, manager: { ...manager, tunnelKey } };
+/** `https`: the HTTPS listener's address; its certificates come with the sites from the manager. */
+export function frontEndConfig(id: string, http: string, admin: string, manager: ManagerLink, tunnelKey: string, https?: string) {
+  return { id, pop: id, http: { listen: http }, ...(https ? { https: { listen: https } } : {}), admin, manager: { ...manager, tunnelKey } };
 }
 
 export function redirectorConfig(

@@ -72,6 +72,9 @@ export const siteStateSchema = z.object({
   backEnds: z.array(gatewayIdSchema),
   listen: hostPortSchema.optional(),
   qosTarget: qosTargetSchema.optional(),
+  /** PEM; the feed carries the key to the front-ends that serve the site (the API never shows it). */
+  certificate: z.object({ cert: z.string(), key: z.string() }).optional(),
+  proxyProtocol: z.union([z.literal(1), z.literal(2)]).optional(),
   priorities: priorityRulesSchema.required({ default: true }),
 });
 

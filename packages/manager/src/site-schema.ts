@@ -1,3 +1,4 @@
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { originUrlProblem, ORIGIN_SCHEMES as SCHEMES, type SiteMode } from '@overlay/common';
 import { z } from 'zod';
 import { DEFAULT_RING_WEIGHTS, managerLimits } from './defaults.js';
@@ -35,6 +36,36 @@ export const qosTargetSchema = z
   })
   .refine((target) => target.maxRttMs !== undefined || target.maxLoad !== undefined, 'give maxRttMs, maxLoad or both');
 
+/** Why a PEM certificate and key cannot be served together, or undefined. */
+function certificateProblem(cert: string, key: string): { field: 'cert' | 'key'; message: string } | undefined {
+  let x509: X509Certificate;
+  try {
+    x509 = new X509Certificate(cert);
+  } catch {
+    return { field: 'cert', message: 'not a PEM certificate' };
+  }
+  try {
+    if (!x509.checkPrivateKey(createPrivateKey(key))) return { field: 'key', message: 'does not match the certificate' };
+  } catch {
+    return { field: 'key', message: 'not a PEM private key' };
+  }
+  return undefined;
+}
+
+/**
+ * A site's own TLS certificate (PEM, leaf first then its chain) and private key, pushed to the site's
+ * front-ends, which serve it for the site's domains by SNI. GET shows the certificate, never the key.
+ */
+export const certificateSchema = z
+  .strictObject({
+    cert: z.string().max(256 * 1024).includes('-----BEGIN CERTIFICATE-----', { message: 'must be a PEM certificate' }),
+    key: z.string().max(64 * 1024).regex(/-----BEGIN [A-Z ]*PRIVATE KEY-----/, 'must be a PEM private key'),
+  })
+  .superRefine((pem, ctx) => {
+    const problem = certificateProblem(pem.cert, pem.key);
+    if (problem) ctx.addIssue({ code: 'custom', path: [problem.field], message: problem.message });
+  });
+
 const gatewayListSchema = z
   .array(gatewayIdSchema)
   .max(managerLimits.maxGatewaysPerSite)
@@ -53,8 +84,14 @@ export const siteBodySchema = z
     /** TCP sites only: the front-ends' dedicated listener for this site. */
     listen: hostPortSchema.optional(),
     qosTarget: qosTargetSchema.optional(),
+    /** HTTP sites: served on the front-ends' HTTPS listeners for `domains`. */
+    certificate: certificateSchema.optional(),
+    /** TCP sites: the back-ends start each origin connection with a PROXY header (v1 or v2) naming the client. */
+    proxyProtocol: z.union([z.literal(1), z.literal(2)]).optional(),
   })
   .superRefine((site, ctx) => {
+    if (site.mode === 'http' && site.proxyProtocol !== undefined) ctx.addIssue({ code: 'custom', path: ['proxyProtocol'], message: 'only tcp sites: HTTP origin connections are pooled across clients' });
+    if (site.mode === 'tcp' && site.certificate !== undefined) ctx.addIssue({ code: 'custom', path: ['certificate'], message: 'tcp sites are carried as raw bytes: no certificate' });
     const schemes = SCHEMES[site.mode];
     const checkOrigins = (origins: ReadonlyArray<{ url: string }>, path: Array<string | number>) =>
       origins.forEach((origin, index) => {

@@ -19,11 +19,13 @@ export function ownedSiteFields(role: ManagerRole, body: SiteBody): SiteBody {
   if (!ownsKind(role, 'frontEnds')) {
     kept.frontEnds = [];
     delete kept.listen;
+    delete kept.certificate;
   }
   if (!ownsKind(role, 'backEnds')) {
     kept.origins = [];
     kept.routes = [];
     kept.backEnds = [];
+    delete kept.proxyProtocol;
   }
   return kept;
 }
@@ -32,6 +34,9 @@ export function ownedSiteFields(role: ManagerRole, body: SiteBody): SiteBody {
 export function prioritiesInForce(record: SiteRecord): Required<PriorityRules> {
   return { default: record.priorities?.default ?? DEFAULT_PRIORITY, rules: record.priorities?.rules ?? [] };
 }
+
+/** What GET shows for a site certificate's private key. */
+export const KEY_HIDDEN = '(hidden)';
 
 /** Configured gateways first, then the ones the capacity reaction added. */
 function effective(record: SiteRecord, kind: GatewayKind): string[] {
@@ -53,7 +58,14 @@ function siteState(record: SiteRecord): SiteState {
 
 /** `GET /v1/sites/{site}`: the body as PUT, the rules in force and what the capacity reaction added. */
 export function siteView(record: SiteRecord) {
-  return { ...record.body, priorities: prioritiesInForce(record), autoAssigned: { frontEnds: record.auto.frontEnds, backEnds: record.auto.backEnds } };
+  const { certificate, ...body } = record.body;
+  return {
+    ...body,
+    // The private key stays in the manager and its feed; the API says only that there is one.
+    ...(certificate ? { certificate: { cert: certificate.cert, key: KEY_HIDDEN } } : {}),
+    priorities: prioritiesInForce(record),
+    autoAssigned: { frontEnds: record.auto.frontEnds, backEnds: record.auto.backEnds },
+  };
 }
 
 function gatewayState(kind: GatewayKind, id: string, record: GatewayRecord, runtime: GatewayRuntime): GatewayState {
