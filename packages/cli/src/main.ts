@@ -87,7 +87,7 @@ program
       const config = await loadRoleConfig.manager(options.config);
       const manager = await startManager(config, { log, adminRoutes: (mayWrite) => [hooks.reloadRoute(mayWrite)] });
       return {
-        ready: { url: manager.url, managerRole: config.role },
+        ready: { url: manager.url, managerRole: config.role, ...(manager.adminAddress ? { admin: address(manager.adminAddress) } : {}) },
         reload: async () => manager.reload(await loadRoleConfig.manager(options.config)),
         close: () => manager.close(),
       };

@@ -60,4 +60,6 @@ export const managerLinkSchema = z.strictObject({
   /** One manager's base URL, or several replicas': the subscriber moves to the next when its own fails. */
   url: z.union([managerUrl, z.array(managerUrl).min(1).max(16)]),
   token: z.string().min(16, 'must be at least 16 characters'),
+  /** For https URLs: the CA that signed the manager's certificate, PEM text or a file path (default: the system's CAs). */
+  ca: z.string().min(1).optional(),
 });

@@ -1,4 +1,4 @@
-import { silentLogger, type Logger } from '@overlay/common';
+import { readPem, silentLogger, type Logger } from '@overlay/common';
 import type { BackEnd } from '@overlay/backend';
 import type { FrontEnd } from '@overlay/frontend';
 import { subscribe, type GatewayAddresses, type ManagerState, type Subscription } from '@overlay/manager';
@@ -10,6 +10,8 @@ export interface ManagerLink {
   /** One manager, or the replicas of one manager cluster in order of preference. */
   url: string | readonly string[];
   token: string;
+  /** For https managers: the CA of their certificate, PEM text or a file path. */
+  ca?: string;
 }
 
 /** Gateways report this often; the manager marks one down after a few missed reports. */
@@ -70,9 +72,11 @@ function follow<S>(options: {
         () => void (version = next),
         (err: Error) => log.error({ err, version: next }, 'state from the manager refused'),
       );
+  const { ca } = options.manager;
   const subscription = subscribe({
     url: options.manager.url,
     token: options.manager.token,
+    ...(ca === undefined ? {} : { ca: readPem(ca, 'manager.ca') }),
     hello: options.hello,
     log,
     onState: (state: ManagerState, next: number) => void offer(state, next),

@@ -1,7 +1,6 @@
-import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
 import type { BackendRoute } from '@overlay/balancer';
-import { ConfigError, parseHostPort, type Logger } from '@overlay/common';
+import { parseHostPort, readPem, type Logger } from '@overlay/common';
 import { TunnelClient, type OpenOptions, type TunnelSession, type TunnelStream } from '@overlay/tunnel';
 import type { BackEndState } from './config.js';
 
@@ -90,16 +89,6 @@ function known(value: number | undefined): number | undefined {
 
 function addInto(total: number[], more: readonly number[]): void {
   more.forEach((bytes, ring) => (total[ring] = (total[ring] ?? 0) + bytes));
-}
-
-/** A PEM text as is, anything else as the path of a PEM file. */
-function readPem(value: string, field: string): string {
-  if (value.includes('-----BEGIN')) return value;
-  try {
-    return readFileSync(value, 'utf8');
-  } catch (err) {
-    throw new ConfigError(field, `cannot read ${value}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
-  }
 }
 
 function tlsOptions(id: string, spec: BackEndState): ConnectionOptions | undefined {
