@@ -256,7 +256,8 @@ export async function startBackEnd(input: BackEndConfigInput, options: BackEndOp
   };
 }
 
+/** The tunnel's TLS options; with a `ca`, mutual TLS: a front-end without a certificate that CA signed is refused. */
 async function readTls(tls: { cert: string; key: string; ca?: string }) {
   const [cert, key, ca] = await Promise.all([readFile(tls.cert), readFile(tls.key), tls.ca ? readFile(tls.ca) : undefined]);
-  return ca ? { cert, key, ca } : { cert, key };
+  return ca ? { cert, key, ca, requestCert: true, rejectUnauthorized: true } : { cert, key };
 }

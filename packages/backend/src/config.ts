@@ -1,7 +1,7 @@
 import { dirname, resolve } from 'node:path';
 import { defaultLimitControllerOptions, verifyLimitControllerOptions } from '@overlay/admission';
 import { RouteTable, siteLimits } from '@overlay/balancer';
-import { managerLinkSchema, gatewayIdSchema as gatewayId, hostPortSchema as hostPort, loadConfigFile, ORIGIN_SCHEMES as SCHEMES, originUrlProblem, siteNameSchema as siteName, validate, type SiteMode } from '@overlay/common';
+import { advertisedAddressSchema, bindsEveryAddress, managerLinkSchema, gatewayIdSchema as gatewayId, hostPortSchema as hostPort, loadConfigFile, ORIGIN_SCHEMES as SCHEMES, originUrlProblem, siteNameSchema as siteName, validate, type SiteMode } from '@overlay/common';
 import { z } from 'zod';
 import { backEndDefaults, backEndLimits } from './defaults.js';
 
@@ -156,9 +156,11 @@ export const backEndConfigSchema = z.strictObject({
     listen: hostPort,
     /** Pre-shared keys accepted (several during a rotation); use `${ENV}` in files. */
     keys: z.array(z.string().min(16, 'must be at least 16 characters')).min(1).max(8),
-    /** Serve the tunnel over TLS: PEM file paths (relative to the config file). */
+    /** Serve the tunnel over TLS: PEM file paths (relative to the config file); `ca` asks front-ends for a certificate it signed (mutual TLS). */
     tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1), ca: z.string().min(1).optional() }).optional(),
   }),
+  /** Public addresses, when they differ from the bound ones (NAT, a load balancer): what the manager tells front-ends to dial. */
+  advertise: z.strictObject({ tunnel: advertisedAddressSchema.optional() }).default({}),
   /** /metrics and /healthz. */
   admin: hostPort,
   /** Bearer token for POST /reload on the admin address; without one it is open, as /metrics is. `${ENV}`. */
@@ -167,6 +169,10 @@ export const backEndConfigSchema = z.strictObject({
   state: backEndStateSchema.prefault({}),
   /** Follow a manager: its pushes update `state`, part by part (docs/manager.md). `${ENV}` for the token. */
   manager: managerLinkSchema.optional(),
+}).superRefine((config, ctx) => {
+  if (config.manager && !config.advertise?.tunnel && bindsEveryAddress(config.tunnel?.listen ?? '')) {
+    ctx.addIssue({ code: 'custom', path: ['advertise', 'tunnel'], message: `required: tunnel.listen ${config.tunnel.listen} binds every address, so give the host:port front-ends dial` });
+  }
 });
 
 export type BackEndConfig = z.output<typeof backEndConfigSchema>;

@@ -18,6 +18,22 @@ function isHostPort(value: string): boolean {
 /** `host:port`, IPv6 hosts in brackets. */
 export const hostPortSchema = z.string().refine(isHostPort, 'must be host:port, e.g. 127.0.0.1:7000');
 
+/** Whether a host is a bind-everything address (`0.0.0.0`, `::`): fine to listen on, meaningless to dial or answer in DNS. */
+export function isWildcardHost(host: string): boolean {
+  return host === '0.0.0.0' || /^[0:]+$/.test(host) || host === '::ffff:0.0.0.0';
+}
+
+/** A public `host:port` others dial (DNS answers, tunnel dialling, manager registration): never a wildcard. */
+export const advertisedAddressSchema = hostPortSchema.refine(
+  (value) => !isHostPort(value) || !isWildcardHost(parseHostPort(value).host),
+  'a wildcard address cannot be dialled: give the public host:port (the NAT or load balancer address)',
+);
+
+/** Whether a `host:port` binds every address, so another address must be published for it. */
+export function bindsEveryAddress(listen: string): boolean {
+  return isHostPort(listen) && isWildcardHost(parseHostPort(listen).host);
+}
+
 /** A gateway id: `x-overlay-frontend`/`-backend`, the tunnel handshake, the manager's registry. */
 export const gatewayIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'gateway ids are letters, digits, . _ - (at most 128)');
 

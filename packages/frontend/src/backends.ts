@@ -96,6 +96,8 @@ function tlsOptions(id: string, spec: BackEndState): ConnectionOptions | undefin
   const options: ConnectionOptions = {};
   if (spec.tls.ca !== undefined) options.ca = readPem(spec.tls.ca, `state.backEnds.${id}.tls.ca`);
   if (spec.tls.servername !== undefined) options.servername = spec.tls.servername;
+  if (spec.tls.cert !== undefined) options.cert = readPem(spec.tls.cert, `state.backEnds.${id}.tls.cert`);
+  if (spec.tls.key !== undefined) options.key = readPem(spec.tls.key, `state.backEnds.${id}.tls.key`);
   return options;
 }
 

@@ -31,6 +31,8 @@ export interface TunnelStatus {
   /** Bytes per second both ways over the tunnel's last QoS interval, as the back-end reported it. */
   throughputBps: number;
   inFlight: number;
+  /** Why a tunnel that is not connected cannot come up (its last failure). */
+  error?: string;
 }
 
 export interface FrontEndStatus {
@@ -139,6 +141,7 @@ function statusOf(config: FrontEndConfig, pool: BackEndPool, gate: AdmissionGate
       jitterMs: Math.max(0, qos.jitterMs),
       throughputBps: qos.peer ? qos.peer.txBytesPerSec + qos.peer.rxBytesPerSec : 0,
       inFlight: route.inFlight,
+      ...(!route.connected && route.client.lastError ? { error: route.client.lastError } : {}),
     };
   });
   const threshold = config.admission.threshold ?? defaultAdmissionGateOptions.threshold;
