@@ -7,7 +7,7 @@ import {
 import { notSentLowatAdvice, TunnelServer, type TunnelSession, type TunnelStream } from '@overlay/tunnel';
 import { parseBackEndConfig, parseBackEndState, type BackEndConfig, type BackEndConfigInput, type BackEndState, type BackEndStateInput, type SiteMode } from './config.js';
 import type { Gateway } from './gateway.js';
-import { HealthMonitor } from './health.js';
+import { HealthMonitor, type OriginCheck } from './health.js';
 import { BackEndMetrics } from './metrics.js';
 import { OriginRegistry } from './origins.js';
 import { serveStream } from './serve-stream.js';
@@ -145,7 +145,7 @@ export async function startBackEnd(input: BackEndConfigInput, options: BackEndOp
       if (existing) existing.apply(site, next.queue);
       else sites.set(name, new SiteRuntime(name, site, next.queue, { origins, health }));
     }
-    health.apply([...origins.all()], next.health, fresh);
+    health.apply([...origins.all()], next.health, fresh, originChecks(next));
     if (next.rings) tunnel.setRingWeights(next.rings.weights);
     state = next;
     for (const site of sites.values()) site.dispatch();
@@ -254,6 +254,21 @@ export async function startBackEnd(input: BackEndConfigInput, options: BackEndOp
       return closing;
     },
   };
+}
+
+/**
+ * Each origin's probe as its site asks for it (`healthCheck`, and `originHost` as the probe's Host). An
+ * origin several sites share is probed as the first of them by name says (docs/back-end.md).
+ */
+function originChecks(state: BackEndState): Map<string, OriginCheck> {
+  const checks = new Map<string, OriginCheck>();
+  for (const name of Object.keys(state.sites).sort()) {
+    const site = state.sites[name] as BackEndState['sites'][string];
+    if (!site.healthCheck && site.originHost === undefined) continue;
+    const check: OriginCheck = { ...site.healthCheck, ...(site.originHost === undefined ? {} : { host: site.originHost }) };
+    for (const origin of [...site.origins, ...site.routes.flatMap((route) => route.origins)]) if (!checks.has(origin.id)) checks.set(origin.id, check);
+  }
+  return checks;
 }
 
 /** The tunnel's TLS options; with a `ca`, mutual TLS: a front-end without a certificate that CA signed is refused. */

@@ -1,7 +1,7 @@
 import { dirname, resolve } from 'node:path';
 import { defaultLimitControllerOptions, verifyLimitControllerOptions } from '@overlay/admission';
 import { RouteTable, siteLimits } from '@overlay/balancer';
-import { advertisedAddressSchema, bindsEveryAddress, managerLinkSchema, gatewayIdSchema as gatewayId, hostPortSchema as hostPort, loadConfigFile, ORIGIN_SCHEMES as SCHEMES, originUrlProblem, siteNameSchema as siteName, validate, type SiteMode } from '@overlay/common';
+import { advertisedAddressSchema, bindsEveryAddress, hostHeaderSchema, siteHealthCheckSchema, managerLinkSchema, gatewayIdSchema as gatewayId, hostPortSchema as hostPort, loadConfigFile, ORIGIN_SCHEMES as SCHEMES, originUrlProblem, siteNameSchema as siteName, validate, type SiteMode } from '@overlay/common';
 import { z } from 'zod';
 import { backEndDefaults, backEndLimits } from './defaults.js';
 
@@ -39,14 +39,23 @@ const routeSchema = z.strictObject({
   origins: z.array(originSchema).min(1).max(siteLimits.maxOrigins),
 });
 
+export type SiteHealthCheck = z.output<typeof siteHealthCheckSchema>;
+
 export const siteSchema = z
   .strictObject({
     mode: z.enum(['http', 'tcp']).default('http'),
     origins: z.array(originSchema).min(1).max(siteLimits.maxOrigins),
     /** Longest matching path prefix picks the origin list (seed 002); HTTP sites only. */
     routes: z.array(routeSchema).max(siteLimits.maxRoutes).default([]),
+    /** `Host` sent to the origins instead of the client's (which they get by default). HTTP sites only. */
+    originHost: hostHeaderSchema.optional(),
+    healthCheck: siteHealthCheckSchema.optional(),
   })
   .superRefine((site, ctx) => {
+    if (site.mode === 'tcp' && site.originHost !== undefined) ctx.addIssue({ code: 'custom', path: ['originHost'], message: 'tcp sites send no Host' });
+    if (site.mode === 'tcp' && (site.healthCheck?.path !== undefined || site.healthCheck?.expectStatus !== undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['healthCheck'], message: 'tcp origins are checked by a connect: only intervalMs and timeoutMs apply' });
+    }
     const check = (origins: ReadonlyArray<{ url: string }>, path: Array<string | number>) =>
       origins.forEach((origin, index) => {
         if (!SCHEMES[site.mode].includes(new URL(origin.url).protocol)) {

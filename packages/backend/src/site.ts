@@ -29,6 +29,8 @@ export interface RouteChoice {
 export class SiteRuntime {
   readonly name: string;
   mode: SiteMode;
+  /** `Host` for the origins instead of the client's (config `originHost`). */
+  originHost: string | undefined;
   private table: RouteTable;
   private readonly balancer: OriginBalancer;
   private readonly queues = new Map<string, RouteQueue>();
@@ -37,6 +39,7 @@ export class SiteRuntime {
   constructor(name: string, config: SiteConfig, queue: QueueConfig, private readonly deps: SiteDeps) {
     this.name = name;
     this.mode = config.mode;
+    this.originHost = config.originHost;
     this.table = new RouteTable(config);
     this.balancer = new OriginBalancer({ site: config, health: deps.health, load: (id) => deps.origins.get(id)?.limit });
     this.apply(config, queue);
@@ -45,6 +48,7 @@ export class SiteRuntime {
   /** A config push: new lists and routes; queues of lists that remain keep their waiters. */
   apply(config: SiteConfig, queue: QueueConfig): void {
     this.mode = config.mode;
+    this.originHost = config.originHost;
     this.table = new RouteTable(config);
     this.balancer.setSite(config);
     const lists = new Map<string, readonly Origin[]>([[SITE_LIST, this.table.siteOrigins]]);

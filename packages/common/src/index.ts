@@ -9,6 +9,6 @@ export {
 } from './admin.js';
 export { startProcess, type StartedProcess, type StartProcessOptions } from './process.js';
 export {
-  hostPortSchema, gatewayIdSchema, siteNameSchema, domainSchema, managerLinkSchema, advertisedAddressSchema, bindsEveryAddress, isWildcardHost, originUrlProblem, ORIGIN_SCHEMES, type SiteMode,
+  hostPortSchema, gatewayIdSchema, siteNameSchema, domainSchema, managerLinkSchema, advertisedAddressSchema, bindsEveryAddress, isWildcardHost, hostHeaderSchema, siteHealthCheckSchema, originUrlProblem, ORIGIN_SCHEMES, type SiteMode,
 } from './names.js';
 export { readPem } from './pem.js';

@@ -79,3 +79,18 @@ export const managerLinkSchema = z.strictObject({
   /** For https URLs: the CA that signed the manager's certificate, PEM text or a file path (default: the system's CAs). */
   ca: z.string().min(1).optional(),
 });
+
+/** The value of a Host header: a name or address, with an optional port (a site's `originHost`). */
+export const hostHeaderSchema = z.string().max(261).regex(/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(:\d{1,5})?$/, 'must be a host name or address with an optional :port');
+
+/**
+ * How a site's origins are probed instead of the back-end's gateway-wide `health` settings (seed 003):
+ * GET `path`, healthy when the status is one of `expectStatus` (default any 2xx or 3xx), every
+ * `intervalMs`, each probe given `timeoutMs`. TCP sites: a connect, so only the times apply.
+ */
+export const siteHealthCheckSchema = z.strictObject({
+  path: z.string().startsWith('/', 'must start with "/"').max(2048).optional(),
+  expectStatus: z.array(z.number().int().min(100).max(599)).min(1).max(16).optional(),
+  intervalMs: z.number().int().min(100).max(2_147_483_647).optional(),
+  timeoutMs: z.number().int().min(1).max(2_147_483_647).optional(),
+});

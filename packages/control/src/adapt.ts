@@ -42,7 +42,11 @@ export function backEndStateFrom(state: ManagerState, self: { id: string }): Bac
   const sites: NonNullable<BackEndStateInput['sites']> = {};
   for (const [name, site] of Object.entries(state.sites)) {
     if (!site.backEnds.includes(self.id)) continue;
-    sites[name] = { mode: site.mode, origins: site.origins, routes: site.routes };
+    sites[name] = {
+      mode: site.mode, origins: site.origins, routes: site.routes,
+      ...(site.originHost === undefined ? {} : { originHost: site.originHost }),
+      ...(site.healthCheck === undefined ? {} : { healthCheck: site.healthCheck }),
+    };
   }
   return { sites, rings: { weights: [...state.rings.weights] } };
 }

@@ -1,4 +1,5 @@
 import { priorityRulesSchema } from '@overlay/classifier';
+import { hostHeaderSchema, siteHealthCheckSchema } from '@overlay/common';
 import { z } from 'zod';
 import { managerLimits } from './defaults.js';
 import { domainSchema, gatewayIdSchema, hostPortSchema } from './names.js';
@@ -76,6 +77,8 @@ export const siteStateSchema = z.object({
   backEnds: z.array(gatewayIdSchema),
   listen: hostPortSchema.optional(),
   qosTarget: qosTargetSchema.optional(),
+  originHost: hostHeaderSchema.optional(),
+  healthCheck: siteHealthCheckSchema.optional(),
   priorities: priorityRulesSchema.required({ default: true }),
 });
 

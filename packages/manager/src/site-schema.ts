@@ -1,4 +1,4 @@
-import { originUrlProblem, ORIGIN_SCHEMES as SCHEMES, type SiteMode } from '@overlay/common';
+import { hostHeaderSchema, originUrlProblem, ORIGIN_SCHEMES as SCHEMES, siteHealthCheckSchema, type SiteMode } from '@overlay/common';
 import { z } from 'zod';
 import { DEFAULT_RING_WEIGHTS, managerLimits } from './defaults.js';
 import { domainSchema, gatewayIdSchema, hostPortSchema } from './names.js';
@@ -53,8 +53,16 @@ export const siteBodySchema = z
     /** TCP sites only: the front-ends' dedicated listener for this site. */
     listen: hostPortSchema.optional(),
     qosTarget: qosTargetSchema.optional(),
+    /** `Host` the origins get instead of the client's (which they get by default); HTTP sites only. */
+    originHost: hostHeaderSchema.optional(),
+    /** How the back-ends probe this site's origins (path, expected statuses, interval), instead of their own defaults. */
+    healthCheck: siteHealthCheckSchema.optional(),
   })
   .superRefine((site, ctx) => {
+    if (site.mode === 'tcp' && site.originHost !== undefined) ctx.addIssue({ code: 'custom', path: ['originHost'], message: 'tcp sites send no Host' });
+    if (site.mode === 'tcp' && (site.healthCheck?.path !== undefined || site.healthCheck?.expectStatus !== undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['healthCheck'], message: 'tcp origins are checked by a connect: only intervalMs and timeoutMs apply' });
+    }
     const schemes = SCHEMES[site.mode];
     const checkOrigins = (origins: ReadonlyArray<{ url: string }>, path: Array<string | number>) =>
       origins.forEach((origin, index) => {

@@ -24,6 +24,8 @@ export function ownedSiteFields(role: ManagerRole, body: SiteBody): SiteBody {
     kept.origins = [];
     kept.routes = [];
     kept.backEnds = [];
+    delete kept.originHost;
+    delete kept.healthCheck;
   }
   return kept;
 }
