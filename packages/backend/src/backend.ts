@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import type { HealthChange, HealthState } from '@overlay/balancer';
 import {
-  changedPaths, createRegistry, parseHostPort, silentLogger, startAdminServer, type AdminRoute, type AdminServer, type Logger, type Registry, type ReloadOutcome,
+  changedPaths, createAccessLog, createRegistry, parseHostPort, silentLogger, startAdminServer, type AdminRoute, type AdminServer, type Logger, type Registry, type ReloadOutcome,
 } from '@overlay/common';
 import { notSentLowatAdvice, TunnelServer, type TunnelSession, type TunnelStream } from '@overlay/tunnel';
 import { parseBackEndConfig, parseBackEndState, type BackEndConfig, type BackEndConfigInput, type BackEndState, type BackEndStateInput, type SiteMode } from './config.js';
@@ -26,7 +26,7 @@ export interface BackEndOptions {
 }
 
 /** Fields a running back-end cannot change: a reload keeps the old value and says a restart applies it. */
-const RESTART_FIELDS = ['id', 'tunnel.listen', 'admin', 'adminToken', 'manager'] as const;
+const RESTART_FIELDS = ['id', 'tunnel.listen', 'admin', 'adminToken', 'manager', 'advertise', 'accessLog'] as const;
 /** The state's parts a manager does not push: with a manager, a reload takes only these from the file. */
 const FILE_TUNABLES = ['limits', 'queue', 'health', 'pool'] as const;
 
@@ -124,6 +124,7 @@ export async function startBackEnd(input: BackEndConfigInput, options: BackEndOp
   const gateway: Gateway = {
     id: config.id,
     log,
+    accessLog: createAccessLog(log, config.accessLog),
     metrics,
     health,
     origins,

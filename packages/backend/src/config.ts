@@ -1,7 +1,7 @@
 import { dirname, resolve } from 'node:path';
 import { defaultLimitControllerOptions, verifyLimitControllerOptions } from '@overlay/admission';
 import { RouteTable, siteLimits } from '@overlay/balancer';
-import { advertisedAddressSchema, bindsEveryAddress, hostHeaderSchema, siteHealthCheckSchema, managerLinkSchema, gatewayIdSchema as gatewayId, hostPortSchema as hostPort, loadConfigFile, ORIGIN_SCHEMES as SCHEMES, originUrlProblem, siteNameSchema as siteName, validate, type SiteMode } from '@overlay/common';
+import { accessLogSchema, advertisedAddressSchema, bindsEveryAddress, hostHeaderSchema, siteHealthCheckSchema, managerLinkSchema, gatewayIdSchema as gatewayId, hostPortSchema as hostPort, loadConfigFile, ORIGIN_SCHEMES as SCHEMES, originUrlProblem, siteNameSchema as siteName, validate, type SiteMode } from '@overlay/common';
 import { z } from 'zod';
 import { backEndDefaults, backEndLimits } from './defaults.js';
 
@@ -168,6 +168,8 @@ export const backEndConfigSchema = z.strictObject({
     /** Serve the tunnel over TLS: PEM file paths (relative to the config file); `ca` asks front-ends for a certificate it signed (mutual TLS). */
     tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1), ca: z.string().min(1).optional() }).optional(),
   }),
+  /** One JSON line per stream at info level (docs/operations.md "Access logs"). */
+  accessLog: accessLogSchema.prefault({}),
   /** Public addresses, when they differ from the bound ones (NAT, a load balancer): what the manager tells front-ends to dial. */
   advertise: z.strictObject({ tunnel: advertisedAddressSchema.optional() }).default({}),
   /** /metrics and /healthz. */

@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import {
-  advertisedAddressSchema, bindsEveryAddress, domainSchema as domain, gatewayIdSchema as gatewayId, hostPortSchema as hostPort, loadConfigFile, managerLinkSchema, parseHostPort, siteNameSchema,
+  accessLogSchema, advertisedAddressSchema, bindsEveryAddress, domainSchema as domain, gatewayIdSchema as gatewayId, hostPortSchema as hostPort, loadConfigFile, managerLinkSchema, parseHostPort, siteNameSchema,
 } from '@overlay/common';
 import { priorityRulesSchema } from '@overlay/classifier';
 import { z } from 'zod';
@@ -144,6 +144,8 @@ export const frontEndConfigSchema = z.strictObject({
       tunnelTls: tunnelTlsSchema.optional(),
     })
     .optional(),
+  /** One JSON line per request at info level (docs/operations.md "Access logs"). */
+  accessLog: accessLogSchema.prefault({}),
   /** Public addresses, when they differ from the bound ones (NAT, a load balancer): what the manager and DNS answers give out. */
   advertise: z.strictObject({ http: advertisedAddressSchema.refine(hasIpHost, 'DNS answers need an IP address here, not a name').optional() }).default({}),
 }).superRefine((config, ctx) => {

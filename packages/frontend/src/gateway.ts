@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { AdmissionGate, defaultAdmissionGateOptions, type AdmissionGateOptions } from '@overlay/admission';
 import { HttpCache } from '@overlay/cache';
-import { parseHostPort, startAdminServer, validate, type AdminRoute, type AdminServer, type Logger, type Registry } from '@overlay/common';
+import { createAccessLog, parseHostPort, startAdminServer, validate, type AdminRoute, type AdminServer, type Logger, type Registry } from '@overlay/common';
 import { BackEndPool } from './backends.js';
 import { frontEndStateSchema, type FrontEndConfig, type FrontEndState, type FrontEndStateInput } from './config.js';
 import type { GatewayContext } from './context.js';
@@ -72,7 +72,7 @@ export async function startGateway(config: FrontEndConfig, options: GatewayOptio
     : undefined;
   const metrics = new FrontEndMetrics(options.registry, { routes: () => pool.all(), gate, cache });
   let httpSettings = config.http;
-  const context: GatewayContext = { id: config.id, sites: () => sites, gate, cache, metrics, log, replyTimeoutMs: config.http.replyTimeoutMs };
+  const context: GatewayContext = { id: config.id, sites: () => sites, gate, cache, metrics, log, accessLog: createAccessLog(log, config.accessLog), replyTimeoutMs: config.http.replyTimeoutMs };
   const tcp = new TcpSites(context, config.http.maxConnections);
 
   // One update at a time: listeners for TCP sites bind asynchronously.
