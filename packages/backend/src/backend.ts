@@ -121,10 +121,11 @@ export async function startBackEnd(input: BackEndConfigInput, options: BackEndOp
     reportLoad: load,
     log: log.child({ component: 'tunnel' }),
   });
+  const accessLog = createAccessLog('back-end', log, config.accessLog);
   const gateway: Gateway = {
     id: config.id,
     log,
-    accessLog: createAccessLog(log, config.accessLog),
+    accessLog: accessLog.write,
     metrics,
     health,
     origins,
@@ -250,6 +251,7 @@ export async function startBackEnd(input: BackEndConfigInput, options: BackEndOp
         for (const site of sites.values()) site.close();
         await Promise.all([health.close(), origins.close()]);
         await admin.close();
+        accessLog.close();
         log.info({ id: config.id }, 'back-end closed');
       })();
       return closing;

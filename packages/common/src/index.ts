@@ -12,4 +12,4 @@ export {
   hostPortSchema, gatewayIdSchema, siteNameSchema, domainSchema, managerLinkSchema, advertisedAddressSchema, bindsEveryAddress, isWildcardHost, hostHeaderSchema, siteHealthCheckSchema, originUrlProblem, ORIGIN_SCHEMES, type SiteMode,
 } from './names.js';
 export { readPem } from './pem.js';
-export { accessLogSchema, createAccessLog, type AccessEntry, type AccessLogger, type AccessLogSettings } from './access-log.js';
+export { accessLogSchema, createAccessLog, type AccessEntry, type AccessLog, type AccessLogger, type AccessLogOptions, type AccessLogSettings } from './access-log.js';

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomFillSync, randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 
 /**
@@ -18,10 +18,17 @@ const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
 const ZERO_TRACE = '0'.repeat(32);
 const ZERO_SPAN = '0'.repeat(16);
 
-function hex(length: 16 | 32): string {
-  // A v4 UUID is 122 random bits from Node's entropy cache: cheaper per call than randomBytes().
-  const bits = randomUUID().replace(/-/g, '');
-  return length === 32 ? bits : bits.slice(0, 16);
+/** Random bytes drawn 4 KiB at a time: one syscall-backed fill per ~170 requests instead of one per id. */
+const pool = Buffer.alloc(4096);
+let poolOffset = pool.length;
+
+function hex(bytes: 8 | 16): string {
+  if (poolOffset + bytes > pool.length) {
+    randomFillSync(pool);
+    poolOffset = 0;
+  }
+  poolOffset += bytes;
+  return pool.toString('hex', poolOffset - bytes, poolOffset);
 }
 
 function single(value: string | string[] | undefined): string | undefined {
@@ -34,7 +41,7 @@ export function requestTrace(headers: IncomingHttpHeaders): RequestTrace {
   const parent = TRACEPARENT.exec(single(headers.traceparent) ?? '');
   const traceId = parent && parent[1] !== ZERO_TRACE && parent[2] !== ZERO_SPAN ? parent[1] : undefined;
   // Continuing keeps the caller's sampling decision; a trace started here is marked sampled.
-  const traceparent = traceId ? `00-${traceId}-${hex(16)}-${(parent as RegExpExecArray)[3]}` : `00-${hex(32)}-${hex(16)}-01`;
+  const traceparent = traceId ? `00-${traceId}-${hex(8)}-${(parent as RegExpExecArray)[3]}` : `00-${hex(16)}-${hex(8)}-01`;
   return { requestId, traceparent };
 }
 

@@ -72,7 +72,8 @@ export async function startGateway(config: FrontEndConfig, options: GatewayOptio
     : undefined;
   const metrics = new FrontEndMetrics(options.registry, { routes: () => pool.all(), gate, cache });
   let httpSettings = config.http;
-  const context: GatewayContext = { id: config.id, sites: () => sites, gate, cache, metrics, log, accessLog: createAccessLog(log, config.accessLog), replyTimeoutMs: config.http.replyTimeoutMs };
+  const accessLog = createAccessLog('front-end', log, config.accessLog);
+  const context: GatewayContext = { id: config.id, sites: () => sites, gate, cache, metrics, log, accessLog: accessLog.write, replyTimeoutMs: config.http.replyTimeoutMs };
   const tcp = new TcpSites(context, config.http.maxConnections);
 
   // One update at a time: listeners for TCP sites bind asynchronously.
@@ -123,6 +124,7 @@ export async function startGateway(config: FrontEndConfig, options: GatewayOptio
       const grace = httpSettings.closeGraceMs;
       await Promise.all([listener.close(grace), tcp.close(grace)]);
       await Promise.all([pool.close(), admin?.close()]);
+      accessLog.close();
       log.info('front-end closed');
     },
   };

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { createAccessLog, type AccessEntry, type Logger } from '@overlay/common';
+import { createAccessLog, silentLogger, type AccessEntry, type Logger } from '@overlay/common';
 import { requestTrace, withTrace } from '@overlay/frontend';
 
 test('x-request-id: a sane incoming one is kept, anything else replaced by a fresh UUID', (t) => {
@@ -27,16 +27,19 @@ test('traceparent: continued with a new parent span and the caller\'s flags, or 
 
 test('sampling: a share of ordinary requests, every error answer; disabled logs nothing', (t) => {
   const lines: unknown[] = [];
-  const log = { info: (entry: unknown) => lines.push(entry) } as unknown as Logger;
+  const log = { info: (entry: unknown) => lines.push(entry), isLevelEnabled: () => true } as unknown as Logger;
   const entry = (status: number): AccessEntry => ({ client: '10.0.0.1', method: 'GET', path: '/', status, bytesIn: 0, bytesOut: 0, durationMs: 1 });
   let draw = 0;
   const random = () => (draw++ % 4) / 4; // 0, .25, .5, .75, …
-  const quarter = createAccessLog(log, { enabled: true, sample: 0.25 }, random);
+  const quarter = createAccessLog('test', log, { enabled: true, sample: 0.25, flushMs: 0 }, { destination: log, random }).write;
   for (let i = 0; i < 100; i++) quarter(entry(200));
   t.is(lines.length, 25);
   for (let i = 0; i < 10; i++) quarter(entry(503));
   t.is(lines.length, 35);
-  const off = createAccessLog(log, { enabled: false, sample: 1 });
+  const off = createAccessLog('test', log, { enabled: false, sample: 1, flushMs: 0 }, { destination: log }).write;
   off(entry(500));
   t.is(lines.length, 35);
+  const silent = createAccessLog('test', silentLogger, { enabled: true, sample: 1, flushMs: 0 }).write;
+  silent(entry(500));
+  t.is(lines.length, 35, 'a silent process logger means a silent access log');
 });
