@@ -2,12 +2,12 @@ import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import type { HealthChange, HealthState } from '@overlay/balancer';
 import {
-  changedPaths, createRegistry, parseHostPort, silentLogger, startAdminServer, type AdminRoute, type AdminServer, type Logger, type Registry, type ReloadOutcome,
+  changedPaths, createAccessLog, createRegistry, parseHostPort, silentLogger, startAdminServer, type AdminRoute, type AdminServer, type Logger, type Registry, type ReloadOutcome,
 } from '@overlay/common';
 import { notSentLowatAdvice, TunnelServer, type TunnelSession, type TunnelStream } from '@overlay/tunnel';
 import { parseBackEndConfig, parseBackEndState, type BackEndConfig, type BackEndConfigInput, type BackEndState, type BackEndStateInput, type SiteMode } from './config.js';
 import type { Gateway } from './gateway.js';
-import { HealthMonitor } from './health.js';
+import { HealthMonitor, type OriginCheck } from './health.js';
 import { BackEndMetrics } from './metrics.js';
 import { OriginRegistry } from './origins.js';
 import { serveStream } from './serve-stream.js';
@@ -26,7 +26,7 @@ export interface BackEndOptions {
 }
 
 /** Fields a running back-end cannot change: a reload keeps the old value and says a restart applies it. */
-const RESTART_FIELDS = ['id', 'tunnel.listen', 'admin', 'adminToken', 'manager'] as const;
+const RESTART_FIELDS = ['id', 'tunnel.listen', 'admin', 'adminToken', 'manager', 'advertise', 'accessLog'] as const;
 /** The state's parts a manager does not push: with a manager, a reload takes only these from the file. */
 const FILE_TUNABLES = ['limits', 'queue', 'health', 'pool'] as const;
 
@@ -121,9 +121,11 @@ export async function startBackEnd(input: BackEndConfigInput, options: BackEndOp
     reportLoad: load,
     log: log.child({ component: 'tunnel' }),
   });
+  const accessLog = createAccessLog('back-end', log, config.accessLog);
   const gateway: Gateway = {
     id: config.id,
     log,
+    accessLog: accessLog.write,
     metrics,
     health,
     origins,
@@ -145,7 +147,7 @@ export async function startBackEnd(input: BackEndConfigInput, options: BackEndOp
       if (existing) existing.apply(site, next.queue);
       else sites.set(name, new SiteRuntime(name, site, next.queue, { origins, health }));
     }
-    health.apply([...origins.all()], next.health, fresh);
+    health.apply([...origins.all()], next.health, fresh, originChecks(next));
     if (next.rings) tunnel.setRingWeights(next.rings.weights);
     state = next;
     for (const site of sites.values()) site.dispatch();
@@ -249,6 +251,7 @@ export async function startBackEnd(input: BackEndConfigInput, options: BackEndOp
         for (const site of sites.values()) site.close();
         await Promise.all([health.close(), origins.close()]);
         await admin.close();
+        accessLog.close();
         log.info({ id: config.id }, 'back-end closed');
       })();
       return closing;
@@ -256,7 +259,23 @@ export async function startBackEnd(input: BackEndConfigInput, options: BackEndOp
   };
 }
 
+/**
+ * Each origin's probe as its site asks for it (`healthCheck`, and `originHost` as the probe's Host). An
+ * origin several sites share is probed as the first of them by name says (docs/back-end.md).
+ */
+function originChecks(state: BackEndState): Map<string, OriginCheck> {
+  const checks = new Map<string, OriginCheck>();
+  for (const name of Object.keys(state.sites).sort()) {
+    const site = state.sites[name] as BackEndState['sites'][string];
+    if (!site.healthCheck && site.originHost === undefined) continue;
+    const check: OriginCheck = { ...site.healthCheck, ...(site.originHost === undefined ? {} : { host: site.originHost }) };
+    for (const origin of [...site.origins, ...site.routes.flatMap((route) => route.origins)]) if (!checks.has(origin.id)) checks.set(origin.id, check);
+  }
+  return checks;
+}
+
+/** The tunnel's TLS options; with a `ca`, mutual TLS: a front-end without a certificate that CA signed is refused. */
 async function readTls(tls: { cert: string; key: string; ca?: string }) {
   const [cert, key, ca] = await Promise.all([readFile(tls.cert), readFile(tls.key), tls.ca ? readFile(tls.ca) : undefined]);
-  return ca ? { cert, key, ca } : { cert, key };
+  return ca ? { cert, key, ca, requestCert: true, rejectUnauthorized: true } : { cert, key };
 }

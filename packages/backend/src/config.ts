@@ -1,7 +1,7 @@
 import { dirname, resolve } from 'node:path';
 import { defaultLimitControllerOptions, verifyLimitControllerOptions } from '@overlay/admission';
 import { RouteTable, siteLimits } from '@overlay/balancer';
-import { managerLinkSchema, gatewayIdSchema as gatewayId, hostPortSchema as hostPort, loadConfigFile, ORIGIN_SCHEMES as SCHEMES, originUrlProblem, siteNameSchema as siteName, validate, type SiteMode } from '@overlay/common';
+import { accessLogSchema, advertisedAddressSchema, bindsEveryAddress, hostHeaderSchema, siteHealthCheckSchema, managerLinkSchema, gatewayIdSchema as gatewayId, hostPortSchema as hostPort, loadConfigFile, ORIGIN_SCHEMES as SCHEMES, originUrlProblem, siteNameSchema as siteName, validate, type SiteMode } from '@overlay/common';
 import { z } from 'zod';
 import { backEndDefaults, backEndLimits } from './defaults.js';
 
@@ -39,6 +39,8 @@ const routeSchema = z.strictObject({
   origins: z.array(originSchema).min(1).max(siteLimits.maxOrigins),
 });
 
+export type SiteHealthCheck = z.output<typeof siteHealthCheckSchema>;
+
 export const siteSchema = z
   .strictObject({
     mode: z.enum(['http', 'tcp']).default('http'),
@@ -50,9 +52,16 @@ export const siteSchema = z
      * (HTTP origins share pooled connections among clients; they get X-Forwarded-For and Forwarded.)
      */
     proxyProtocol: z.union([z.literal(1), z.literal(2)]).optional(),
+    /** `Host` sent to the origins instead of the client's (which they get by default). HTTP sites only. */
+    originHost: hostHeaderSchema.optional(),
+    healthCheck: siteHealthCheckSchema.optional(),
   })
   .superRefine((site, ctx) => {
     if (site.mode === 'http' && site.proxyProtocol !== undefined) ctx.addIssue({ code: 'custom', path: ['proxyProtocol'], message: 'only tcp sites: HTTP origin connections are pooled across clients' });
+    if (site.mode === 'tcp' && site.originHost !== undefined) ctx.addIssue({ code: 'custom', path: ['originHost'], message: 'tcp sites send no Host' });
+    if (site.mode === 'tcp' && (site.healthCheck?.path !== undefined || site.healthCheck?.expectStatus !== undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['healthCheck'], message: 'tcp origins are checked by a connect: only intervalMs and timeoutMs apply' });
+    }
     const check = (origins: ReadonlyArray<{ url: string }>, path: Array<string | number>) =>
       origins.forEach((origin, index) => {
         if (!SCHEMES[site.mode].includes(new URL(origin.url).protocol)) {
@@ -162,9 +171,13 @@ export const backEndConfigSchema = z.strictObject({
     listen: hostPort,
     /** Pre-shared keys accepted (several during a rotation); use `${ENV}` in files. */
     keys: z.array(z.string().min(16, 'must be at least 16 characters')).min(1).max(8),
-    /** Serve the tunnel over TLS: PEM file paths (relative to the config file). */
+    /** Serve the tunnel over TLS: PEM file paths (relative to the config file); `ca` asks front-ends for a certificate it signed (mutual TLS). */
     tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1), ca: z.string().min(1).optional() }).optional(),
   }),
+  /** One JSON line per stream at info level (docs/operations.md "Access logs"). */
+  accessLog: accessLogSchema.prefault({}),
+  /** Public addresses, when they differ from the bound ones (NAT, a load balancer): what the manager tells front-ends to dial. */
+  advertise: z.strictObject({ tunnel: advertisedAddressSchema.optional() }).default({}),
   /** /metrics and /healthz. */
   admin: hostPort,
   /** Bearer token for POST /reload on the admin address; without one it is open, as /metrics is. `${ENV}`. */
@@ -173,6 +186,10 @@ export const backEndConfigSchema = z.strictObject({
   state: backEndStateSchema.prefault({}),
   /** Follow a manager: its pushes update `state`, part by part (docs/manager.md). `${ENV}` for the token. */
   manager: managerLinkSchema.optional(),
+}).superRefine((config, ctx) => {
+  if (config.manager && !config.advertise?.tunnel && bindsEveryAddress(config.tunnel?.listen ?? '')) {
+    ctx.addIssue({ code: 'custom', path: ['advertise', 'tunnel'], message: `required: tunnel.listen ${config.tunnel.listen} binds every address, so give the host:port front-ends dial` });
+  }
 });
 
 export type BackEndConfig = z.output<typeof backEndConfigSchema>;

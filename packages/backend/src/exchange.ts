@@ -2,6 +2,7 @@ import type { RequestInfo } from '@overlay/balancer';
 import { Cancellation } from '@overlay/common';
 import type { ResponseHead } from '@overlay/stream-heads';
 import { TunnelError, TunnelErrorCode, WireError, type TunnelStream } from '@overlay/tunnel';
+import { StreamRecord } from './access-log.js';
 import { sendErrorAnswer } from './answers.js';
 import { answerFor } from './errors.js';
 import type { Gateway } from './gateway.js';
@@ -13,6 +14,8 @@ import type { Gateway } from './gateway.js';
 export class StreamExchange {
   /** Aborted when the front-end went away (reason: a TunnelError); `gone.signal` for APIs that need an AbortSignal. */
   readonly gone = new Cancellation();
+  /** The access log line, written when the stream closes. */
+  private readonly record: StreamRecord;
 
   constructor(
     readonly gateway: Gateway,
@@ -23,18 +26,22 @@ export class StreamExchange {
     /** HTTP answers carry a short text body; TCP ones only the head. */
     readonly withBody: boolean,
   ) {
+    this.record = new StreamRecord(stream.meta as ConstructorParameters<typeof StreamRecord>[0], site, request);
     const gone = () => this.gone.abort(new TunnelError(TunnelErrorCode.STREAM_RESET, 'front-end went away'));
     // A stream that closes before both of its sides finished was reset (by the front-end, or its session died).
     stream.on('error', gone);
     // `on`, not `once`: an upgraded stream keeps this for its WebSocket's life, and once() adds two objects.
     stream.on('close', () => {
       if (stream.errored || !(stream.writableFinished && stream.readableEnded)) gone();
+      gateway.accessLog(this.record.entry());
     });
   }
 
   /** Sends a REPLY head and counts it. */
   respond(head: ResponseHead): void {
     this.stream.respond(head);
+    this.record.status = head.status;
+    this.record.origin = head.origin;
     this.gateway.metrics.requests.inc({ site: this.site, status: String(head.status), origin: head.origin ?? '' });
   }
 
@@ -42,6 +49,8 @@ export class StreamExchange {
   answerError(error: unknown, origin?: string): void {
     const { gateway, stream } = this;
     const answer = answerFor(error);
+    this.record.status = answer.status;
+    this.record.origin = origin;
     const level = answer.status >= 500 ? 'warn' : 'info';
     gateway.log[level]({ site: this.site, code: answer.code, status: answer.status, origin, frontEnd: frontEndOf(stream), reason: answer.message }, 'answered with an error');
     gateway.metrics.errorAnswers.inc({ site: this.site, code: answer.code });
@@ -64,10 +73,12 @@ export class StreamExchange {
   }
 
   countIn(bytes: number): void {
+    this.record.bytesIn += bytes;
     this.gateway.metrics.bodyBytes.inc({ site: this.site, direction: 'in' }, bytes);
   }
 
   countOut(bytes: number): void {
+    this.record.bytesOut += bytes;
     this.gateway.metrics.bodyBytes.inc({ site: this.site, direction: 'out' }, bytes);
   }
 }

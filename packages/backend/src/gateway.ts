@@ -1,4 +1,4 @@
-import type { Logger } from '@overlay/common';
+import type { AccessLogger, Logger } from '@overlay/common';
 import type { BackEndState } from './config.js';
 import type { HealthMonitor } from './health.js';
 import type { BackEndMetrics } from './metrics.js';
@@ -9,6 +9,8 @@ import type { SiteRuntime } from './site.js';
 export interface Gateway {
   readonly id: string;
   readonly log: Logger;
+  /** One info line per stream (config `accessLog`). */
+  readonly accessLog: AccessLogger;
   readonly metrics: BackEndMetrics;
   readonly health: HealthMonitor;
   readonly origins: OriginRegistry;

@@ -1,11 +1,25 @@
 import { HealthTracker, type HealthChange, type HealthOptions, type HealthStatus, type OriginHealthView, type RequestOutcome } from '@overlay/balancer';
 import { Agent } from 'undici';
-import type { HealthConfig } from './config.js';
+import type { HealthConfig, SiteHealthCheck } from './config.js';
 import type { OriginRuntime } from './origin.js';
 import { probeHttp, probeTcp } from './probe.js';
 
 /** HealthTracker's own time-driven checks (silence, end of a passive hold) run this often, ms. */
 const TICK_MS = 1_000;
+
+/** How one origin is probed: its site's `healthCheck` over the gateway-wide `health` settings. */
+export interface OriginCheck extends SiteHealthCheck {
+  /** `Host` of the probe: the site's `originHost` when it has one. */
+  host?: string;
+}
+
+interface EffectiveCheck {
+  path: string;
+  timeoutMs: number;
+  intervalMs: number;
+  expectStatus?: readonly number[];
+  host?: string;
+}
 
 function trackerOptions(health: HealthConfig): Partial<HealthOptions> {
   const { rise, fall, passiveFailures, passiveHoldMs, silenceMs, slowStartMs } = health;
@@ -14,7 +28,8 @@ function trackerOptions(health: HealthConfig): Partial<HealthOptions> {
 
 /**
  * Origin health for the whole gateway (seed 003): active probes every `intervalMs` (GET `path` on HTTP
- * origins, a connect on TCP ones) with rise/fall counts, plus what real requests report. Down origins keep
+ * origins, a connect on TCP ones; a site's `healthCheck` overrides path, interval, timeout and the
+ * statuses that count as healthy for its origins) with rise/fall counts, plus what real requests report. Down origins keep
  * being probed: only probes bring them back. Every state change goes to `onChange`.
  */
 export class HealthMonitor implements OriginHealthView {
@@ -22,6 +37,10 @@ export class HealthMonitor implements OriginHealthView {
   private settings: HealthConfig;
   private origins: OriginRuntime[] = [];
   private readonly probing = new Set<OriginRuntime>();
+  private checks: ReadonlyMap<string, OriginCheck> = new Map();
+  /** When each origin was last probed (monotonic ms), so origins with longer intervals skip ticks. */
+  private readonly lastProbe = new Map<string, number>();
+  private tickMs = 0;
   private readonly agent = new Agent({ connections: 1, pipelining: 1 });
   private probeTimer: NodeJS.Timeout | undefined;
   private readonly tickTimer: NodeJS.Timeout;
@@ -43,15 +62,30 @@ export class HealthMonitor implements OriginHealthView {
    * Watches exactly `origins` with `settings`. `fresh` ids (new origins, or a new URL for an id) start up
    * with no history. New tracker options keep each origin's up/down state.
    */
-  apply(origins: OriginRuntime[], settings: HealthConfig, fresh: readonly string[]): void {
+  apply(origins: OriginRuntime[], settings: HealthConfig, fresh: readonly string[], checks: ReadonlyMap<string, OriginCheck> = new Map()): void {
     const ids = origins.map((origin) => origin.id);
     if (JSON.stringify(trackerOptions(settings)) !== JSON.stringify(trackerOptions(this.settings))) this.rebuildTracker(settings);
     this.tracker.setOrigins(ids.filter((id) => !fresh.includes(id)));
     this.tracker.setOrigins(ids);
-    const reschedule = settings.intervalMs !== this.settings.intervalMs || this.probeTimer === undefined;
+    for (const id of fresh) this.lastProbe.delete(id);
     this.settings = settings;
     this.origins = origins;
-    if (reschedule) this.schedule();
+    this.checks = checks;
+    // The timer ticks at the shortest interval in use; each origin is probed when its own one has passed.
+    const tickMs = Math.min(settings.intervalMs, ...origins.map((origin) => this.checkOf(origin).intervalMs));
+    if (tickMs !== this.tickMs || this.probeTimer === undefined) this.schedule(tickMs);
+  }
+
+  private checkOf(origin: OriginRuntime): EffectiveCheck {
+    const check = this.checks.get(origin.id);
+    const { path, timeoutMs, intervalMs } = this.settings;
+    return {
+      path: check?.path ?? path,
+      timeoutMs: check?.timeoutMs ?? timeoutMs,
+      intervalMs: check?.intervalMs ?? intervalMs,
+      ...(check?.expectStatus ? { expectStatus: check.expectStatus } : {}),
+      ...(check?.host ? { host: check.host } : {}),
+    };
   }
 
   isAvailable(id: string): boolean {
@@ -82,20 +116,26 @@ export class HealthMonitor implements OriginHealthView {
     await this.agent.destroy();
   }
 
-  private schedule(): void {
+  private schedule(tickMs: number): void {
     clearInterval(this.probeTimer);
-    this.probeTimer = setInterval(() => this.probeAll(), this.settings.intervalMs);
+    this.tickMs = tickMs;
+    this.probeTimer = setInterval(() => this.probeAll(), tickMs);
     this.probeTimer.unref();
     setImmediate(() => this.probeAll());
   }
 
   private probeAll(): void {
     if (this.closed) return;
+    const now = performance.now();
     for (const origin of this.origins) {
       if (this.probing.has(origin)) continue;
+      const check = this.checkOf(origin);
+      const last = this.lastProbe.get(origin.id);
+      // Half a tick of slack: timers fire a little late, and a probe due by then is due now.
+      if (last !== undefined && now - last < check.intervalMs - this.tickMs / 2) continue;
+      this.lastProbe.set(origin.id, now);
       this.probing.add(origin);
-      const { path, timeoutMs } = this.settings;
-      const probe = origin.kind === 'tcp' ? probeTcp(origin, timeoutMs) : probeHttp(this.agent, origin, path, timeoutMs);
+      const probe = origin.kind === 'tcp' ? probeTcp(origin, check.timeoutMs) : probeHttp(this.agent, origin, check);
       void probe.then((result) => {
         this.probing.delete(origin);
         if (!this.closed) this.tracker.probeResult(origin.id, result.ok, result.detail);

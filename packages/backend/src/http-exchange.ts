@@ -20,7 +20,8 @@ export async function serveHttp(gateway: Gateway, stream: TunnelStream, head: Re
   if (!head.target.startsWith('/')) return exchange.answerError(badRequestError('request target must be origin-form (start with "/")'));
   // No body: take the FIN now so the stream can finish; a body stays in the stream until the origin reads it.
   if (!head.hasBody && !head.upgrade) stream.resume();
-  await dispatchToOrigin(exchange, site, (lease) => (head.upgrade ? forwardUpgrade(exchange, lease, head) : forwardRequest(exchange, lease, head)));
+  const host = site.originHost;
+  await dispatchToOrigin(exchange, site, (lease) => (head.upgrade ? forwardUpgrade(exchange, lease, head, host) : forwardRequest(exchange, lease, head, host)));
 }
 
 /**
@@ -28,14 +29,14 @@ export async function serveHttp(gateway: Gateway, stream: TunnelStream, head: Re
  * pulled from the stream as the origin takes it, and relays the response (origin-relay.ts). Latency for
  * the limit control is the time to the response head.
  */
-function forwardRequest(exchange: StreamExchange, lease: OriginLease, head: RequestHead): Promise<OverlayError | undefined> {
+function forwardRequest(exchange: StreamExchange, lease: OriginLease, head: RequestHead, originHost: string | undefined): Promise<OverlayError | undefined> {
   const { pool } = exchange.gateway.state;
   const reader = head.hasBody ? demandReader(exchange.stream, (chunk) => exchange.countIn(chunk.length)) : undefined;
   return new Promise((settle) => {
     lease.origin.pool.dispatch({
       path: head.target,
       method: head.method as Dispatcher.HttpMethod,
-      headers: flatPairs(originRequestHeaders(head, lease.origin)),
+      headers: flatPairs(originRequestHeaders(head, lease.origin, originHost)),
       body: reader?.body ?? null,
       headersTimeout: pool.responseTimeoutMs,
       bodyTimeout: pool.bodyTimeoutMs,

@@ -5,13 +5,22 @@ import type { OriginRuntime } from './origin.js';
 const REPLACED = new Set(['host', 'expect']);
 
 /**
- * The header pairs sent to the origin: the head's end-to-end fields in order (X-Forwarded-* and Via as the
- * front-end set them), Host set to the origin's host.
+ * The `Host` the origin gets: the site's `originHost` when set, else the client's own (name-based virtual
+ * hosts at the origin keep working), else the origin's address.
  */
-export function originRequestHeaders(head: RequestHead, origin: OriginRuntime): Array<[string, string]> {
+export function originHost(head: RequestHead, origin: OriginRuntime, siteOriginHost: string | undefined): string {
+  if (siteOriginHost !== undefined) return siteOriginHost;
+  return head.headers.find(([name]) => name === 'host')?.[1] ?? head.headers.find(([name]) => name === 'x-forwarded-host')?.[1] ?? origin.hostHeader;
+}
+
+/**
+ * The header pairs sent to the origin: the head's end-to-end fields in order (X-Forwarded-* and Via as the
+ * front-end set them), then Host (`originHost`).
+ */
+export function originRequestHeaders(head: RequestHead, origin: OriginRuntime, siteOriginHost?: string): Array<[string, string]> {
   const pairs: Array<[string, string]> = [];
   for (const pair of endToEndHeaders(head.headers)) if (!REPLACED.has(pair[0])) pairs.push(pair);
-  pairs.push(['host', origin.hostHeader]);
+  pairs.push(['host', originHost(head, origin, siteOriginHost)]);
   return pairs;
 }
 

@@ -10,19 +10,20 @@ export interface ProbeResult {
   detail?: string;
 }
 
-/** GET `path` on the origin; any 2xx or 3xx within `timeoutMs` is healthy. */
-export async function probeHttp(agent: Agent, origin: OriginRuntime, path: string, timeoutMs: number): Promise<ProbeResult> {
+/** GET `path` on the origin; within `timeoutMs`, a status in `expectStatus` (default any 2xx or 3xx) is healthy. */
+export async function probeHttp(agent: Agent, origin: OriginRuntime, check: { path: string; timeoutMs: number; expectStatus?: readonly number[]; host?: string }): Promise<ProbeResult> {
+  const { path, timeoutMs, expectStatus, host } = check;
   try {
     const response = await request(new URL(path, origin.url.origin), {
       dispatcher: agent,
       method: 'GET',
-      headers: { 'user-agent': 'overlay-backend-health' },
+      headers: { 'user-agent': 'overlay-backend-health', ...(host ? { host } : {}) },
       headersTimeout: timeoutMs,
       bodyTimeout: timeoutMs,
       signal: AbortSignal.timeout(timeoutMs),
     });
     await response.body.dump();
-    const ok = response.statusCode >= 200 && response.statusCode < 400;
+    const ok = expectStatus ? expectStatus.includes(response.statusCode) : response.statusCode >= 200 && response.statusCode < 400;
     return ok ? { ok } : { ok, detail: `probe answered ${response.statusCode}` };
   } catch (err) {
     return { ok: false, detail: `probe failed: ${errorCode(err)}` };

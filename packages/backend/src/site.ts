@@ -31,6 +31,8 @@ export class SiteRuntime {
   mode: SiteMode;
   /** TCP sites: the PROXY protocol version each origin connection starts with (the client's address), if any. */
   proxyProtocol: 1 | 2 | undefined;
+  /** `Host` for the origins instead of the client's (config `originHost`). */
+  originHost: string | undefined;
   private table: RouteTable;
   private readonly balancer: OriginBalancer;
   private readonly queues = new Map<string, RouteQueue>();
@@ -40,6 +42,7 @@ export class SiteRuntime {
     this.name = name;
     this.mode = config.mode;
     this.proxyProtocol = config.proxyProtocol;
+    this.originHost = config.originHost;
     this.table = new RouteTable(config);
     this.balancer = new OriginBalancer({ site: config, health: deps.health, load: (id) => deps.origins.get(id)?.limit });
     this.apply(config, queue);
@@ -49,6 +52,7 @@ export class SiteRuntime {
   apply(config: SiteConfig, queue: QueueConfig): void {
     this.mode = config.mode;
     this.proxyProtocol = config.proxyProtocol;
+    this.originHost = config.originHost;
     this.table = new RouteTable(config);
     this.balancer.setSite(config);
     const lists = new Map<string, readonly Origin[]>([[SITE_LIST, this.table.siteOrigins]]);

@@ -21,10 +21,10 @@ const upgradeAgents = { http: new HttpAgent({ keepAlive: false }), https: new Ht
  * REPLY carries the origin's end-to-end headers and the stream turns raw; the slot is released then (it
  * covers the handshake, not the connection's life). Any other answer is relayed as a normal response.
  */
-export function forwardUpgrade(exchange: StreamExchange, lease: OriginLease, head: RequestHead): Promise<OverlayError | undefined> {
+export function forwardUpgrade(exchange: StreamExchange, lease: OriginLease, head: RequestHead, originHost?: string): Promise<OverlayError | undefined> {
   const { gateway, stream, gone } = exchange;
   const origin = lease.origin;
-  const headers = { ...headerObject(originRequestHeaders(head, origin)), connection: 'Upgrade', upgrade: upgradeProtocol(head) };
+  const headers = { ...headerObject(originRequestHeaders(head, origin, originHost)), connection: 'Upgrade', upgrade: upgradeProtocol(head) };
   const { connectTimeoutMs, responseTimeoutMs } = gateway.state.pool;
   return new Promise((resolve) => {
     let answered = false;

@@ -42,7 +42,7 @@ test('primaries get the work until they are saturated, then the others', async (
   t.deepEqual(counts, { primary: 2, spare: 2 });
 });
 
-test('the origin gets its own Host and the forwarding headers the front-end set', async (t) => {
+test('the origin gets the client\'s Host and the forwarding headers the front-end set', async (t) => {
   const origin = await demoOrigin(t, { id: 'o1' });
   const proxy = await countingProxy(t, origin);
   const { client } = await startHarness(t, { sites: { shop: { origins: [{ url: proxy.url }] } }, health: quietHealth });
@@ -53,13 +53,29 @@ test('the origin gets its own Host and the forwarding headers the front-end set'
   t.is(answer.head.origin, new URL(proxy.url).host, 'an origin without an id is named host:port');
   const seen = proxy.stats.seen.at(-1);
   t.is(seen?.path, '/bytes/10?q=1');
-  t.is(seen?.host, new URL(proxy.url).host);
+  t.is(seen?.host, 'shop.test', 'name-based virtual hosts at the origin see the name the client asked for');
   t.is(seen?.headers['x-forwarded-for'], '10.1.2.3');
   t.is(seen?.headers['x-forwarded-host'], 'shop.test');
   t.is(seen?.headers['x-forwarded-proto'], 'http');
   t.is(seen?.headers.via, '1.1 fe-test');
   t.is(seen?.headers.accept, 'application/octet-stream');
   t.is(seen?.headers.expect, undefined);
+});
+
+test('a site\'s originHost replaces the client\'s Host; without any client Host the origin\'s address is sent', async (t) => {
+  const origin = await demoOrigin(t, { id: 'o1' });
+  const proxy = await countingProxy(t, origin);
+  const { client } = await startHarness(t, { sites: { shop: { origins: [{ url: proxy.url }], originHost: 'backstage.example:8080' }, bare: { origins: [{ url: proxy.url }] } }, health: quietHealth });
+  const head = httpHead('shop', 'GET', '/bytes/10');
+  head.headers.push(['host', 'shop.test']);
+  t.is((await exchange(client, head)).head.status, 200);
+  t.is(proxy.stats.seen.at(-1)?.host, 'backstage.example:8080');
+  const bare = httpHead('bare', 'GET', '/bytes/10');
+  t.is((await exchange(client, bare)).head.status, 200);
+  t.is(proxy.stats.seen.at(-1)?.host, 'shop.test', 'X-Forwarded-Host stands in for a missing Host');
+  bare.headers = bare.headers.filter(([name]) => name !== 'x-forwarded-host');
+  t.is((await exchange(client, bare)).head.status, 200);
+  t.is(proxy.stats.seen.at(-1)?.host, new URL(proxy.url).host);
 });
 
 test('update() adds and removes origins live; requests in flight finish', async (t) => {

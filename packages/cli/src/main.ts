@@ -87,7 +87,7 @@ program
       const config = await loadRoleConfig.manager(options.config);
       const manager = await startManager(config, { log, adminRoutes: (mayWrite) => [hooks.reloadRoute(mayWrite)] });
       return {
-        ready: { url: manager.url, managerRole: config.role },
+        ready: { url: manager.url, managerRole: config.role, ...(manager.adminAddress ? { admin: address(manager.adminAddress) } : {}) },
         reload: async () => manager.reload(await loadRoleConfig.manager(options.config)),
         close: () => manager.close(),
       };
@@ -106,7 +106,9 @@ program
       const backEnd = await startBackEnd(config, { log, adminRoutes: [hooks.reloadRoute(adminTokenCheck(config.adminToken))] });
       const ready = { id: backEnd.id, tunnel: address(backEnd.tunnel), admin: address(backEnd.admin) };
       const attached = config.manager
-        ? (await import('@overlay/control')).attachBackEnd(backEnd, { manager: config.manager, addresses: { tunnel: ready.tunnel, admin: ready.admin }, log })
+        ? (await import('@overlay/control')).attachBackEnd(backEnd, {
+            manager: config.manager, addresses: { tunnel: config.advertise.tunnel ?? ready.tunnel, admin: ready.admin }, tunnelTls: config.tunnel.tls !== undefined, log,
+          })
         : undefined;
       return followed(ready, () => backEnd.close(), attached, async () => backEnd.reload(await loadRoleConfig['back-end'](options.config)));
     });
@@ -124,7 +126,8 @@ program
       const ready = { id: frontEnd.id, http: address(frontEnd.http), ...(frontEnd.https ? { https: address(frontEnd.https) } : {}), admin: address(frontEnd.admin) };
       const attached = config.manager
         ? (await import('@overlay/control')).attachFrontEnd(frontEnd, {
-            manager: config.manager, tunnelKey: config.manager.tunnelKey, pop: config.pop, addresses: { http: ready.http, admin: ready.admin }, httpHost: frontEnd.http.address, log,
+            manager: config.manager, tunnelKey: config.manager.tunnelKey, tunnelTls: config.manager.tunnelTls, pop: config.pop,
+            addresses: { http: config.advertise.http ?? ready.http, admin: ready.admin }, httpHost: frontEnd.http.address, log,
           })
         : undefined;
       const tcp = Object.fromEntries(Object.entries(frontEnd.tcp).map(([site, info]) => [site, address(info)]));

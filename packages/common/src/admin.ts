@@ -1,5 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { SecureContextOptions } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { ConfigError, configProblems } from './errors.js';
@@ -24,6 +26,10 @@ export interface AdminServerOptions {
   health?: () => { ok: boolean; [key: string]: unknown };
   /** Further routes tried before the 404; return true when handled. */
   routes?: AdminRoute[];
+  /** /metrics: open (default), absent (false: 404), or only for requests the check accepts (else 401). */
+  metrics?: boolean | ((req: IncomingMessage) => boolean);
+  /** Serve HTTPS with this certificate and key. */
+  tls?: SecureContextOptions;
 }
 
 export interface AdminServer {
@@ -34,16 +40,22 @@ export interface AdminServer {
 
 /** The admin listener every process has: GET /metrics (Prometheus text) and GET /healthz. */
 export async function startAdminServer(options: AdminServerOptions): Promise<AdminServer> {
-  const server = createServer((req, res) => {
+  const listener = (req: IncomingMessage, res: ServerResponse) => {
     void handle(req, res).catch((err: unknown) => {
       if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
       res.end(`internal error: ${err instanceof Error ? err.message : String(err)}\n`);
     });
-  });
+  };
+  const server: Server = options.tls ? createHttpsServer(options.tls, listener) : createServer(listener);
+  const metrics = options.metrics ?? true;
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0];
-    if (req.method === 'GET' && path === '/metrics') {
+    if (req.method === 'GET' && path === '/metrics' && metrics !== false) {
+      if (metrics !== true && !metrics(req)) {
+        answerJson(res, 401, { error: { code: 'unauthorized', message: '/metrics on this address needs a bearer token' } });
+        return;
+      }
       const body = await options.registry.metrics();
       res.writeHead(200, { 'content-type': options.registry.contentType });
       res.end(body);

@@ -18,6 +18,22 @@ function isHostPort(value: string): boolean {
 /** `host:port`, IPv6 hosts in brackets. */
 export const hostPortSchema = z.string().refine(isHostPort, 'must be host:port, e.g. 127.0.0.1:7000');
 
+/** Whether a host is a bind-everything address (`0.0.0.0`, `::`): fine to listen on, meaningless to dial or answer in DNS. */
+export function isWildcardHost(host: string): boolean {
+  return host === '0.0.0.0' || /^[0:]+$/.test(host) || host === '::ffff:0.0.0.0';
+}
+
+/** A public `host:port` others dial (DNS answers, tunnel dialling, manager registration): never a wildcard. */
+export const advertisedAddressSchema = hostPortSchema.refine(
+  (value) => !isHostPort(value) || !isWildcardHost(parseHostPort(value).host),
+  'a wildcard address cannot be dialled: give the public host:port (the NAT or load balancer address)',
+);
+
+/** Whether a `host:port` binds every address, so another address must be published for it. */
+export function bindsEveryAddress(listen: string): boolean {
+  return isHostPort(listen) && isWildcardHost(parseHostPort(listen).host);
+}
+
 /** A gateway id: `x-overlay-frontend`/`-backend`, the tunnel handshake, the manager's registry. */
 export const gatewayIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'gateway ids are letters, digits, . _ - (at most 128)');
 
@@ -60,4 +76,21 @@ export const managerLinkSchema = z.strictObject({
   /** One manager's base URL, or several replicas': the subscriber moves to the next when its own fails. */
   url: z.union([managerUrl, z.array(managerUrl).min(1).max(16)]),
   token: z.string().min(16, 'must be at least 16 characters'),
+  /** For https URLs: the CA that signed the manager's certificate, PEM text or a file path (default: the system's CAs). */
+  ca: z.string().min(1).optional(),
+});
+
+/** The value of a Host header: a name or address, with an optional port (a site's `originHost`). */
+export const hostHeaderSchema = z.string().max(261).regex(/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(:\d{1,5})?$/, 'must be a host name or address with an optional :port');
+
+/**
+ * How a site's origins are probed instead of the back-end's gateway-wide `health` settings (seed 003):
+ * GET `path`, healthy when the status is one of `expectStatus` (default any 2xx or 3xx), every
+ * `intervalMs`, each probe given `timeoutMs`. TCP sites: a connect, so only the times apply.
+ */
+export const siteHealthCheckSchema = z.strictObject({
+  path: z.string().startsWith('/', 'must start with "/"').max(2048).optional(),
+  expectStatus: z.array(z.number().int().min(100).max(599)).min(1).max(16).optional(),
+  intervalMs: z.number().int().min(100).max(2_147_483_647).optional(),
+  timeoutMs: z.number().int().min(1).max(2_147_483_647).optional(),
 });

@@ -1,6 +1,9 @@
 import { parseHostPort, formatHostPort } from '@overlay/common';
 import type { BackEndStateInput } from '@overlay/backend';
 import type { FrontEndStateInput } from '@overlay/frontend';
+
+/** The front-end's own TLS settings for tunnels (`manager.tunnelTls`): never carried by the manager. */
+type TunnelTls = NonNullable<NonNullable<FrontEndStateInput['backEnds']>[string]['tls']>;
 import type { ManagerState } from '@overlay/manager';
 import type { RedirectorStateInput } from '@overlay/redirector';
 
@@ -11,14 +14,19 @@ import type { RedirectorStateInput } from '@overlay/redirector';
  * HTTPS listener) and the ring weights. A TCP site's listener takes the port the manager names on this
  * front-end's own HTTP host, so every POP can serve it.
  */
-export function frontEndStateFrom(state: ManagerState, self: { id: string; httpHost: string; key: string }): FrontEndStateInput {
+export function frontEndStateFrom(state: ManagerState, self: { id: string; httpHost: string; key: string; tunnelTls?: TunnelTls }): FrontEndStateInput {
   const backEnds: NonNullable<FrontEndStateInput['backEnds']> = {};
   const sites: NonNullable<FrontEndStateInput['sites']> = {};
   for (const [name, site] of Object.entries(state.sites)) {
     if (!site.frontEnds.includes(self.id)) continue;
     const reachable = site.backEnds.filter((id) => state.backEnds[id]?.addresses.tunnel);
     if (reachable.length === 0) continue;
-    for (const id of reachable) backEnds[id] = { tunnel: state.backEnds[id].addresses.tunnel as string, key: self.key };
+    for (const id of reachable) {
+      const backEnd = state.backEnds[id];
+      // A back-end that registered a TLS tunnel is dialled with TLS, checked with this front-end's CA and
+      // certificate; without them the system CAs apply, and a failure names the certificate problem.
+      backEnds[id] = { tunnel: backEnd.addresses.tunnel as string, key: self.key, ...(backEnd.tunnelTls ? { tls: { ...self.tunnelTls } } : {}) };
+    }
     sites[name] = {
       domains: site.domains,
       mode: site.mode,
@@ -36,7 +44,12 @@ export function backEndStateFrom(state: ManagerState, self: { id: string }): Bac
   const sites: NonNullable<BackEndStateInput['sites']> = {};
   for (const [name, site] of Object.entries(state.sites)) {
     if (!site.backEnds.includes(self.id)) continue;
-    sites[name] = { mode: site.mode, origins: site.origins, routes: site.routes, ...(site.proxyProtocol ? { proxyProtocol: site.proxyProtocol } : {}) };
+    sites[name] = {
+      mode: site.mode, origins: site.origins, routes: site.routes,
+      ...(site.proxyProtocol ? { proxyProtocol: site.proxyProtocol } : {}),
+      ...(site.originHost === undefined ? {} : { originHost: site.originHost }),
+      ...(site.healthCheck === undefined ? {} : { healthCheck: site.healthCheck }),
+    };
   }
   return { sites, rings: { weights: [...state.rings.weights] } };
 }

@@ -1,4 +1,4 @@
-import { silentLogger, type Logger } from '@overlay/common';
+import { readPem, silentLogger, type Logger } from '@overlay/common';
 import type { BackEnd } from '@overlay/backend';
 import type { FrontEnd } from '@overlay/frontend';
 import { subscribe, type GatewayAddresses, type ManagerState, type Subscription } from '@overlay/manager';
@@ -10,6 +10,8 @@ export interface ManagerLink {
   /** One manager, or the replicas of one manager cluster in order of preference. */
   url: string | readonly string[];
   token: string;
+  /** For https managers: the CA of their certificate, PEM text or a file path. */
+  ca?: string;
 }
 
 /** Gateways report this often; the manager marks one down after a few missed reports. */
@@ -70,9 +72,11 @@ function follow<S>(options: {
         () => void (version = next),
         (err: Error) => log.error({ err, version: next }, 'state from the manager refused'),
       );
+  const { ca } = options.manager;
   const subscription = subscribe({
     url: options.manager.url,
     token: options.manager.token,
+    ...(ca === undefined ? {} : { ca: readPem(ca, 'manager.ca') }),
     hello: options.hello,
     log,
     onState: (state: ManagerState, next: number) => void offer(state, next),
@@ -98,19 +102,24 @@ function follow<S>(options: {
  * weights; every 2 s it reports load, health, tunnel QoS and bytes per ring. With the manager away it keeps
  * serving with the last state it had.
  */
-export function attachFrontEnd(frontEnd: FrontEnd, options: { manager: ManagerLink; pop?: string; tunnelKey: string; addresses: GatewayAddresses; httpHost: string; log?: Logger }): Attached {
+export function attachFrontEnd(
+  frontEnd: FrontEnd,
+  options: { manager: ManagerLink; pop?: string; tunnelKey: string; tunnelTls?: Parameters<typeof frontEndStateFrom>[1]['tunnelTls']; addresses: GatewayAddresses; httpHost: string; log?: Logger },
+): Attached {
   return follow({
     manager: options.manager,
     hello: { role: 'front-end', id: frontEnd.id, ...(options.pop ? { pop: options.pop } : {}), addresses: options.addresses },
     log: options.log,
-    select: (state) => frontEndStateFrom(state, { id: frontEnd.id, httpHost: options.httpHost, key: options.tunnelKey }),
+    select: (state) => frontEndStateFrom(state, { id: frontEnd.id, httpHost: options.httpHost, key: options.tunnelKey, ...(options.tunnelTls ? { tunnelTls: options.tunnelTls } : {}) }),
     apply: (selected) => frontEnd.update(selected),
     report: (subscription) => {
       const status = frontEnd.status();
       subscription.report({
         load: status.load,
         healthy: status.healthy,
-        tunnels: status.tunnels.map(({ peer, connected, rttMs, jitterMs, throughputBps }) => ({ peer, connected, rttMs, jitterMs, throughputBps })),
+        tunnels: status.tunnels.map(({ peer, connected, rttMs, jitterMs, throughputBps, error }) => ({
+          peer, connected, rttMs, jitterMs, throughputBps, ...(error === undefined ? {} : { error: error.slice(0, 512) }),
+        })),
         ringBytes: reportedRingBytes(status.ringBytes),
       });
     },
@@ -118,10 +127,10 @@ export function attachFrontEnd(frontEnd: FrontEnd, options: { manager: ManagerLi
 }
 
 /** Feeds a back-end from the manager: its sites, origins and routes; reports load, sessions and origins. */
-export function attachBackEnd(backEnd: BackEnd, options: { manager: ManagerLink; addresses: GatewayAddresses; log?: Logger }): Attached {
+export function attachBackEnd(backEnd: BackEnd, options: { manager: ManagerLink; addresses: GatewayAddresses; tunnelTls?: boolean; log?: Logger }): Attached {
   return follow({
     manager: options.manager,
-    hello: { role: 'back-end', id: backEnd.id, addresses: options.addresses },
+    hello: { role: 'back-end', id: backEnd.id, addresses: options.addresses, ...(options.tunnelTls ? { tunnelTls: true } : {}) },
     log: options.log,
     select: (state) => backEndStateFrom(state, { id: backEnd.id }),
     apply: (selected) => backEnd.update(selected),

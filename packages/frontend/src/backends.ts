@@ -1,7 +1,6 @@
-import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
 import type { BackendRoute } from '@overlay/balancer';
-import { ConfigError, parseHostPort, type Logger } from '@overlay/common';
+import { parseHostPort, readPem, type Logger } from '@overlay/common';
 import { TunnelClient, type OpenOptions, type TunnelSession, type TunnelStream } from '@overlay/tunnel';
 import type { BackEndState } from './config.js';
 
@@ -98,21 +97,13 @@ function addInto(total: number[], more: readonly number[]): void {
   more.forEach((bytes, ring) => (total[ring] = (total[ring] ?? 0) + bytes));
 }
 
-/** A PEM text as is, anything else as the path of a PEM file. */
-function readPem(value: string, field: string): string {
-  if (value.includes('-----BEGIN')) return value;
-  try {
-    return readFileSync(value, 'utf8');
-  } catch (err) {
-    throw new ConfigError(field, `cannot read ${value}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
-  }
-}
-
 function tlsOptions(id: string, spec: BackEndState): ConnectionOptions | undefined {
   if (!spec.tls) return undefined;
   const options: ConnectionOptions = {};
   if (spec.tls.ca !== undefined) options.ca = readPem(spec.tls.ca, `state.backEnds.${id}.tls.ca`);
   if (spec.tls.servername !== undefined) options.servername = spec.tls.servername;
+  if (spec.tls.cert !== undefined) options.cert = readPem(spec.tls.cert, `state.backEnds.${id}.tls.cert`);
+  if (spec.tls.key !== undefined) options.key = readPem(spec.tls.key, `state.backEnds.${id}.tls.key`);
   return options;
 }
 

@@ -21,6 +21,7 @@ export function mergeWorkerStatuses(statuses: readonly FrontEndStatus[], healthy
   }
   const tunnels = [...byPeer].map(([peer, list]): TunnelStatus => {
     const connected = list.filter((tunnel) => tunnel.connected);
+    const error = connected.length ? undefined : list.find((tunnel) => tunnel.error)?.error;
     const mean = (pick: (tunnel: TunnelStatus) => number) => (connected.length ? connected.reduce((sum, tunnel) => sum + pick(tunnel), 0) / connected.length : 0);
     return {
       peer,
@@ -29,6 +30,7 @@ export function mergeWorkerStatuses(statuses: readonly FrontEndStatus[], healthy
       jitterMs: mean((tunnel) => tunnel.jitterMs),
       throughputBps: list.reduce((sum, tunnel) => sum + tunnel.throughputBps, 0),
       inFlight: list.reduce((sum, tunnel) => sum + tunnel.inFlight, 0),
+      ...(error ? { error } : {}),
     };
   });
   return { load: statuses.length ? load / statuses.length : 0, healthy, tunnels, ringBytes };

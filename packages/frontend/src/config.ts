@@ -1,4 +1,7 @@
-import { domainSchema as domain, gatewayIdSchema as gatewayId, hostPortSchema as hostPort, loadConfigFile, managerLinkSchema, siteNameSchema } from '@overlay/common';
+import { isIP } from 'node:net';
+import {
+  accessLogSchema, advertisedAddressSchema, bindsEveryAddress, domainSchema as domain, gatewayIdSchema as gatewayId, hostPortSchema as hostPort, loadConfigFile, managerLinkSchema, parseHostPort, siteNameSchema,
+} from '@overlay/common';
 import { priorityRulesSchema } from '@overlay/classifier';
 import { z } from 'zod';
 import { defaultBackEndRoute, defaultCacheSettings, defaultHttpListenerOptions } from './options.js';
@@ -6,13 +9,27 @@ import { defaultTlsSettings } from './tls.js';
 
 const positiveInt = z.number().int().positive();
 
+/**
+ * TLS of a tunnel as the front-end dials it. PEM texts or file paths: `ca` checks the back-end's certificate
+ * (default: the system's CAs), `servername` is the name it must carry (default: the dialled host), and
+ * `cert` with `key` is this front-end's own certificate for back-ends that ask for one (mutual TLS).
+ */
+export const tunnelTlsSchema = z
+  .strictObject({
+    ca: z.string().min(1).optional(),
+    servername: z.string().min(1).optional(),
+    cert: z.string().min(1).optional(),
+    key: z.string().min(1).optional(),
+  })
+  .refine((tls) => (tls.cert === undefined) === (tls.key === undefined), { path: ['cert'], message: 'cert and key go together' });
+
 export const backEndStateSchema = z.strictObject({
   /** The back-end's tunnel address. */
   tunnel: hostPort,
   /** Pre-shared tunnel key; `${ENV}` in a config file. */
   key: z.string().min(16, 'must be at least 16 characters'),
   /** Connect over TLS: `ca` is a PEM text or a file path; `servername` the name in the back-end's certificate. */
-  tls: z.strictObject({ ca: z.string().min(1).optional(), servername: z.string().min(1).optional() }).optional(),
+  tls: tunnelTlsSchema.optional(),
   /** In-flight requests on this route before it counts as full (seed 001's high-water mark). */
   highWater: positiveInt.default(defaultBackEndRoute.highWater),
 });
@@ -146,8 +163,30 @@ export const frontEndConfigSchema = z.strictObject({
    * Follow a manager: its pushed state replaces `state` (docs/manager.md). The tunnel key is this
    * front-end's own: the manager never carries secrets. Use `${ENV}` for both secrets.
    */
-  manager: managerLinkSchema.extend({ tunnelKey: z.string().min(16, 'must be at least 16 characters') }).optional(),
+  manager: managerLinkSchema
+    .extend({
+      tunnelKey: z.string().min(16, 'must be at least 16 characters'),
+      /** TLS for tunnels to the back-ends that register a TLS tunnel (the others are dialled in plain TCP). */
+      tunnelTls: tunnelTlsSchema.optional(),
+    })
+    .optional(),
+  /** One JSON line per request at info level (docs/operations.md "Access logs"). */
+  accessLog: accessLogSchema.prefault({}),
+  /** Public addresses, when they differ from the bound ones (NAT, a load balancer): what the manager and DNS answers give out. */
+  advertise: z.strictObject({ http: advertisedAddressSchema.refine(hasIpHost, 'DNS answers need an IP address here, not a name').optional() }).default({}),
+}).superRefine((config, ctx) => {
+  if (config.manager && !config.advertise?.http && bindsEveryAddress(config.http?.listen ?? '')) {
+    ctx.addIssue({ code: 'custom', path: ['advertise', 'http'], message: `required: http.listen ${config.http.listen} binds every address, so give the IP:port clients reach` });
+  }
 });
+
+function hasIpHost(value: string): boolean {
+  try {
+    return isIP(parseHostPort(value).host) !== 0;
+  } catch {
+    return true; // not host:port at all: that problem is reported by the address check
+  }
+}
 
 export type FrontEndConfig = z.output<typeof frontEndConfigSchema>;
 export type FrontEndConfigInput = z.input<typeof frontEndConfigSchema>;

@@ -1,6 +1,6 @@
 import type { AdmissionGate } from '@overlay/admission';
 import type { HttpCache } from '@overlay/cache';
-import type { Logger } from '@overlay/common';
+import type { AccessLogger, Logger } from '@overlay/common';
 import type { FrontEndMetrics } from './metrics.js';
 import type { SiteTable } from './sites.js';
 
@@ -13,6 +13,8 @@ export interface GatewayContext {
   cache: HttpCache | undefined;
   metrics: FrontEndMetrics;
   log: Logger;
+  /** One info line per request (config `accessLog`). */
+  accessLog: AccessLogger;
   replyTimeoutMs: number;
 }
 

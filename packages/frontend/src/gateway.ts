@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { AdmissionGate, defaultAdmissionGateOptions, type AdmissionGateOptions } from '@overlay/admission';
 import { HttpCache } from '@overlay/cache';
-import { parseHostPort, startAdminServer, validate, type AdminRoute, type AdminServer, type Logger, type Registry } from '@overlay/common';
+import { createAccessLog, parseHostPort, startAdminServer, validate, type AdminRoute, type AdminServer, type Logger, type Registry } from '@overlay/common';
 import { BackEndPool } from './backends.js';
 import { frontEndStateSchema, type FrontEndConfig, type FrontEndState, type FrontEndStateInput } from './config.js';
 import type { GatewayContext } from './context.js';
@@ -36,6 +36,8 @@ export interface TunnelStatus {
   /** Bytes per second both ways over the tunnel's last QoS interval, as the back-end reported it. */
   throughputBps: number;
   inFlight: number;
+  /** Why a tunnel that is not connected cannot come up (its last failure). */
+  error?: string;
 }
 
 export interface FrontEndStatus {
@@ -79,7 +81,8 @@ export async function startGateway(config: FrontEndConfig, options: GatewayOptio
     : undefined;
   const metrics = new FrontEndMetrics(options.registry, { routes: () => pool.all(), gate, cache });
   let httpSettings = config.http;
-  const context: GatewayContext = { id: config.id, sites: () => sites, gate, cache, metrics, log, replyTimeoutMs: config.http.replyTimeoutMs };
+  const accessLog = createAccessLog('front-end', log, config.accessLog);
+  const context: GatewayContext = { id: config.id, sites: () => sites, gate, cache, metrics, log, accessLog: accessLog.write, replyTimeoutMs: config.http.replyTimeoutMs };
   const tcp = new TcpSites(context, config.http.maxConnections);
   const certificates = config.https
     ? new CertificateStore(options.ticketKeys ?? newTicketKeys(), { minVersion: config.https.minVersion, sessionTimeoutS: config.https.sessionTimeoutS }, log)
@@ -145,6 +148,7 @@ export async function startGateway(config: FrontEndConfig, options: GatewayOptio
       const grace = httpSettings.closeGraceMs;
       await Promise.all([...listeners.map((listener) => listener.close(grace)), http2.close(grace), tcp.close(grace)]);
       await Promise.all([pool.close(), admin?.close()]);
+      accessLog.close();
       log.info('front-end closed');
     },
   };
@@ -178,6 +182,7 @@ function statusOf(config: FrontEndConfig, pool: BackEndPool, gate: AdmissionGate
       jitterMs: Math.max(0, qos.jitterMs),
       throughputBps: qos.peer ? qos.peer.txBytesPerSec + qos.peer.rxBytesPerSec : 0,
       inFlight: route.inFlight,
+      ...(!route.connected && route.client.lastError ? { error: route.client.lastError } : {}),
     };
   });
   const threshold = config.admission.threshold ?? defaultAdmissionGateOptions.threshold;

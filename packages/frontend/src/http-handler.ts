@@ -4,6 +4,7 @@ import type { AdmissionTicket } from '@overlay/admission';
 import type { CacheRequest, LookupResult } from '@overlay/cache';
 import type { TunnelStream } from '@overlay/tunnel';
 import { flatPairs } from '@overlay/stream-heads';
+import { requestTrace, withTrace, type RequestTrace } from './access-log.js';
 import { IDEMPOTENT_METHODS, pathOf, type GatewayContext } from './context.js';
 import { ExchangeError, FrontEndErrorCode } from './errors.js';
 import { closeOf, exchangeFor, type Exchanged } from './exchange.js';
@@ -33,6 +34,12 @@ interface Flow {
   cacheStatus: CacheStatus | '';
   /** The back-end's stream being relayed, once there is one. */
   stream: TunnelStream | undefined;
+  trace: RequestTrace;
+  /** Body bytes from and to the client, and who served the request, for the access log. */
+  bytesIn: number;
+  bytesOut: number;
+  backEnd?: string;
+  origin?: string;
 }
 
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean) => void;
@@ -50,16 +57,17 @@ export function createRequestHandler(context: GatewayContext): RequestHandler {
 async function handle(context: GatewayContext, req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): Promise<void> {
   const startedAt = performance.now();
   const { metrics } = context;
+  const trace = requestTrace(req.headers);
   const site = context.sites().forHost(req.headers.host);
   if (!site) {
     metrics.requests.inc({ site: '', status: '404', priority: '', cache: '' });
-    sendLocal(res, 404, 'unknown site', { frontEnd: context.id }, { code: FrontEndErrorCode.unknownSite, close: expectsContinue });
+    sendLocal(res, 404, 'unknown site', { frontEnd: context.id, requestId: trace.requestId }, { code: FrontEndErrorCode.unknownSite, close: expectsContinue });
     return;
   }
   const url = req.url ?? '/';
   const clientIp = clientAddress(req.socket.remoteAddress);
   const { priority } = site.classify({ clientIp, path: pathOf(url), method: req.method ?? 'GET', headers: req.headers });
-  const stamp = { frontEnd: context.id, priority };
+  const stamp = { frontEnd: context.id, priority, requestId: trace.requestId };
   const isEstablished = established.has(req.socket);
   const admission = context.gate.admit({ established: isEstablished });
   if (!admission.admitted) {
@@ -72,7 +80,7 @@ async function handle(context: GatewayContext, req: IncomingMessage, res: Server
     });
     return;
   }
-  const flow: Flow = { context, site, req, res, stamp, ticket: admission.ticket, expectsContinue, startedAt, cacheStatus: '', stream: undefined };
+  const flow: Flow = { context, site, req, res, stamp, ticket: admission.ticket, expectsContinue, startedAt, cacheStatus: '', stream: undefined, trace, bytesIn: 0, bytesOut: 0 };
   res.once('close', () => finish(flow));
   await serve(flow);
 }
@@ -90,7 +98,11 @@ function finish(flow: Flow): void {
   if (res.writableFinished) established.add(req.socket);
   const status = res.headersSent ? String(res.statusCode) : '499';
   context.metrics.requests.inc({ site: site.name, status, priority: String(stamp.priority), cache: flow.cacheStatus });
-  context.log.debug({ site: site.name, method: req.method, url: req.url, status, priority: stamp.priority, cache: flow.cacheStatus, ms: Math.round(performance.now() - flow.startedAt) }, 'request');
+  context.accessLog({
+    client: clientAddress(req.socket.remoteAddress), method: req.method ?? 'GET', host: req.headers.host, path: req.url ?? '/', status: Number(status),
+    bytesIn: flow.bytesIn, bytesOut: flow.bytesOut, priority: stamp.priority, cache: flow.cacheStatus || undefined, backEnd: flow.backEnd, origin: flow.origin,
+    durationMs: Math.round((performance.now() - flow.startedAt) * 1000) / 1000, requestId: flow.trace.requestId, traceparent: flow.trace.traceparent,
+  });
 }
 
 /** The response head is on its way: the request leaves the admission queue. */
@@ -150,6 +162,7 @@ async function forwardOrAnswer(flow: Flow, conditional: Record<string, string> |
     if (res.destroyed || err.status === 499) return undefined;
     context.metrics.backEndFailures.inc({ backend: err.backEnd ?? '', code: err.code });
     flow.cacheStatus = cacheStatus;
+    flow.backEnd = err.backEnd;
     sendLocal(res, err.status, err.message, { ...flow.stamp, cache: cacheStatus }, {
       code: err.code,
       retryAfterSeconds: err.retryAfterSeconds,
@@ -166,6 +179,7 @@ function forward(flow: Flow, conditional: Record<string, string> | undefined): P
     { method: req.method ?? 'GET', url: req.url ?? '/', rawHeaders: req.rawHeaders, headers: req.headers },
     { site: site.name, frontEnd: context.id, clientIp: clientAddress(req.socket.remoteAddress), clientPort: req.socket.remotePort ?? 0, priority: stamp.priority, conditional, proto: protoOf(req.socket) },
   );
+  head.headers = withTrace(head.headers, flow.trace);
   const problem = headLimitProblem(head);
   if (problem) return Promise.reject(new ExchangeError(FrontEndErrorCode.headTooLarge, `request head too large: ${problem}`, 431));
   return exchangeFor(context, site, {
@@ -177,7 +191,10 @@ function forward(flow: Flow, conditional: Record<string, string> | undefined): P
         return;
       }
       if (flow.expectsContinue) res.writeContinue();
-      req.on('data', (chunk: Buffer) => context.metrics.bytes.inc({ site: site.name, direction: 'in' }, chunk.length));
+      req.on('data', (chunk: Buffer) => {
+        flow.bytesIn += chunk.length;
+        context.metrics.bytes.inc({ site: site.name, direction: 'in' }, chunk.length);
+      });
       req.pipe(stream);
     },
     retryable: IDEMPOTENT_METHODS.has(head.method) && !head.hasBody,
@@ -204,6 +221,8 @@ function relay(flow: Flow, { route, stream, reply }: Exchanged, cacheStatus: Cac
   let collector = storable ? cache.collector() : undefined;
 
   flow.stream = stream;
+  flow.backEnd = route.id;
+  flow.origin = reply.origin;
   stream.once('close', () => {
     // The back-end failed mid-body: cut the client's connection so it sees a truncated response.
     if (!stream.readableEnded && !res.writableEnded) res.destroy();
@@ -229,5 +248,6 @@ function relay(flow: Flow, { route, stream, reply }: Exchanged, cacheStatus: Cac
 }
 
 function countOut(flow: Flow, bytes: number): void {
+  flow.bytesOut += bytes;
   flow.context.metrics.bytes.inc({ site: flow.site.name, direction: 'out' }, bytes);
 }

@@ -13,3 +13,4 @@ export {
 } from './options.js';
 export { buildRequestHead, clientAddress, requestHasBody, type ForwardContext } from './request-head.js';
 export { SiteTable, hostName, type Site } from './sites.js';
+export { requestTrace, withTrace, type RequestTrace } from './access-log.js';

@@ -10,16 +10,19 @@ export interface OverlayStamp {
   priority?: number;
   cache?: CacheStatus;
   backEnd?: string;
+  /** `x-request-id`: the client's own, or the one generated for the request (access-log.ts). */
+  requestId?: string;
 }
 
 /** Response fields the front-end sets itself; a back-end's copies are dropped. */
-const OWN_FIELDS = new Set(['x-overlay-frontend', 'x-overlay-priority', 'x-overlay-cache', 'x-overlay-backend', 'x-overlay-error']);
+const OWN_FIELDS = new Set(['x-overlay-frontend', 'x-overlay-priority', 'x-overlay-cache', 'x-overlay-backend', 'x-overlay-error', 'x-request-id']);
 
 export function stampPairs(stamp: OverlayStamp): Array<[string, string]> {
   const pairs: Array<[string, string]> = [['x-overlay-frontend', stamp.frontEnd]];
   if (stamp.backEnd !== undefined) pairs.push(['x-overlay-backend', stamp.backEnd]);
   if (stamp.priority !== undefined) pairs.push(['x-overlay-priority', String(stamp.priority)]);
   if (stamp.cache !== undefined) pairs.push(['x-overlay-cache', stamp.cache]);
+  if (stamp.requestId !== undefined) pairs.push(['x-request-id', stamp.requestId]);
   return pairs;
 }
 

@@ -18,6 +18,8 @@ export interface SubscribeOptions {
    */
   url: string | readonly string[];
   token: string;
+  /** PEM of the CA that signed an https manager's certificate (default: the system's CAs). */
+  ca?: string | Buffer;
   /** Who this subscriber is; sent first on every connection. */
   hello: Omit<HelloInput, 'type'>;
   /** Every new state, whole. Not called again when a reconnect finds nothing missed. */
@@ -98,6 +100,7 @@ export function subscribe(options: SubscribeOptions): Subscription {
     const target = current;
     const ws = new WebSocket(feedUrl(urls[target] as string, stateFrom === target ? state?.version : undefined), {
       headers: { authorization: `Bearer ${options.token}` },
+      ...(options.ca === undefined ? {} : { ca: options.ca }),
       maxPayload: options.maxMessageBytes ?? subscribeDefaults.maxMessageBytes,
       perMessageDeflate: false,
     });

@@ -1,10 +1,14 @@
-import { loadConfigFile } from '@overlay/common';
+import { dirname, resolve } from 'node:path';
+import { formatPath, loadConfigFile } from '@overlay/common';
 import { z } from 'zod';
+import { tokenEntries } from './credentials.js';
 import { managerDefaults, managerLimits } from './defaults.js';
 import { managerRoleSchema } from './feed-schema.js';
-import { hostPortSchema } from './names.js';
+import { gatewayIdSchema, hostPortSchema } from './names.js';
 
 const token = z.string().min(16, 'must be at least 16 characters').max(4096);
+/** One token, or several valid at once (a rotation: add the new one, move the holders, drop the old one). */
+const tokens = z.union([token, z.array(token).min(1).max(managerLimits.maxReadTokens)]).transform((value) => (typeof value === 'string' ? [value] : value));
 const positiveMs = z.number().int().min(1).max(2_147_483_647);
 const positiveInt = z.number().int().positive();
 
@@ -43,12 +47,19 @@ export const managerConfigSchema = z.strictObject({
   role: managerRoleSchema,
   /** API, feed, dashboard, /metrics and /healthz, all on one port; port 0 picks a free one. */
   listen: hostPortSchema,
-  /** An extra listener with only /metrics and /healthz, for operators who keep those apart. */
+  /**
+   * /metrics and /healthz (and POST /reload) on their own listener. With it, the API port serves no
+   * /metrics; without it, /metrics on the API port needs an admin or read token.
+   */
   admin: hostPortSchema.optional(),
-  /** Bearer token for every call and the feed; `${ENV}` in a file. */
-  token,
+  /** Admin token(s): every call, the feed, registering any gateway. `${ENV}` in a file. */
+  token: tokens,
   /** Tokens that may read (GET, the feed, the dashboard) but not write or register gateways. */
   readTokens: z.array(token).max(managerLimits.maxReadTokens).default([]),
+  /** Per gateway id, the token(s) it may use: only the feed, registering and reporting as that id. */
+  gatewayTokens: z.record(gatewayIdSchema, tokens).default({}),
+  /** Serve the API, feed and dashboard over HTTPS: PEM file paths (relative to the config file). */
+  tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
   /** Where the durable store lives; relative paths start at the working directory. */
   dataDir: z.string().min(1).default(managerDefaults.dataDir),
   reportTimeoutMs: positiveMs.default(managerDefaults.reportTimeoutMs),
@@ -62,12 +73,26 @@ export const managerConfigSchema = z.strictObject({
       etcd: etcdSchema.optional(),
     })
     .prefault({}),
+}).superRefine((config, ctx) => {
+  // One token, one meaning: a token listed twice would grant whichever entry is checked first.
+  // (Refinements run even when a field failed; only well-formed lists are compared.)
+  const lists = [config.token, config.readTokens, ...Object.values(config.gatewayTokens ?? {})];
+  if (!lists.every(Array.isArray)) return;
+  const seen = new Map<string, string>();
+  for (const { token: value, path } of tokenEntries({ admin: config.token, read: config.readTokens, gateways: config.gatewayTokens })) {
+    const other = seen.get(value);
+    if (other !== undefined) ctx.addIssue({ code: 'custom', path, message: `the same token as ${other}` });
+    seen.set(value, formatPath(path));
+  }
 });
 
 export type ManagerConfig = z.output<typeof managerConfigSchema>;
 export type ManagerConfigInput = z.input<typeof managerConfigSchema>;
 
-/** Reads a YAML or JSON manager config, expanding `${ENV}`; errors name the file and the field. */
-export function loadManagerConfig(file: string): Promise<ManagerConfig> {
-  return loadConfigFile(file, managerConfigSchema);
+/** Reads a YAML or JSON manager config, expanding `${ENV}`; errors name the file and the field; TLS paths resolve against the file's folder. */
+export async function loadManagerConfig(file: string): Promise<ManagerConfig> {
+  const config = await loadConfigFile(file, managerConfigSchema);
+  if (!config.tls) return config;
+  const at = (path: string) => resolve(dirname(resolve(file)), path);
+  return { ...config, tls: { cert: at(config.tls.cert), key: at(config.tls.key) } };
 }

@@ -105,11 +105,16 @@ export const DASHBOARD_HTML = `<!doctype html>
       ...Object.entries(state.frontEnds).map(([id, g]) => ({ id, kind: 'front-end', g })),
       ...Object.entries(state.backEnds).map(([id, g]) => ({ id, kind: 'back-end', g })),
     ];
+    const frontTunnels = Object.values(state.frontEnds).flatMap((g) => g.tunnels);
     fill('gateways', gateways, (row, { id, kind, g }) => {
       cell(row, id);
       cell(row, kind);
       cell(row, g.pop || '');
-      cell(row, g.healthy ? 'up' : 'down', g.healthy ? 'up' : 'down');
+      // A back-end can be healthy and registered while no front-end can open its tunnel (TLS, firewall):
+      // when every front-end reporting a tunnel to it says it is down, it is unreachable, not up.
+      const towards = kind === 'back-end' ? frontTunnels.filter((t) => t.peer === id) : [];
+      const unreachable = g.healthy && towards.length > 0 && towards.every((t) => !t.connected);
+      cell(row, unreachable ? 'unreachable' : g.healthy ? 'up' : 'down', g.healthy && !unreachable ? 'up' : 'down');
       const load = cell(row, '', 'num');
       const bar = document.createElement('span');
       bar.className = 'bar' + (g.load > 0.8 ? ' hot' : '');
@@ -133,7 +138,7 @@ export const DASHBOARD_HTML = `<!doctype html>
     fill('tunnels', tunnels, (row, { from, t }) => {
       cell(row, from);
       cell(row, t.peer);
-      cell(row, t.connected ? 'connected' : 'down', t.connected ? 'up' : 'down');
+      cell(row, t.connected ? 'connected' : t.error ? 'down: ' + t.error : 'down', t.connected ? 'up' : 'down');
       cell(row, t.rttMs.toFixed(1), 'num rtt');
       cell(row, t.jitterMs.toFixed(1), 'num');
       cell(row, t.lossRate == null ? '' : (t.lossRate * 100).toFixed(2) + ' %', 'num');

@@ -23,6 +23,7 @@ export interface SiteRecord {
 export interface GatewayRecord {
   pop?: string;
   addresses: GatewayAddresses;
+  tunnelTls?: boolean;
 }
 
 /** Everything that survives a restart. Only `applyChange` modifies it. */
@@ -35,7 +36,7 @@ export interface DurableState {
 }
 
 const kindSchema = z.enum(['frontEnds', 'backEnds']);
-const gatewayRecordSchema = z.strictObject({ pop: z.string().optional(), addresses: gatewayAddressesSchema });
+const gatewayRecordSchema = z.strictObject({ pop: z.string().optional(), addresses: gatewayAddressesSchema, tunnelTls: z.boolean().optional() });
 
 /** One entry of the change log: every acknowledged write is one of these. */
 export const changeSchema = z.discriminatedUnion('op', [

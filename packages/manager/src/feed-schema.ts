@@ -1,4 +1,5 @@
 import { priorityRulesSchema } from '@overlay/classifier';
+import { hostHeaderSchema, siteHealthCheckSchema } from '@overlay/common';
 import { z } from 'zod';
 import { managerLimits } from './defaults.js';
 import { domainSchema, gatewayIdSchema, hostPortSchema } from './names.js';
@@ -27,6 +28,8 @@ export const helloSchema = z.strictObject({
   id: gatewayIdSchema,
   pop: z.string().min(1).max(128).optional(),
   addresses: gatewayAddressesSchema.default({}),
+  /** A back-end whose tunnel listener is TLS: front-ends dial it with their `manager.tunnelTls`. */
+  tunnelTls: z.boolean().optional(),
 });
 export type Hello = z.output<typeof helloSchema>;
 export type HelloInput = z.input<typeof helloSchema>;
@@ -39,6 +42,8 @@ export const tunnelReportSchema = z.strictObject({
   lossRate: z.number().min(0).max(1).optional(),
   throughputBps: z.number().min(0).finite(),
   connected: z.boolean(),
+  /** Why a tunnel that is not connected cannot come up (the last connection failure), as the gateway saw it. */
+  error: z.string().max(512).optional(),
 });
 export type TunnelReport = z.output<typeof tunnelReportSchema>;
 
@@ -75,6 +80,8 @@ export const siteStateSchema = z.object({
   /** PEM; the feed carries the key to the front-ends that serve the site (the API never shows it). */
   certificate: z.object({ cert: z.string(), key: z.string() }).optional(),
   proxyProtocol: z.union([z.literal(1), z.literal(2)]).optional(),
+  originHost: hostHeaderSchema.optional(),
+  healthCheck: siteHealthCheckSchema.optional(),
   priorities: priorityRulesSchema.required({ default: true }),
 });
 
@@ -82,6 +89,7 @@ export const siteStateSchema = z.object({
 export const gatewayStateSchema = z.object({
   pop: z.string().optional(),
   addresses: gatewayAddressesSchema,
+  tunnelTls: z.boolean().optional(),
   /** Reported healthy and reporting within `reportTimeoutMs`. */
   healthy: z.boolean(),
   load: z.number().min(0).max(1),

@@ -7,7 +7,8 @@ import type { GatewayKind } from './durable.js';
 import { ApiError } from './errors.js';
 import { diffStates } from './feed-patch.js';
 import { subscriberMessageSchema, type FeedMessage, type Hello, type ManagerState, type SubscriberRole } from './feed-schema.js';
-import { bearerToken, type Access } from './http-io.js';
+import { mayActAs, type Access, type Authenticator } from './credentials.js';
+import { bearerToken } from './http-io.js';
 import type { ManagerCore } from './manager.js';
 import type { ManagerMetrics } from './metrics.js';
 
@@ -15,7 +16,7 @@ export const STREAM_PATH = '/v1/stream';
 
 export interface FeedServerOptions {
   core: ManagerCore;
-  authenticate: (token: string | undefined) => Access | undefined;
+  authenticate: Authenticator;
   settings: ManagerConfig['feed'];
   metrics: ManagerMetrics;
   log: Logger;
@@ -144,7 +145,15 @@ export class FeedServer {
   private async hello(subscriber: Subscriber, hello: Hello): Promise<void> {
     if (subscriber.identity) return this.reply(subscriber, 'invalid', 'hello was already sent on this connection');
     const kind = this.options.core.registers(hello.role);
-    if (kind && subscriber.access !== 'write') {
+    const { access } = subscriber;
+    if (access.scope === 'gateway' && access.gateway !== hello.id) {
+      // A gateway token speaks for one id only: saying another is refused, and the connection ends.
+      this.options.log.warn({ role: hello.role, id: hello.id, tokenFor: access.gateway }, 'feed hello refused: the token belongs to another gateway');
+      this.reply(subscriber, 'forbidden', `this token belongs to gateway "${access.gateway}", not "${hello.id}"`);
+      subscriber.socket.close(CLOSE_POLICY, 'forbidden');
+      return;
+    }
+    if (kind && !mayActAs(access, hello.id)) {
       subscriber.identity = { role: hello.role, id: hello.id };
       return this.reply(subscriber, 'forbidden', 'a read-only token cannot register a gateway; its reports are ignored');
     }

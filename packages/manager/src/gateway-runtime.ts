@@ -65,8 +65,13 @@ export class GatewayRuntime {
 
   /** Reported healthy and heard from within the report timeout. */
   isHealthy(kind: GatewayKind, id: string): boolean {
+    return this.isHeard(kind, id) && (this.live[kind].get(id) as LiveGateway).reportedHealthy;
+  }
+
+  /** Heard from within the report timeout, healthy or not: its reports still describe the present. */
+  isHeard(kind: GatewayKind, id: string): boolean {
     const gateway = this.live[kind].get(id);
-    return gateway !== undefined && gateway.reportedHealthy && this.clock() - gateway.lastSeen <= this.reportTimeoutMs;
+    return gateway !== undefined && this.clock() - gateway.lastSeen <= this.reportTimeoutMs;
   }
 
   /** Ids of the healthy gateways, to notice when one crosses the timeout. */

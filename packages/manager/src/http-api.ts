@@ -4,7 +4,8 @@ import { errorCode, formatPath, type Logger } from '@overlay/common';
 import type { z } from 'zod';
 import type { GatewayKind } from './durable.js';
 import { ApiError, invalid, notFound } from './errors.js';
-import { bearerToken, readJsonBody, sendError, sendJson, sendNoContent, type Access } from './http-io.js';
+import type { Authenticator } from './credentials.js';
+import { bearerToken, readJsonBody, sendError, sendJson, sendNoContent } from './http-io.js';
 import type { ManagerCore } from './manager.js';
 import type { ManagerMetrics } from './metrics.js';
 import { gatewayIdSchema, siteNameSchema } from './names.js';
@@ -12,7 +13,7 @@ import { ringsBodySchema, siteBodySchema } from './site-schema.js';
 
 export interface ApiOptions {
   core: ManagerCore;
-  authenticate: (token: string | undefined) => Access | undefined;
+  authenticate: Authenticator;
   maxBodyBytes: number;
   metrics: ManagerMetrics;
   log: Logger;
@@ -147,7 +148,8 @@ export function createApiRoute(options: ApiOptions): (req: IncomingMessage, res:
         const allowed = Object.keys(route.methods).join(', ');
         throw Object.assign(new ApiError(405, 'method_not_allowed', `${method} is not allowed here; use ${allowed}`), { allow: allowed });
       }
-      if (method !== 'GET' && access !== 'write') throw new ApiError(403, 'forbidden', 'this token may only read');
+      if (access.scope === 'gateway') throw new ApiError(403, 'forbidden', 'a gateway token may only use the feed (/v1/stream)');
+      if (method !== 'GET' && access.scope !== 'admin') throw new ApiError(403, 'forbidden', 'this token may only read');
       let params: string[];
       try {
         params = match.slice(1).map((segment) => decodeURIComponent(segment));

@@ -1,28 +1,5 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ApiError, invalid } from './errors.js';
-
-export type Access = 'write' | 'read';
-
-function digest(value: string): Buffer {
-  return createHash('sha256').update(value).digest();
-}
-
-/** Checks a presented token against every configured one in constant time (equal-length digests). */
-export function createAuthenticator(token: string, readTokens: readonly string[]): (presented: string | undefined) => Access | undefined {
-  const tokens: Array<{ digest: Buffer; access: Access }> = [
-    { digest: digest(token), access: 'write' },
-    ...readTokens.map((read) => ({ digest: digest(read), access: 'read' as const })),
-  ];
-  return (presented) => {
-    if (presented === undefined) return undefined;
-    const candidate = digest(presented);
-    let access: Access | undefined;
-    // Compare with every token, not stopping at a match, so timing says nothing about which matched.
-    for (const entry of tokens) if (timingSafeEqual(candidate, entry.digest) && access === undefined) access = entry.access;
-    return access;
-  };
-}
 
 /** The token of `Authorization: Bearer TOKEN`, if the header has that form. */
 export function bearerToken(req: IncomingMessage): string | undefined {

@@ -213,7 +213,11 @@ export class ManagerCore {
       if (!known && this.durable.gateways[kind].size >= managerLimits.maxGateways) {
         throw new ApiError(409, 'too_many_gateways', `at most ${managerLimits.maxGateways} ${KIND_LABEL[kind]}s`);
       }
-      const record: GatewayRecord = { ...(hello.pop === undefined ? {} : { pop: hello.pop }), addresses: hello.addresses };
+      const record: GatewayRecord = {
+        ...(hello.pop === undefined ? {} : { pop: hello.pop }),
+        addresses: hello.addresses,
+        ...(hello.tunnelTls ? { tunnelTls: true } : {}),
+      };
       const same = known !== undefined && JSON.stringify(known) === JSON.stringify(record);
       return {
         changes: same ? [] : [{ op: 'putGateway', kind, id: hello.id, record }],

@@ -1,5 +1,5 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { originUrlProblem, ORIGIN_SCHEMES as SCHEMES, type SiteMode } from '@overlay/common';
+import { hostHeaderSchema, originUrlProblem, ORIGIN_SCHEMES as SCHEMES, siteHealthCheckSchema, type SiteMode } from '@overlay/common';
 import { z } from 'zod';
 import { DEFAULT_RING_WEIGHTS, managerLimits } from './defaults.js';
 import { domainSchema, gatewayIdSchema, hostPortSchema } from './names.js';
@@ -88,10 +88,18 @@ export const siteBodySchema = z
     certificate: certificateSchema.optional(),
     /** TCP sites: the back-ends start each origin connection with a PROXY header (v1 or v2) naming the client. */
     proxyProtocol: z.union([z.literal(1), z.literal(2)]).optional(),
+    /** `Host` the origins get instead of the client's (which they get by default); HTTP sites only. */
+    originHost: hostHeaderSchema.optional(),
+    /** How the back-ends probe this site's origins (path, expected statuses, interval), instead of their own defaults. */
+    healthCheck: siteHealthCheckSchema.optional(),
   })
   .superRefine((site, ctx) => {
     if (site.mode === 'http' && site.proxyProtocol !== undefined) ctx.addIssue({ code: 'custom', path: ['proxyProtocol'], message: 'only tcp sites: HTTP origin connections are pooled across clients' });
     if (site.mode === 'tcp' && site.certificate !== undefined) ctx.addIssue({ code: 'custom', path: ['certificate'], message: 'tcp sites are carried as raw bytes: no certificate' });
+    if (site.mode === 'tcp' && site.originHost !== undefined) ctx.addIssue({ code: 'custom', path: ['originHost'], message: 'tcp sites send no Host' });
+    if (site.mode === 'tcp' && (site.healthCheck?.path !== undefined || site.healthCheck?.expectStatus !== undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['healthCheck'], message: 'tcp origins are checked by a connect: only intervalMs and timeoutMs apply' });
+    }
     const schemes = SCHEMES[site.mode];
     const checkOrigins = (origins: ReadonlyArray<{ url: string }>, path: Array<string | number>) =>
       origins.forEach((origin, index) => {

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
@@ -9,7 +10,8 @@ import { DASHBOARD_HTML } from './dashboard-page.js';
 import { FeedServer } from './feed-server.js';
 import { FileStore } from './file-store.js';
 import { createApiRoute } from './http-api.js';
-import { bearerToken, createAuthenticator } from './http-io.js';
+import { createAuthenticator, type Authenticator, type TokenSets } from './credentials.js';
+import { bearerToken } from './http-io.js';
 import { ManagerCore } from './manager.js';
 import { createManagerMetrics } from './metrics.js';
 import type { Store } from './store.js';
@@ -25,11 +27,11 @@ export interface StartManagerOptions {
 }
 
 /** What a reload applies live: the tokens. Every other field keeps its value until a restart. */
-const RELOADED_FIELDS = ['token', 'readTokens'] as const;
-const RESTART_FIELDS = ['id', 'role', 'listen', 'admin', 'dataDir', 'reportTimeoutMs', 'maxBodyBytes', 'feed', 'capacity', 'store'] as const;
+const RELOADED_FIELDS = ['token', 'readTokens', 'gatewayTokens'] as const;
+const RESTART_FIELDS = ['id', 'role', 'listen', 'admin', 'tls', 'dataDir', 'reportTimeoutMs', 'maxBodyBytes', 'feed', 'capacity', 'store'] as const;
 
 export interface RunningManager {
-  /** API base URL, `http://host:port`: the API, the feed, the dashboard, /metrics and /healthz. */
+  /** API base URL, `http(s)://host:port`: the API, the feed, the dashboard and /healthz (and /metrics without `admin`). */
   url: string;
   address: AddressInfo;
   /** The separate /metrics and /healthz listener, when `admin` is configured. */
@@ -52,6 +54,10 @@ function serveDashboard(req: IncomingMessage, res: ServerResponse): boolean {
   return true;
 }
 
+function tokenSets(config: ManagerConfig): TokenSets {
+  return { admin: config.token, read: config.readTokens, gateways: config.gatewayTokens };
+}
+
 /** Starts a manager: loads the store, then serves API, feed and dashboard on `listen`. */
 export async function startManager(input: ManagerConfigInput, options: StartManagerOptions = {}): Promise<RunningManager> {
   const config = validate(managerConfigSchema, input);
@@ -60,9 +66,10 @@ export async function startManager(input: ManagerConfigInput, options: StartMana
   const metrics = createManagerMetrics(registry);
   const store = options.store ?? (config.store.etcd ? new (await import('./etcd-store.js')).EtcdStore(config.store.etcd, config.id, log) : new FileStore(config.dataDir, log));
   const core = await ManagerCore.open({ config, store, log, metrics, clock: options.clock ?? monotonicNow });
-  let authenticateNow = createAuthenticator(config.token, config.readTokens);
-  const authenticate: typeof authenticateNow = (presented) => authenticateNow(presented);
-  const routes = options.adminRoutes?.((req) => authenticate(bearerToken(req)) === 'write') ?? [];
+  let authenticateNow = createAuthenticator(tokenSets(config));
+  const authenticate: Authenticator = (presented) => authenticateNow(presented);
+  const scopeOf = (req: IncomingMessage) => authenticate(bearerToken(req))?.scope;
+  const routes = options.adminRoutes?.((req) => scopeOf(req) === 'admin') ?? [];
   const api = createApiRoute({ core, authenticate, maxBodyBytes: config.maxBodyBytes, metrics, log });
   const feed = new FeedServer({ core, authenticate, settings: config.feed, metrics, log });
   const health = () => ({ ok: true, role: core.role, version: core.currentVersion, subscribers: feed.subscriberCount, ...core.leadership });
@@ -70,7 +77,10 @@ export async function startManager(input: ManagerConfigInput, options: StartMana
   let main: AdminServer | undefined;
   let admin: AdminServer | undefined;
   try {
-    main = await startAdminServer({ ...parseHostPort(config.listen), registry, health, routes: [...routes, api, serveDashboard] });
+    // With an admin address, /metrics lives there only; without one, the API port serves it to API readers.
+    const metricsOnApi = config.admin ? false : (req: IncomingMessage) => scopeOf(req) === 'admin' || scopeOf(req) === 'read';
+    const tls = config.tls && { cert: await readFile(config.tls.cert), key: await readFile(config.tls.key) };
+    main = await startAdminServer({ ...parseHostPort(config.listen), registry, health, routes: [...routes, api, serveDashboard], metrics: metricsOnApi, ...(tls ? { tls } : {}) });
     main.server.on('upgrade', (req, socket, head) => feed.handleUpgrade(req, socket, head));
     if (config.admin) admin = await startAdminServer({ ...parseHostPort(config.admin), registry, health, routes });
   } catch (err) {
@@ -80,8 +90,8 @@ export async function startManager(input: ManagerConfigInput, options: StartMana
     throw err;
   }
   const address = main.address;
-  const url = `http://${formatHostPort(address.address, address.port)}`;
-  log.info({ url, role: config.role, store: config.store.etcd ? 'etcd' : config.dataDir, version: core.currentVersion }, 'manager listening');
+  const url = `${config.tls ? 'https' : 'http'}://${formatHostPort(address.address, address.port)}`;
+  log.info({ url, ...(admin ? { admin: formatHostPort(admin.address.address, admin.address.port) } : {}), role: config.role, store: config.store.etcd ? 'etcd' : config.dataDir, version: core.currentVersion }, 'manager listening');
 
   let closing: Promise<void> | undefined;
   return {
@@ -89,7 +99,7 @@ export async function startManager(input: ManagerConfigInput, options: StartMana
     address,
     ...(admin ? { adminAddress: admin.address } : {}),
     reload: (next) => {
-      authenticateNow = createAuthenticator(next.token, next.readTokens);
+      authenticateNow = createAuthenticator(tokenSets(next));
       return { applied: [...RELOADED_FIELDS], restartNeeded: changedPaths(config, next, RESTART_FIELDS) };
     },
     close: () =>

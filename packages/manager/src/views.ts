@@ -26,6 +26,8 @@ export function ownedSiteFields(role: ManagerRole, body: SiteBody): SiteBody {
     kept.routes = [];
     kept.backEnds = [];
     delete kept.proxyProtocol;
+    delete kept.originHost;
+    delete kept.healthCheck;
   }
   return kept;
 }
@@ -73,6 +75,7 @@ function gatewayState(kind: GatewayKind, id: string, record: GatewayRecord, runt
   return {
     ...(record.pop === undefined ? {} : { pop: record.pop }),
     addresses: record.addresses,
+    ...(record.tunnelTls ? { tunnelTls: true } : {}),
     healthy: runtime.isHealthy(kind, id),
     load: live?.load ?? 0,
     lastReport: live?.lastReport ?? null,
@@ -87,7 +90,8 @@ export function gatewaysView(kind: GatewayKind, durable: DurableState, runtime: 
   for (const [name, record] of durable.sites) {
     for (const id of effective(record, kind)) sitesOf.set(id, [...(sitesOf.get(id) ?? []), name]);
   }
-  const view: Record<string, GatewayState & { connected: boolean; sites: string[]; origins?: unknown[] }> = {};
+  const view: Record<string, GatewayState & { connected: boolean; sites: string[]; origins?: unknown[]; unreachableFrom?: Unreachable[] }> = {};
+  const unreachable = kind === 'backEnds' ? unreachableBackEnds(durable, runtime) : new Map<string, Unreachable[]>();
   for (const [id, record] of durable.gateways[kind]) {
     const live = runtime.get(kind, id);
     view[id] = {
@@ -95,9 +99,31 @@ export function gatewaysView(kind: GatewayKind, durable: DurableState, runtime: 
       connected: (live?.connections ?? 0) > 0,
       sites: sitesOf.get(id) ?? [],
       ...(live?.origins === undefined ? {} : { origins: live.origins }),
+      ...(unreachable.has(id) ? { unreachableFrom: unreachable.get(id) } : {}),
     };
   }
   return view;
+}
+
+export interface Unreachable {
+  frontEnd: string;
+  error?: string;
+}
+
+/**
+ * Back-ends that front-ends report they cannot reach (a tunnel reported down), with the reason they give:
+ * a back-end may be registered and healthy while no front-end can open its tunnel (TLS, firewall, NAT).
+ */
+export function unreachableBackEnds(durable: DurableState, runtime: GatewayRuntime): Map<string, Unreachable[]> {
+  const out = new Map<string, Unreachable[]>();
+  for (const frontEnd of durable.gateways.frontEnds.keys()) {
+    if (!runtime.isHeard('frontEnds', frontEnd)) continue;
+    for (const tunnel of runtime.get('frontEnds', frontEnd)?.tunnels ?? []) {
+      if (tunnel.connected) continue;
+      out.set(tunnel.peer, [...(out.get(tunnel.peer) ?? []), { frontEnd, ...(tunnel.error === undefined ? {} : { error: tunnel.error }) }]);
+    }
+  }
+  return out;
 }
 
 /** The state every subscriber gets (docs/manager.md "Feed protocol"). */

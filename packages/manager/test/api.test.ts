@@ -1,6 +1,6 @@
 import test from 'ava';
 import { DEFAULT_RING_WEIGHTS } from '@overlay/manager';
-import { api, READ_TOKEN, siteBody, startTestManager } from './helpers/manager.js';
+import { api, READ_TOKEN, siteBody, startTestManager, TOKEN } from './helpers/manager.js';
 
 type Manager = Awaited<ReturnType<typeof startTestManager>>;
 let manager: Manager;
@@ -204,9 +204,12 @@ test('a read-only token reads but gets 403 on writes', async (t) => {
   expectError(t, await api(manager.url, 'GET', '/v1/sites/ro'), 404, 'not_found');
 });
 
-test('/metrics and /healthz share the API port; the dashboard is served at /', async (t) => {
+test('without an admin address /metrics on the API port needs a read or admin token; the dashboard is served at /', async (t) => {
   await api(manager.url, 'GET', '/v1/sites');
-  const metrics = await fetch(`${manager.url}/metrics`);
+  t.is((await fetch(`${manager.url}/metrics`)).status, 401);
+  t.is((await fetch(`${manager.url}/metrics`, { headers: { authorization: 'Bearer not-a-token-at-all-0000' } })).status, 401);
+  t.is((await fetch(`${manager.url}/metrics`, { headers: { authorization: `Bearer ${READ_TOKEN}` } })).status, 200);
+  const metrics = await fetch(`${manager.url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } });
   t.is(metrics.status, 200);
   const text = await metrics.text();
   t.regex(text, /overlay_manager_api_requests_total\{method="GET",status="200"[^}]*\} [1-9]/);
@@ -221,11 +224,13 @@ test('/metrics and /healthz share the API port; the dashboard is served at /', a
   t.regex(await page.text(), /\/v1\/stream\?token=/);
 });
 
-test('a separate admin listener serves /metrics and /healthz only', async (t) => {
+test('a separate admin listener serves /metrics and /healthz only, and the API port then has no /metrics', async (t) => {
   const other = await startTestManager({ admin: '127.0.0.1:0' });
   t.teardown(() => other.close());
   const admin = `http://127.0.0.1:${other.adminAddress?.port}`;
   t.is((await fetch(`${admin}/healthz`)).status, 200);
   t.regex(await (await fetch(`${admin}/metrics`)).text(), /overlay_manager_state_version/);
   t.is((await fetch(`${admin}/v1/sites`)).status, 404);
+  t.is((await fetch(`${other.url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).status, 404);
+  t.is((await fetch(`${other.url}/healthz`)).status, 200);
 });

@@ -15,7 +15,7 @@ test('a YAML config loads with its defaults, the token from the environment', as
   process.env.MANAGER_CONFIG_TEST_TOKEN = 'from-the-environment-123';
   const file = await configFile('manager.yaml', 'role: front-end\nlisten: 127.0.0.1:7070\ntoken: ${MANAGER_CONFIG_TEST_TOKEN}\ncapacity: { raiseAfterMs: 5000 }\n');
   const config = await loadManagerConfig(file);
-  t.is(config.token, 'from-the-environment-123');
+  t.deepEqual(config.token, ['from-the-environment-123']);
   t.is(config.role, 'front-end');
   t.is(config.dataDir, managerDefaults.dataDir);
   t.is(config.reportTimeoutMs, 6000);
@@ -46,4 +46,11 @@ test('a bad config names the file and the field', async (t) => {
 test('startManager validates a config given in code', async (t) => {
   const error = await t.throwsAsync(() => startManager({ role: 'both', listen: '127.0.0.1:0', token: 'x' }));
   t.regex(error?.message ?? '', /token: must be at least 16 characters/);
+});
+
+test('a token listed in two places is refused, naming both fields', async (t) => {
+  const error = await t.throwsAsync(() =>
+    startManager({ role: 'both', listen: '127.0.0.1:0', token: ['admin-token-0123456789'], readTokens: ['shared-token-0123456789'], gatewayTokens: { 'be-1': 'shared-token-0123456789' } }),
+  );
+  t.regex(error?.message ?? '', /gatewayTokens\.be-1\[0\]: the same token as readTokens\[0\]/);
 });

@@ -223,7 +223,7 @@ test('a subscriber that stops answering pings is dropped', async (t) => {
   const live = await FeedProbe.open(manager.url);
   t.teardown(() => live.close());
   t.is(await subscriberCount(manager.url), 2);
-  const droppedForPing = async () => /overlay_manager_feed_dropped_total\{reason="ping"[^}]*\} 1/.test(await (await fetch(`${manager.url}/metrics`)).text());
+  const droppedForPing = async () => /overlay_manager_feed_dropped_total\{reason="ping"[^}]*\} 1/.test(await (await fetch(`${manager.url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).text());
   await waitFor('the deaf one dropped', droppedForPing, 8000);
   await waitFor('one subscriber left', async () => (await subscriberCount(manager.url)) === 1);
   t.is(live.closeCode, undefined, 'the one that answers pings stays');
@@ -255,7 +255,7 @@ test('a subscriber that stops reading is dropped instead of buffered without bou
   // Large states (~50 KB) fill the kernel's socket buffers in a few dozen writes.
   const label = (c: string) => c.repeat(60);
   const domains = Array.from({ length: 250 }, (_, index) => `h${index}.${label('a')}.${label('b')}.${label('c')}.bulk.test`);
-  const dropped = async () => /overlay_manager_feed_dropped_total\{reason="slow"[^}]*\} 1/.test(await (await fetch(`${manager.url}/metrics`)).text());
+  const dropped = async () => /overlay_manager_feed_dropped_total\{reason="slow"[^}]*\} 1/.test(await (await fetch(`${manager.url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).text());
   let writes = 0;
   while (!(await dropped()) && writes < 2000) {
     await api(manager.url, 'PUT', '/v1/sites/bulk', siteBody({ domains, frontEnds: [`fe-${writes}`] }));

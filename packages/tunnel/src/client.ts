@@ -7,6 +7,7 @@ import { TunnelError, TunnelErrorCode } from './errors.js';
 import { initiatorHandshake } from './handshake.js';
 import { resolveSessionOptions, type SessionOptions } from './options.js';
 import type { QosReport } from './qos.js';
+import { describeConnectFailure } from './tls-failure.js';
 import { keyBytes } from './server.js';
 import { TunnelSession, type OpenOptions } from './session.js';
 import type { TunnelStream } from './stream.js';
@@ -84,6 +85,8 @@ export class TunnelClient extends EventEmitter {
   private reaper: NodeJS.Timeout | null = null;
   private lastPeerQos: QosReport | undefined;
   reconnects = 0;
+  /** Why the latest connection attempt failed or the latest connection ended; cleared when one comes up. */
+  lastError: string | undefined;
 
   constructor(options: TunnelClientOptions) {
     super();
@@ -276,14 +279,16 @@ export class TunnelClient extends EventEmitter {
       });
       session.on('stream', (stream: TunnelStream) => this.emit('stream', stream, session));
       session.once('close', (error?: Error) => this.onSessionClosed(slot, session, error));
+      this.lastError = undefined;
       this.log.info({ backEnd: peer.id, connection: slot.index, tunnel: this.tunnelId }, 'tunnel connection up');
       this.emit('up', session);
     } catch (error) {
       socket?.destroy();
       slot.connecting = false;
       const err = error as Error;
+      this.lastError = describeConnectFailure(err, this.options.tls !== undefined);
       const level = err instanceof TunnelError && err.code === TunnelErrorCode.AUTH_FAILED ? 'error' : 'warn';
-      this.log[level]({ connection: slot.index, code: (err as TunnelError).code, reason: err.message }, 'tunnel connection failed');
+      this.log[level]({ connection: slot.index, code: (err as TunnelError).code, reason: this.lastError }, 'tunnel connection failed');
       this.scheduleReconnect(slot);
     }
   }
@@ -292,6 +297,7 @@ export class TunnelClient extends EventEmitter {
     if (slot.session !== session) return;
     slot.session = null;
     if (this.stopped) return;
+    if (error) this.lastError = error.message;
     this.log.warn({ connection: slot.index, code: (error as TunnelError | undefined)?.code, reason: error?.message }, 'tunnel connection lost');
     if (!this.connected) this.emit('down', error);
     if (slot.index === 0 || this.slots.includes(slot)) {

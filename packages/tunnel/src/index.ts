@@ -10,3 +10,4 @@ export { ReceiveWindow } from './flow.js';
 export { defaultSessionOptions, defaultSettings, resolveSessionOptions, type SessionOptions, type Settings } from './options.js';
 export { emptyQosReport, readQosReport, type QosReport } from './qos.js';
 export { ADVISED_NOTSENT_LOWAT, notSentLowatAdvice } from './kernel.js';
+export { describeConnectFailure, explainTlsFailure } from './tls-failure.js';

@@ -1,0 +1,45 @@
+import test from 'ava';
+import { createAccessLog, silentLogger, type AccessEntry, type Logger } from '@overlay/common';
+import { requestTrace, withTrace } from '@overlay/frontend';
+
+test('x-request-id: a sane incoming one is kept, anything else replaced by a fresh UUID', (t) => {
+  t.is(requestTrace({ 'x-request-id': 'abc-123_XYZ' }).requestId, 'abc-123_XYZ');
+  for (const bad of ['has space', 'x'.repeat(129), '', 'tab\there', 'ünïcode']) {
+    t.regex(requestTrace({ 'x-request-id': bad }).requestId, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, bad);
+  }
+  t.not(requestTrace({}).requestId, requestTrace({}).requestId);
+});
+
+test('traceparent: continued with a new parent span and the caller\'s flags, or started sampled', (t) => {
+  const incoming = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00';
+  const continued = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/.exec(requestTrace({ traceparent: incoming }).traceparent);
+  t.is(continued?.[1], '4bf92f3577b34da6a3ce929d0e0e4736');
+  t.not(continued?.[2], '00f067aa0ba902b7');
+  t.is(continued?.[3], '00');
+  for (const bad of ['01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', `00-${'0'.repeat(32)}-00f067aa0ba902b7-01`, `00-4bf92f3577b34da6a3ce929d0e0e4736-${'0'.repeat(16)}-01`, '00-XYZ-00f067aa0ba902b7-01', 'garbage']) {
+    const started = /^00-([0-9a-f]{32})-([0-9a-f]{16})-01$/.exec(requestTrace({ traceparent: bad }).traceparent);
+    t.truthy(started, bad);
+    t.false(bad.includes(started?.[1] ?? 'none'));
+  }
+  const headers = withTrace([['accept', '*/*'], ['x-request-id', 'spoof'], ['traceparent', incoming]], { requestId: 'kept', traceparent: 'tp' });
+  t.deepEqual(headers, [['accept', '*/*'], ['x-request-id', 'kept'], ['traceparent', 'tp']]);
+});
+
+test('sampling: a share of ordinary requests, every error answer; disabled logs nothing', (t) => {
+  const lines: unknown[] = [];
+  const log = { info: (entry: unknown) => lines.push(entry), isLevelEnabled: () => true } as unknown as Logger;
+  const entry = (status: number): AccessEntry => ({ client: '10.0.0.1', method: 'GET', path: '/', status, bytesIn: 0, bytesOut: 0, durationMs: 1 });
+  let draw = 0;
+  const random = () => (draw++ % 4) / 4; // 0, .25, .5, .75, …
+  const quarter = createAccessLog('test', log, { enabled: true, sample: 0.25, flushMs: 0 }, { destination: log, random }).write;
+  for (let i = 0; i < 100; i++) quarter(entry(200));
+  t.is(lines.length, 25);
+  for (let i = 0; i < 10; i++) quarter(entry(503));
+  t.is(lines.length, 35);
+  const off = createAccessLog('test', log, { enabled: false, sample: 1, flushMs: 0 }, { destination: log }).write;
+  off(entry(500));
+  t.is(lines.length, 35);
+  const silent = createAccessLog('test', silentLogger, { enabled: true, sample: 1, flushMs: 0 }).write;
+  silent(entry(500));
+  t.is(lines.length, 35, 'a silent process logger means a silent access log');
+});
