@@ -272,6 +272,8 @@ export const rateLimitSchema = z.strictObject({
 export const redirectorConfigSchema = z
   .strictObject({
     id: z.string().min(1).default('redirector'),
+    /** Processes answering on the same sockets (node:cluster); 1 answers in this process. */
+    workers: z.number().int().min(1).max(64).default(1),
     /**
      * UDP and TCP on the same host and port; port 0 picks a free one. A list binds each address on its
      * own socket, so every answer leaves from the address it was asked at (multi-homed hosts, IPv4 + IPv6).

@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import type dgram from 'node:dgram';
 import {
   changedPaths,
@@ -23,6 +24,7 @@ import {
 } from './config.js';
 import { grantedReceiveBuffer, listenTcp, listenUdp, type MessageHandler, type TcpListener } from './listeners.js';
 import { Redirector } from './redirector.js';
+import { startWorkers } from './workers.js';
 
 export interface StartRedirectorOptions {
   log?: Logger;
@@ -33,7 +35,7 @@ export interface StartRedirectorOptions {
 }
 
 /** Fields a running redirector cannot change: a reload keeps the old value and says a restart applies it. */
-const RESTART_FIELDS = ['id', 'listen', 'admin', 'adminToken', 'rateLimit', 'udpPayloadCap', 'udpReceiveBufferBytes', 'tcp', 'manager'] as const;
+const RESTART_FIELDS = ['id', 'workers', 'listen', 'admin', 'adminToken', 'rateLimit', 'udpPayloadCap', 'udpReceiveBufferBytes', 'tcp', 'manager'] as const;
 
 export interface BoundAddress {
   host: string;
@@ -125,6 +127,7 @@ export async function startRedirector(
   const config = validate(redirectorConfigSchema, configInput);
   const log = options.log ?? createLogger('redirector');
   const registry = options.registry ?? createRegistry('redirector', config.id);
+  if (config.workers > 1 && cluster.isPrimary) return startWorkers(config, { ...options, log, registry }, { stateOf, restartFields: RESTART_FIELDS });
   const redirector = new Redirector({
     state: stateOf(config),
     udpPayloadCap: config.udpPayloadCap,
