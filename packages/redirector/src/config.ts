@@ -86,6 +86,9 @@ const cidr = z.string().refine((text) => ipaddr.isValidCIDR(text), 'must be a CI
 const seconds = z.number().int().min(0).max(2_147_483_647);
 const uint32 = z.number().int().min(0).max(0xffff_ffff);
 
+/** The label under a site name where its assigned back-ends are answered. */
+export const BACKEND_LABEL = '_backend';
+
 export const staticRecordSchema = z
   .object({
     /** Owner: `@` for the apex, a name at or below the apex as is, anything else relative to the apex. */
@@ -150,6 +153,11 @@ export const siteSchema = z.object({
   domains: z.array(domainName).min(1),
   /** Assigned front-end ids; ids not (yet) in `frontEnds` are ignored. */
   frontEnds: z.array(z.string().min(1)).default([]),
+  /**
+   * The back-ends the managers assigned, answered at `_backend.<domain>` (TXT `id=… tunnel=host:port`,
+   * and A/AAAA of the tunnel host when it is an address), so a site can look its back-end up in DNS.
+   */
+  backEnds: z.array(z.object({ id: z.string().min(1), tunnel: z.string().optional() })).default([]),
 });
 
 export const frontEndSchema = z.object({
@@ -226,6 +234,9 @@ function checkStateConsistency(state: StateFields, ctx: z.core.$RefinementCtx<St
       }
       const previous = owner.get(domain);
       if (previous) ctx.addIssue({ code: 'custom', path, message: `${domain} is already the ${previous}` });
+      if (staticTypes.has(`${BACKEND_LABEL}.${domain}`)) {
+        ctx.addIssue({ code: 'custom', path, message: `${BACKEND_LABEL}.${domain} is answered from the back-end assignment; it cannot hold static records` });
+      }
       const clash = [...(staticTypes.get(domain) ?? [])].filter((type) => ['A', 'AAAA', 'CNAME', 'NS', 'DNAME'].includes(type));
       if (clash.length) ctx.addIssue({ code: 'custom', path, message: `${domain} is steered, so it cannot also have static ${clash.join(', ')}` });
       owner.set(domain, `name of site ${siteName}`);

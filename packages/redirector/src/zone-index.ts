@@ -1,5 +1,7 @@
 import { parseAddress } from './address.js';
-import { recordOwner, type FrontEndConfig, type RedirectorState, type ZoneConfig } from './config.js';
+import ipaddr from 'ipaddr.js';
+import { parseRecordData } from './record-data.js';
+import { BACKEND_LABEL, recordOwner, type FrontEndConfig, type RedirectorState, type ZoneConfig } from './config.js';
 import type { ZoneSigner } from './dnssec/signer.js';
 import { RRType } from './wire/constants.js';
 import type { ResourceRecord } from './wire/sections.js';
@@ -111,6 +113,23 @@ function addName(names: Map<string, NameNode>, zone: IndexedZone, name: string):
   return names.get(name) as NameNode;
 }
 
+/** `_backend.<domain>`: a TXT per assigned back-end, and the addresses of tunnel hosts that are IP literals. */
+function addBackEnds(node: NameNode, name: string, backEnds: RedirectorState['sites'][string]['backEnds'], ttl: number): void {
+  for (const backEnd of backEnds) {
+    // Ids and addresses come from the feed: one that cannot be written is left out, never the whole state.
+    const text = `"id=${backEnd.id.replace(/["\\]/g, '')}"${backEnd.tunnel ? ` "tunnel=${backEnd.tunnel.replace(/["\\]/g, '')}"` : ''}`;
+    try {
+      addRecord(node, { name, type: RRType.TXT, ttl, rdata: parseRecordData(RRType.TXT, text) });
+    } catch {
+      continue;
+    }
+    const host = /^\[?([^\]]*?)\]?:\d+$/.exec(backEnd.tunnel ?? '')?.[1];
+    if (host === undefined || !ipaddr.isValid(host)) continue;
+    const address = ipaddr.process(host);
+    addRecord(node, { name, type: address.kind() === 'ipv4' ? RRType.A : RRType.AAAA, ttl, address: address.toString() });
+  }
+}
+
 /** A zone's signer by apex, made by the caller (keys come from files); none for unsigned zones. */
 export type SignerOf = (apex: string, config: ZoneConfig) => ZoneSigner | undefined;
 
@@ -139,7 +158,9 @@ export function buildZoneIndex(state: RedirectorState, signerOf: SignerOf = () =
     const indexed: IndexedSite = { frontEnds: site.frontEnds.flatMap((id) => frontEnds.get(id) ?? []) };
     for (const domain of site.domains) {
       const zone = findZone(zones, domain);
-      if (zone) addName(names, zone, domain).site = indexed;
+      if (!zone) continue;
+      addName(names, zone, domain).site = indexed;
+      if (site.backEnds.length) addBackEnds(addName(names, zone, `${BACKEND_LABEL}.${domain}`), `${BACKEND_LABEL}.${domain}`, site.backEnds, state.answerTtl);
     }
   }
   return { state, zones, names, popTable: new PopTable(state.popPreferences), frontEnds };

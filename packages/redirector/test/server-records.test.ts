@@ -96,3 +96,18 @@ test('records that cannot be: a CNAME at the apex or beside other data, a static
   t.regex(withRecords([{ name: 'a', type: 'SOA', data: '' }]).error?.message ?? '', /unknown record type|made by the server/);
   t.regex(withRecords([{ name: 'a', type: 'A', data: '2001:db8::1' }]).error?.message ?? '', /not an IPv4 address/);
 });
+
+test('a site looks up its assigned back-end at _backend.<domain>: TXT with id and tunnel, A of the tunnel host', async (t) => {
+  const state = demoState();
+  state.sites = { shop: { domains: ['shop.demo.test'], frontEnds: ['pop-a-1'], backEnds: [{ id: 'be-1', tunnel: '10.9.0.1:7000' }, { id: 'be-2' }] } };
+  const assigned = await startTestRedirector(state);
+  t.teardown(() => assigned.close());
+  const txt = await dig(assigned.udpPort, 'udp', ['_backend.shop.demo.test', 'TXT']);
+  t.is(txt.status, 'NOERROR');
+  t.deepEqual(txt.answer.map((rr) => rr.data).sort(), ['"id=be-1" "tunnel=10.9.0.1:7000"', '"id=be-2"']);
+  t.is(txt.answer[0]?.ttl, 20, 'as short as a site answer: assignments change');
+  const a = await dig(assigned.udpPort, 'udp', ['_backend.shop.demo.test', 'A']);
+  t.deepEqual(a.answer.map((rr) => rr.data), ['10.9.0.1']);
+  const none = await dig(server.udpPort, 'udp', ['_backend.shop.demo.test', 'TXT']);
+  t.is(none.status, 'NXDOMAIN', 'no assignment known, no name');
+});
