@@ -146,7 +146,11 @@ program
       const config = await loadRoleConfig.redirector(options.config);
       const running = await startRedirector(config, { log, adminRoutes: [hooks.reloadRoute(adminTokenCheck(config.adminToken))] });
       const dns = formatHostPort(running.host, running.udpPort);
-      const ready = { dns, ...(running.adminPort ? { admin: formatHostPort(running.host, running.adminPort) } : {}) };
+      const ready = {
+        dns,
+        ...(running.listeners.length > 1 ? { dnsAll: running.listeners.map((bound) => formatHostPort(bound.host, bound.udpPort)) } : {}),
+        ...(running.admin ? { admin: formatHostPort(running.admin.host, running.admin.port) } : {}),
+      };
       // What the redirector keeps of its own file beside the feed: its zones, POP table and answer tuning.
       const baseOf = (from: RedirectorConfig) => ({
         base: { zones: from.zones, popPreferences: from.popPreferences, answerTtl: from.answerTtl, answerCount: from.answerCount, overloadThreshold: from.overloadThreshold },

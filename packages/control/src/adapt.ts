@@ -76,7 +76,9 @@ export function redirectorStateFrom(state: ManagerState, base: RedirectorBase, i
   const sites: NonNullable<RedirectorStateInput['sites']> = {};
   for (const [name, site] of Object.entries(state.sites)) {
     const domains = site.domains.filter(isInZones);
-    if (domains.length) sites[name] = { domains, frontEnds: site.frontEnds.filter((id) => id in frontEnds) };
+    // The assigned back-ends too, so `_backend.<domain>` answers which one serves the site.
+    const backEnds = site.backEnds.map((id) => ({ id, tunnel: state.backEnds[id]?.addresses.tunnel }));
+    if (domains.length) sites[name] = { domains, frontEnds: site.frontEnds.filter((id) => id in frontEnds), backEnds };
   }
   return { ...base, sites, frontEnds };
 }

@@ -60,6 +60,7 @@ test('the redirector takes names inside its zones and front-ends with an HTTP ad
   t.deepEqual(dns.frontEnds?.['pop-b'], { addresses: ['127.0.1.2'], pop: 'pop-b', healthy: false, load: 1 });
   t.false('pop-c' in (dns.frontEnds ?? {}), 'a front-end with no HTTP address cannot be answered');
   t.deepEqual(dns.sites?.shop.frontEnds, ['pop-a', 'pop-b']);
+  t.deepEqual(dns.sites?.shop.backEnds, [{ id: 'be-1', tunnel: '10.9.0.1:7000' }, { id: 'be-ghost', tunnel: undefined }], 'answered at _backend.<domain>');
   t.is(dns.zones, base.zones);
 });
 

@@ -6,6 +6,7 @@
  * query (ID, flags, the question's case, EDNS, ECS scope, fitting) is added when the response is written.
  */
 import { answerQuestion } from './answer.js';
+import { signAnswer } from './dnssec/sign-answer.js';
 import { PairCache } from './bounded-cache.js';
 import type { ClientLocation } from './location.js';
 import type { Tally, Transport } from './metrics.js';
@@ -15,6 +16,8 @@ import { encodeSections, type EncodedSections } from './wire/sections.js';
 import type { ZoneIndex } from './zone-index.js';
 
 export interface CachedAnswer {
+  /** The rate limiter's bucket for this answer: its kind and the name it is about. */
+  limitKey: string;
   rcode: number;
   authoritative: boolean;
   sections: EncodedSections;
@@ -51,27 +54,32 @@ export class AnswerCache {
   constructor(
     private readonly index: ZoneIndex,
     limit: number,
+    /** Wall-clock seconds, for DNSSEC signature times. */
+    private readonly nowSeconds: () => number,
   ) {
     this.byQuestion = new PairCache(limit);
     this.byClient = new PairCache(limit);
     this.popListSpace = Object.keys(index.state.popPreferences).length + 1;
   }
 
-  lookup(question: Question, location: ClientLocation): LocatedAnswer {
-    const typeAndClass = question.type * 0x10000 + question.class;
+  /** `dnssecOk` (the query's DO bit) asks for the signed form where the zone is signed. */
+  lookup(question: Question, location: ClientLocation, dnssecOk: boolean): LocatedAnswer {
+    const typeAndClass = (question.type * 0x10000 + question.class) * 2 + (dnssecOk ? 1 : 0);
     const known = this.byQuestion.get(question.key, typeAndClass);
-    if (known === undefined) return this.answer(question, location, typeAndClass);
+    if (known === undefined) return this.answer(question, location, typeAndClass, dnssecOk);
     if (!('id' in known)) return { answer: known, scopeLength: 0 };
     const match = this.index.popTable.lookup(location.address);
     const answer = this.byClient.get(location.networkKey, this.clientSlot(known, match.pops));
     if (answer !== undefined) return { answer, scopeLength: match.scopeLength };
-    return this.answer(question, location, typeAndClass);
+    return this.answer(question, location, typeAndClass, dnssecOk);
   }
 
-  /** Works the answer out, encodes it and remembers it. */
-  private answer(question: Question, location: ClientLocation, typeAndClass: number): LocatedAnswer {
-    const answer = answerQuestion(this.index, question, location);
+  /** Works the answer out, signs it when asked, encodes it and remembers it. */
+  private answer(question: Question, location: ClientLocation, typeAndClass: number, dnssecOk: boolean): LocatedAnswer {
+    const plain = answerQuestion(this.index, question, location);
+    const answer = dnssecOk ? signAnswer(this.index, plain, question.type, this.nowSeconds()) : plain;
     const cached: CachedAnswer = {
+      limitKey: `${answer.kind} ${answer.limitName}`,
       rcode: answer.rcode,
       authoritative: answer.authoritative,
       sections: encodeSections(question.key, answer),

@@ -2,6 +2,7 @@ import { loadConfigFile, managerLinkSchema, parseHostPort } from '@overlay/commo
 import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
 import { isAtOrBelow, nameProblem, normalizeName } from './names.js';
+import { parseRecordData, RecordDataError, recordTypeCode } from './record-data.js';
 
 /** Every default of the redirector, with its unit. Schemas below and docs/redirector.md quote these. */
 export const redirectorDefaults = Object.freeze({
@@ -11,8 +12,10 @@ export const redirectorDefaults = Object.freeze({
   answerCount: 1,
   /** A front-end whose load (0..1) is at or above this is skipped while any healthy one is below it. */
   overloadThreshold: 0.9,
-  /** TTL of SOA, NS and glue records, seconds. */
+  /** TTL of SOA, NS, glue and static records, seconds. */
   zoneTtl: 3600,
+  /** DNSSEC signatures are valid this long from signing, and made an hour before it (clock skew), seconds. */
+  signatureValiditySeconds: 7 * 86_400,
   soa: { serial: 1, refresh: 3600, retry: 600, expire: 86_400, minimum: 60 },
   /** Largest UDP response we send whatever the client offers, bytes (DNS Flag Day 2020 value). */
   udpPayloadCap: 1232,
@@ -22,22 +25,37 @@ export const redirectorDefaults = Object.freeze({
    */
   udpReceiveBufferBytes: 4 * 1024 * 1024,
   tcp: {
-    /** A TCP connection with no query for this long is closed, ms (RFC 7766 §6.2.3 suggests seconds). */
+    /**
+     * A TCP connection with no query for this long is closed, ms (RFC 7766 §6.2.3 suggests seconds). The
+     * timeout shrinks as the table fills: at `maxConnections` open it is `minIdleTimeoutMs`.
+     */
     idleTimeoutMs: 10_000,
-    /** Open TCP connections at once; more are refused at accept. */
+    /** The idle timeout when every slot is taken, ms. */
+    minIdleTimeoutMs: 500,
+    /** A message must arrive whole within this long of its first byte, ms; trickling bytes do not extend it. */
+    messageTimeoutMs: 3_000,
+    /** Open TCP connections at once; a new one past this closes the idlest open connection. */
     maxConnections: 256,
+    /** Open TCP connections from one source address; a new one past this closes that source's idlest. */
+    maxConnectionsPerSource: 32,
   },
   rateLimit: {
     enabled: true,
-    /** Sustained UDP responses per second to one client network (/24 IPv4, /56 IPv6). */
-    responsesPerSecond: 50,
-    /** Responses a client network may receive in a burst above the sustained rate. */
-    burst: 100,
+    /**
+     * Sustained UDP responses per second in one bucket: one (response kind, name, client network) as
+     * NSD's and Knot's RRL key them, so a resolver asking many names spends many buckets.
+     */
+    responsesPerSecond: 200,
+    /** Responses one bucket may give in a burst above the sustained rate. */
+    burst: 200,
     /** Every `slip`-th limited query gets a tiny truncated answer (TC) so real clients retry over TCP; 0 = drop all. */
     slip: 2,
-    /** Client networks tracked at once; the least recently seen is forgotten first. */
+    /** Bits of the source address that make one client network (IPv4, IPv6). */
+    ipv4PrefixLength: 24,
+    ipv6PrefixLength: 56,
+    /** Buckets tracked at once (per generation; see bounded-cache.ts). */
     maxTrackedNetworks: 100_000,
-    /** Sources never limited: loopback, so local tests and the demo are unaffected. */
+    /** Sources never limited (the whitelist): loopback, so local tools and the demo are unaffected. */
     exempt: ['127.0.0.0/8', '::1/128'],
   },
   /** Memo sizes, entries per generation (each memo holds at most twice this; see bounded-cache.ts). */
@@ -68,6 +86,38 @@ const cidr = z.string().refine((text) => ipaddr.isValidCIDR(text), 'must be a CI
 const seconds = z.number().int().min(0).max(2_147_483_647);
 const uint32 = z.number().int().min(0).max(0xffff_ffff);
 
+/** The label under a site name where its assigned back-ends are answered. */
+export const BACKEND_LABEL = '_backend';
+
+export const staticRecordSchema = z
+  .object({
+    /** Owner: `@` for the apex, a name at or below the apex as is, anything else relative to the apex. */
+    name: z.string().min(1),
+    /** A, AAAA, CNAME, MX, TXT, SRV, CAA, NS, ... or TYPEnnn. */
+    type: z.string().min(1),
+    /** Presentation form as in a zone file, e.g. `10 mail.example.com.`; `\\# len hex` for any type. */
+    data: z.string(),
+    /** Seconds; the zone's `ttl` when omitted. */
+    ttl: seconds.optional(),
+  })
+  .transform((record, ctx) => {
+    try {
+      const code = recordTypeCode(record.type);
+      return { ...record, type: record.type.trim().toUpperCase(), code, rdata: parseRecordData(code, record.data) };
+    } catch (err) {
+      if (!(err instanceof RecordDataError)) throw err;
+      ctx.addIssue({ code: 'custom', message: `${record.type} ${JSON.stringify(record.data)}: ${err.message}` });
+      return z.NEVER;
+    }
+  });
+
+export const dnssecSchema = z.strictObject({
+  /** PEM file with the zone's ECDSA P-256 private key (PKCS#8 or SEC1), the one key signing everything. */
+  keyFile: z.string().min(1),
+  /** Signatures are valid this long, seconds (re-signed well before: see docs/redirector.md "DNSSEC"). */
+  signatureValiditySeconds: z.number().int().min(3600).default(redirectorDefaults.signatureValiditySeconds),
+});
+
 export const zoneSchema = z.object({
   /** Name servers of the zone; `addresses` become glue when the name lies inside the zone. */
   ns: z.array(z.object({ name: domainName, addresses: z.array(ipAddress).default([]) })).min(1),
@@ -91,14 +141,23 @@ export const zoneSchema = z.object({
       expire: redirectorDefaults.soa.expire,
       minimum: redirectorDefaults.soa.minimum,
     }),
-  /** TTL of SOA, NS and glue records, seconds. */
+  /** TTL of SOA, NS, glue and static records, seconds. */
   ttl: seconds.default(redirectorDefaults.zoneTtl),
+  /** Static records at the apex and below, beside the steered site names (docs/redirector.md "Static records"). */
+  records: z.array(staticRecordSchema).default([]),
+  /** Sign every answer online (ECDSA P-256) and deny with compact NSEC (RFC 9824). */
+  dnssec: dnssecSchema.optional(),
 });
 
 export const siteSchema = z.object({
   domains: z.array(domainName).min(1),
   /** Assigned front-end ids; ids not (yet) in `frontEnds` are ignored. */
   frontEnds: z.array(z.string().min(1)).default([]),
+  /**
+   * The back-ends the managers assigned, answered at `_backend.<domain>` (TXT `id=… tunnel=host:port`,
+   * and A/AAAA of the tunnel host when it is an address), so a site can look its back-end up in DNS.
+   */
+  backEnds: z.array(z.object({ id: z.string().min(1), tunnel: z.string().optional() })).default([]),
 });
 
 export const frontEndSchema = z.object({
@@ -119,18 +178,53 @@ export const redirectorStateShape = {
   /** Client CIDR → POPs in order of preference; the longest matching prefix wins. */
   popPreferences: z.record(cidr, z.array(z.string().min(1)).min(1)).default({}),
   answerTtl: seconds.default(redirectorDefaults.answerTtl),
+  /** TTL of negative answers (NXDOMAIN, NODATA), seconds, capped by the SOA minimum; `answerTtl` when omitted. */
+  negativeTtl: seconds.optional(),
   answerCount: z.number().int().min(1).max(64).default(redirectorDefaults.answerCount),
   overloadThreshold: z.number().gt(0).max(1).default(redirectorDefaults.overloadThreshold),
 };
 
 type StateFields = z.output<z.ZodObject<typeof redirectorStateShape>>;
 
-/** Facts that span fields: every site name lies in a zone, and no name is claimed twice. */
+/** The owner name a static record means: `@` is the apex, a name at or below it stays, others are relative. */
+export function recordOwner(name: string, apex: string): string {
+  const normalized = normalizeName(name);
+  if (normalized === '@') return apex;
+  return isAtOrBelow(normalized, apex) ? normalized : `${normalized}.${apex}`;
+}
+
+/** RFC 1034 §3.6.2 and RFC 2181 §10.1: a CNAME owner has no other data, so never the apex (SOA, NS live there). */
+function checkRecords(apex: string, zone: StateFields['zones'][string], ctx: z.core.$RefinementCtx<StateFields>): Map<string, Set<string>> {
+  const types = new Map<string, Set<string>>();
+  zone.records.forEach((record, index) => {
+    const owner = recordOwner(record.name, apex);
+    const path = ['zones', apex, 'records', index];
+    const problem = nameProblem(owner);
+    if (problem) ctx.addIssue({ code: 'custom', path: [...path, 'name'], message: `owner ${owner} ${problem}` });
+    if (owner === apex && (record.type === 'CNAME' || record.type === 'NS' || record.type === 'DNAME')) {
+      const why = record.type === 'NS' ? 'the apex NS set is zones.*.ns' : 'the apex holds SOA and NS, and a CNAME owner may hold nothing else (RFC 1034 §3.6.2)';
+      ctx.addIssue({ code: 'custom', path: [...path, 'type'], message: `no ${record.type} at the apex: ${why}` });
+    }
+    let set = types.get(owner);
+    if (!set) types.set(owner, (set = new Set()));
+    set.add(record.type);
+  });
+  for (const [owner, set] of types) {
+    if (set.has('CNAME') && set.size > 1) {
+      ctx.addIssue({ code: 'custom', path: ['zones', apex, 'records'], message: `${owner} has a CNAME beside other data (${[...set].join(', ')}); a CNAME stands alone` });
+    }
+  }
+  return types;
+}
+
+/** Facts that span fields: every site name lies in a zone, no name is claimed twice, static records are coherent. */
 function checkStateConsistency(state: StateFields, ctx: z.core.$RefinementCtx<StateFields>): void {
   const apexes = Object.keys(state.zones);
   const owner = new Map<string, string>();
+  const staticTypes = new Map<string, Set<string>>();
   for (const [apex, zone] of Object.entries(state.zones)) {
     for (const ns of zone.ns) if (isAtOrBelow(ns.name, apex)) owner.set(ns.name, `name server of ${apex}`);
+    for (const [name, types] of checkRecords(apex, zone, ctx)) staticTypes.set(name, types);
   }
   for (const [siteName, site] of Object.entries(state.sites)) {
     site.domains.forEach((domain, index) => {
@@ -140,6 +234,11 @@ function checkStateConsistency(state: StateFields, ctx: z.core.$RefinementCtx<St
       }
       const previous = owner.get(domain);
       if (previous) ctx.addIssue({ code: 'custom', path, message: `${domain} is already the ${previous}` });
+      if (staticTypes.has(`${BACKEND_LABEL}.${domain}`)) {
+        ctx.addIssue({ code: 'custom', path, message: `${BACKEND_LABEL}.${domain} is answered from the back-end assignment; it cannot hold static records` });
+      }
+      const clash = [...(staticTypes.get(domain) ?? [])].filter((type) => ['A', 'AAAA', 'CNAME', 'NS', 'DNAME'].includes(type));
+      if (clash.length) ctx.addIssue({ code: 'custom', path, message: `${domain} is steered, so it cannot also have static ${clash.join(', ')}` });
       owner.set(domain, `name of site ${siteName}`);
     });
   }
@@ -174,6 +273,8 @@ export const rateLimitSchema = z.strictObject({
   responsesPerSecond: z.number().positive().default(redirectorDefaults.rateLimit.responsesPerSecond),
   burst: z.number().min(1).default(redirectorDefaults.rateLimit.burst),
   slip: z.number().int().min(0).default(redirectorDefaults.rateLimit.slip),
+  ipv4PrefixLength: z.number().int().min(1).max(32).default(redirectorDefaults.rateLimit.ipv4PrefixLength),
+  ipv6PrefixLength: z.number().int().min(1).max(128).default(redirectorDefaults.rateLimit.ipv6PrefixLength),
   maxTrackedNetworks: z.number().int().min(1).default(redirectorDefaults.rateLimit.maxTrackedNetworks),
   exempt: z.array(cidr).default([...redirectorDefaults.rateLimit.exempt]),
 });
@@ -182,8 +283,13 @@ export const rateLimitSchema = z.strictObject({
 export const redirectorConfigSchema = z
   .strictObject({
     id: z.string().min(1).default('redirector'),
-    /** UDP and TCP on the same host and port; port 0 picks a free one. */
-    listen: listenerSchema,
+    /** Processes answering on the same sockets (node:cluster); 1 answers in this process. */
+    workers: z.number().int().min(1).max(64).default(1),
+    /**
+     * UDP and TCP on the same host and port; port 0 picks a free one. A list binds each address on its
+     * own socket, so every answer leaves from the address it was asked at (multi-homed hosts, IPv4 + IPv6).
+     */
+    listen: z.union([listenerSchema, z.array(listenerSchema).min(1)]).transform((value) => (Array.isArray(value) ? value : [value])),
     /** GET /metrics and GET /healthz. */
     admin: listenerSchema.optional(),
     /** Bearer token for POST /reload on the admin address; without one it is open, as /metrics is. `${ENV}`. */
@@ -194,7 +300,10 @@ export const redirectorConfigSchema = z
     tcp: z
       .strictObject({
         idleTimeoutMs: z.number().int().min(1).default(redirectorDefaults.tcp.idleTimeoutMs),
+        minIdleTimeoutMs: z.number().int().min(1).default(redirectorDefaults.tcp.minIdleTimeoutMs),
+        messageTimeoutMs: z.number().int().min(1).default(redirectorDefaults.tcp.messageTimeoutMs),
         maxConnections: z.number().int().min(1).default(redirectorDefaults.tcp.maxConnections),
+        maxConnectionsPerSource: z.number().int().min(1).default(redirectorDefaults.tcp.maxConnectionsPerSource),
       })
       .default({ ...redirectorDefaults.tcp }),
     /** Follow a manager: sites, assignments and front-end health come from its feed (docs/manager.md). */
@@ -210,6 +319,9 @@ export type RedirectorConfig = z.output<typeof redirectorConfigSchema>;
 export type RedirectorConfigInput = z.input<typeof redirectorConfigSchema>;
 export type RateLimitOptions = z.output<typeof rateLimitSchema>;
 export type ZoneConfig = z.output<typeof zoneSchema>;
+export type StaticRecord = z.output<typeof staticRecordSchema>;
+export type TcpOptions = RedirectorConfig['tcp'];
+export type ListenAddress = RedirectorConfig['listen'][number];
 export type FrontEndConfig = z.output<typeof frontEndSchema>;
 
 /** Reads a YAML/JSON redirector config; a bad file fails with one message naming file and field. */

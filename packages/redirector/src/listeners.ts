@@ -2,6 +2,7 @@ import dgram from 'node:dgram';
 import dns from 'node:dns';
 import net from 'node:net';
 import type { Logger } from '@overlay/common';
+import { TcpSlots, type TcpSlotPolicy } from './tcp-slots.js';
 import { frameMessage, TcpMessageReader } from './wire/tcp-framing.js';
 
 /** Answers one message from `remoteAddress`; undefined sends nothing. Must not throw. */
@@ -10,11 +11,12 @@ export type MessageHandler = (message: Buffer, remoteAddress: string) => Buffer 
 export interface TcpListenerOptions {
   host: string;
   port: number;
-  idleTimeoutMs: number;
-  maxConnections: number;
+  policy: TcpSlotPolicy;
   handle: MessageHandler;
   log: Logger;
   onConnectionCount: (open: number) => void;
+  /** A connection closed by the server: to make room for a new one, or past a deadline. */
+  onClosed: (reason: 'evicted' | 'expired') => void;
 }
 
 export interface TcpListener {
@@ -69,22 +71,38 @@ export async function listenUdp(options: UdpListenerOptions): Promise<dgram.Sock
 
 /**
  * DNS over TCP (RFC 7766): many queries per connection, answered in the order they arrive (each is
- * answered synchronously), reading paused while the client is not reading its answers, idle connections
- * closed, and at most `maxConnections` open at once.
+ * answered synchronously), reading paused while the client is not reading its answers. Who holds a
+ * connection is decided by TcpSlots: a new client is always let in, at the idlest one's expense, and
+ * idle or trickling connections are closed on deadlines that bytes do not extend.
  */
 export function listenTcp(options: TcpListenerOptions): Promise<TcpListener> {
+  const slots = new TcpSlots<net.Socket>(options.policy);
   const sockets = new Set<net.Socket>();
+  const now = (): number => performance.now();
+  const close = (sockets: net.Socket[], reason: 'evicted' | 'expired'): void => {
+    for (const socket of sockets) {
+      socket.destroy();
+      options.onClosed(reason);
+    }
+  };
+  const sweep = setInterval(() => {
+    close(slots.expired(now()), 'expired');
+    options.onConnectionCount(slots.size);
+  }, Math.max(50, Math.min(options.policy.minIdleTimeoutMs, options.policy.messageTimeoutMs) / 4));
+  sweep.unref();
   // allowHalfOpen: a client may send its queries and FIN; it still gets every answer before we close.
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
     const remoteAddress = socket.remoteAddress;
     if (remoteAddress === undefined) return void socket.destroy();
     sockets.add(socket);
-    options.onConnectionCount(sockets.size);
+    close(slots.admit(socket, remoteAddress, now()), 'evicted');
+    options.onConnectionCount(slots.size);
     const reader = new TcpMessageReader();
     socket.setNoDelay(true);
-    socket.setTimeout(options.idleTimeoutMs, () => socket.destroy());
     socket.on('data', (chunk: Buffer) => {
-      for (const message of reader.push(chunk)) {
+      const messages = reader.push(chunk);
+      slots.received(socket, now(), messages.length > 0, reader.inProgress);
+      for (const message of messages) {
         const response = options.handle(message, remoteAddress);
         if (response && !socket.destroyed && !socket.write(frameMessage(response))) socket.pause();
       }
@@ -94,10 +112,10 @@ export function listenTcp(options: TcpListenerOptions): Promise<TcpListener> {
     socket.on('error', (err) => options.log.debug({ err, remote: remoteAddress }, 'tcp connection error'));
     socket.on('close', () => {
       sockets.delete(socket);
-      options.onConnectionCount(sockets.size);
+      slots.release(socket);
+      options.onConnectionCount(slots.size);
     });
   });
-  server.maxConnections = options.maxConnections;
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, () => {
@@ -107,8 +125,9 @@ export function listenTcp(options: TcpListenerOptions): Promise<TcpListener> {
         port: (server.address() as net.AddressInfo).port,
         close: () =>
           new Promise<void>((done) => {
-            for (const socket of sockets) socket.destroy();
+            clearInterval(sweep);
             server.close(() => done());
+            for (const socket of sockets) socket.destroy();
           }),
       });
     });

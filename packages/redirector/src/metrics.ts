@@ -77,6 +77,7 @@ export interface RedirectorMetrics {
   dropped: TallyCounter<'reason'>;
   rateLimited: TallyCounter<'action'>;
   tcpConnections: Gauge;
+  tcpClosed: TallyCounter<'reason'>;
   stateUpdates: TallyCounter;
 }
 
@@ -120,6 +121,12 @@ export function createRedirectorMetrics(registry: Registry): RedirectorMetrics {
       registers,
     }),
     tcpConnections: new Gauge({ name: 'overlay_dns_tcp_connections', help: 'Open DNS-over-TCP connections', registers }),
+    tcpClosed: new TallyCounter({
+      name: 'overlay_dns_tcp_closed_total',
+      help: 'DNS-over-TCP connections the server closed: evicted (the idlest, to make room) or expired (idle or message deadline)',
+      labelNames: ['reason'],
+      registers,
+    }),
     stateUpdates: new TallyCounter({ name: 'overlay_dns_state_updates_total', help: 'State updates applied', registers }),
   };
 }

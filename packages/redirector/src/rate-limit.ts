@@ -1,7 +1,7 @@
 import type { Clock } from '@overlay/common';
 import ipaddr from 'ipaddr.js';
-import { clientNetworkKey, familyBits, parseAddress } from './address.js';
-import { GenerationCache } from './bounded-cache.js';
+import { formatAddress, maskAddress, parseAddress } from './address.js';
+import { GenerationCache, PairCache } from './bounded-cache.js';
 import { redirectorDefaults, type RateLimitOptions } from './config.js';
 
 /** What to do with one UDP response: send it, send a tiny truncated one instead (slip), or nothing. */
@@ -17,14 +17,17 @@ interface Bucket {
 }
 
 /**
- * Response rate limiting against reflection and amplification: a token bucket per client network
- * (/24, /56), keyed by the packet source (never by ECS, which anyone can write). Over the limit most
- * responses are dropped; every `slip`-th becomes a minimal TC answer so a real client behind a
- * spoofed flood can still get through over TCP. The table is bounded; the least recently seen network
- * is forgotten first.
+ * Response rate limiting (RRL) as NSD and Knot do it, against reflection and amplification: a token
+ * bucket per (response, client network), where "response" is its kind and the name it is about (the
+ * question for answers, the zone for NXDOMAIN so random names share one bucket, the cut for referrals:
+ * the answer cache's `limitKey`). A resolver asking many names spends many buckets and is not slowed;
+ * a flood of one answer toward one network (a spoofed victim) is. Keyed by packet source, never by ECS,
+ * which anyone can write. Over the limit most responses are dropped; every `slip`-th becomes a minimal
+ * TC answer so a real client behind a spoofed flood still gets through over TCP. Bounded: buckets live
+ * in a two-generation memo, so the least recently used are forgotten first.
  */
 export class ResponseRateLimiter {
-  private readonly buckets = new Map<string, Bucket>();
+  private readonly buckets: PairCache<string, string, Bucket>;
   private readonly exempt: Array<[ipaddr.IPv4 | ipaddr.IPv6, number]>;
   /** Source address text → its network key, or EXEMPT: parsing the text costs more than the bucket. */
   private readonly sources = new GenerationCache<string, string>(redirectorDefaults.caches.sourceAddresses);
@@ -34,14 +37,24 @@ export class ResponseRateLimiter {
     private readonly now: Clock,
   ) {
     this.exempt = options.exempt.map((cidr) => ipaddr.parseCIDR(cidr));
+    this.buckets = new PairCache(options.maxTrackedNetworks);
   }
 
-  decide(sourceAddress: string): RateDecision {
+  get enabled(): boolean {
+    return this.options.enabled;
+  }
+
+  /** The decision for one response of bucket `limitKey` to `sourceAddress`. */
+  decide(sourceAddress: string, limitKey: string): RateDecision {
     if (!this.options.enabled) return 'allow';
-    const key = this.networkOf(sourceAddress);
-    if (key === EXEMPT) return 'allow';
+    const network = this.networkOf(sourceAddress);
+    if (network === EXEMPT) return 'allow';
     const now = this.now();
-    const bucket = this.take(key, now);
+    let bucket = this.buckets.get(network, limitKey);
+    if (bucket === undefined) {
+      bucket = { tokens: this.options.burst, updatedAt: now, limited: 0 };
+      this.buckets.set(network, limitKey, bucket);
+    }
     const refill = ((now - bucket.updatedAt) / 1000) * this.options.responsesPerSecond;
     bucket.tokens = Math.min(this.options.burst, bucket.tokens + refill);
     bucket.updatedAt = now;
@@ -54,7 +67,7 @@ export class ResponseRateLimiter {
     return slip > 0 && bucket.limited % slip === 0 ? 'slip' : 'drop';
   }
 
-  /** Networks currently tracked (bounded by maxTrackedNetworks). */
+  /** Buckets currently tracked (at most twice maxTrackedNetworks). */
   get size(): number {
     return this.buckets.size;
   }
@@ -63,7 +76,8 @@ export class ResponseRateLimiter {
     let key = this.sources.get(sourceAddress);
     if (key === undefined) {
       const address = parseAddress(sourceAddress);
-      key = this.isExempt(sourceAddress) ? EXEMPT : clientNetworkKey(address, familyBits(address.family));
+      const bits = address.family === 4 ? this.options.ipv4PrefixLength : this.options.ipv6PrefixLength;
+      key = this.isExempt(sourceAddress) ? EXEMPT : `${formatAddress(maskAddress(address, bits))}/${bits}`;
       this.sources.set(sourceAddress, key);
     }
     return key;
@@ -72,17 +86,5 @@ export class ResponseRateLimiter {
   private isExempt(sourceAddress: string): boolean {
     const address = ipaddr.process(sourceAddress);
     return this.exempt.some(([network, bits]) => network.kind() === address.kind() && address.match(network, bits));
-  }
-
-  /** The bucket for `key`, moved to the most-recent end of the map; a new one starts full. */
-  private take(key: string, now: number): Bucket {
-    const bucket = this.buckets.get(key) ?? { tokens: this.options.burst, updatedAt: now, limited: 0 };
-    this.buckets.delete(key);
-    this.buckets.set(key, bucket);
-    if (this.buckets.size > this.options.maxTrackedNetworks) {
-      const oldest = this.buckets.keys().next().value as string;
-      this.buckets.delete(oldest);
-    }
-    return bucket;
   }
 }

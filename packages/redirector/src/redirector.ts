@@ -15,6 +15,8 @@ import { MAX_TCP_MESSAGE, MIN_UDP_PAYLOAD, Rcode, rcodeLabel, typeLabel } from '
 import { decodeQuery, type DecodedQuery, type Edns } from './wire/query.js';
 import { headerOnly, writeResponse, type ResponseFrame } from './wire/response.js';
 import { buildZoneIndex, type ZoneIndex } from './zone-index.js';
+import { ZoneKeyFiles } from './dnssec/keys.js';
+import { createZoneSigner } from './dnssec/signer.js';
 
 export interface RedirectorOptions {
   /** Initial zones, sites, front-ends and POP preferences; `update()` replaces them. */
@@ -27,6 +29,8 @@ export interface RedirectorOptions {
   log?: Logger;
   /** Monotonic ms, for the rate limiter. */
   now?: Clock;
+  /** Wall-clock seconds since the epoch, for DNSSEC signature times. */
+  wallSeconds?: () => number;
 }
 
 export interface ClientInfo {
@@ -36,6 +40,9 @@ export interface ClientInfo {
 }
 
 type Answerable = Extract<DecodedQuery, { header: unknown }>;
+
+/** The one rate-limit bucket every error answer (FORMERR, NOTIMP, BADVERS) of a network shares. */
+const ERROR_BUCKET = 'error';
 
 const errorRcodes: Record<Exclude<Answerable['kind'], 'query'>, number> = {
   notimp: Rcode.NOTIMP,
@@ -61,12 +68,17 @@ export class Redirector {
   private readonly metrics: RedirectorMetrics;
   private readonly log: Logger;
   private readonly udpPayloadCap: number;
+  private readonly keyFiles = new ZoneKeyFiles();
+  private readonly wallSeconds: () => number;
+  /** Set by `limited`: what a limited query gets (answers are synchronous, so one slot is enough). */
+  private slipOrDrop: Buffer | undefined;
 
   constructor(options: RedirectorOptions) {
     this.log = options.log ?? silentLogger;
     this.metrics = createRedirectorMetrics(options.registry ?? new Registry());
     this.udpPayloadCap = options.udpPayloadCap ?? redirectorDefaults.udpPayloadCap;
     this.limiter = new ResponseRateLimiter(validate(rateLimitSchema, options.rateLimit ?? {}), options.now ?? monotonicNow);
+    this.wallSeconds = options.wallSeconds ?? (() => Math.floor(Date.now() / 1000));
     this.compiled = this.compile(options.state);
   }
 
@@ -74,6 +86,26 @@ export class Redirector {
   update(state: RedirectorStateInput): void {
     this.compiled = this.compile(state);
     this.metrics.stateUpdates.inc();
+  }
+
+  /**
+   * Forgets every worked-out answer, so signatures are made afresh: called well within their validity
+   * (startRedirector does it every quarter of the shortest validity).
+   */
+  refreshSignatures(): void {
+    const { index } = this.compiled;
+    this.compiled = { index, answers: new AnswerCache(index, redirectorDefaults.caches.answers, this.wallSeconds) };
+  }
+
+  /** The DS record text of every signed zone, for the parent (also logged when a state is applied). */
+  get dsRecords(): string[] {
+    return [...this.compiled.index.zones.values()].flatMap((zone) => (zone.signer ? [zone.signer.dsText] : []));
+  }
+
+  /** The shortest signature validity among signed zones, seconds; undefined when none is signed. */
+  get signatureValiditySeconds(): number | undefined {
+    const validities = [...this.compiled.index.zones.values()].flatMap((zone) => (zone.signer ? [zone.signer.validitySeconds] : []));
+    return validities.length ? Math.min(...validities) : undefined;
   }
 
   get state(): RedirectorState {
@@ -91,17 +123,9 @@ export class Redirector {
       this.metrics.dropped.inc({ reason: decoded.kind });
       return undefined;
     }
-    if (client.transport === 'udp') {
-      const decision = this.limiter.decide(client.address);
-      if (decision !== 'allow') {
-        this.metrics.rateLimited.inc({ action: decision });
-        if (decision === 'drop') return undefined;
-        const slip = writeResponse({ ...this.bareFrame(decoded, Rcode.NOERROR), truncated: true }, this.udpLimit(decoded));
-        return this.noLargerThan(query, slip.message, decoded);
-      }
-    }
     const maxSize = client.transport === 'udp' ? this.udpLimit(decoded) : MAX_TCP_MESSAGE;
-    if (decoded.kind === 'query') return this.answer(decoded, client, maxSize);
+    if (decoded.kind === 'query') return this.answer(query, decoded, client, maxSize);
+    if (client.transport === 'udp' && this.limited(query, decoded, client, ERROR_BUCKET)) return this.slipOrDrop;
     const rcode = errorRcodes[decoded.kind];
     const { message, truncated } = writeResponse(this.bareFrame(decoded, rcode), maxSize);
     const qtype = decoded.question ? typeLabel(decoded.question.type) : 'none';
@@ -110,10 +134,28 @@ export class Redirector {
     return this.noLargerThan(query, message, decoded);
   }
 
-  private answer(decoded: Extract<DecodedQuery, { kind: 'query' }>, client: ClientInfo, maxSize: number): Buffer {
+  /**
+   * The rate limiter's verdict on a UDP response of bucket `limitKey`: false to send it; true when it is
+   * withheld, with `slipOrDrop` set to the slip (a bare TC answer) or undefined.
+   */
+  private limited(query: Buffer, decoded: Answerable, client: ClientInfo, limitKey: string): boolean {
+    const decision = this.limiter.decide(client.address, limitKey);
+    if (decision === 'allow') return false;
+    this.metrics.rateLimited.inc({ action: decision });
+    this.slipOrDrop = undefined;
+    if (decision === 'slip') {
+      const slip = writeResponse({ ...this.bareFrame(decoded, Rcode.NOERROR), truncated: true }, this.udpLimit(decoded));
+      this.slipOrDrop = this.noLargerThan(query, slip.message, decoded);
+    }
+    return true;
+  }
+
+  private answer(query: Buffer, decoded: Extract<DecodedQuery, { kind: 'query' }>, client: ClientInfo, maxSize: number): Buffer | undefined {
     const { header, question, edns } = decoded;
     const subnet = edns?.clientSubnet;
-    const { answer, scopeLength } = this.compiled.answers.lookup(question, this.locator.locate(client.address, subnet));
+    const dnssecOk = edns?.dnssecOk === true;
+    const { answer, scopeLength } = this.compiled.answers.lookup(question, this.locator.locate(client.address, subnet), dnssecOk);
+    if (client.transport === 'udp' && this.limiter.enabled && this.limited(query, decoded, client, answer.limitKey)) return this.slipOrDrop;
     // The counters an answer bumps are looked up once, when it is first sent.
     answer.tallies ??= answerTallies(this.metrics, typeLabel(question.type), { ...answer, rcode: rcodeLabel(answer.rcode) });
     for (const tally of answer.tallies[client.transport]) tally.count += 1;
@@ -121,7 +163,7 @@ export class Redirector {
     if (edns) {
       // SOURCE 0 means the resolver withheld the client: the answer then holds for everyone.
       const clientSubnet = subnet && { ...subnet, scopePrefixLength: subnet.sourcePrefixLength === 0 ? 0 : scopeLength };
-      frame.edns = { udpPayloadSize: this.udpPayloadCap, clientSubnet };
+      frame.edns = { udpPayloadSize: this.udpPayloadCap, clientSubnet, dnssecOk };
     }
     const { message, truncated } = writeResponse(frame, maxSize);
     if (truncated) this.metrics.truncated.inc({ transport: client.transport });
@@ -136,7 +178,7 @@ export class Redirector {
   }
 
   private ednsEcho(edns: Edns | undefined): ResponseFrame['edns'] {
-    return edns ? { udpPayloadSize: this.udpPayloadCap } : undefined;
+    return edns ? { udpPayloadSize: this.udpPayloadCap, dnssecOk: edns.dnssecOk } : undefined;
   }
 
   /** Without EDNS a UDP answer fits 512 bytes; with it, what the client offers within [512, cap]. */
@@ -154,7 +196,9 @@ export class Redirector {
 
   private compile(input: RedirectorStateInput): Compiled {
     const state = validate(redirectorStateSchema, input);
-    const index = buildZoneIndex(state);
+    const index = buildZoneIndex(state, (apex, zone) =>
+      zone.dnssec ? createZoneSigner(apex, this.keyFiles.load(zone.dnssec.keyFile), { ttl: zone.ttl, validitySeconds: zone.dnssec.signatureValiditySeconds }) : undefined,
+    );
     const frontEnds = [...index.frontEnds.values()];
     this.log.info(
       {
@@ -162,9 +206,10 @@ export class Redirector {
         sites: Object.keys(state.sites).length,
         frontEnds: frontEnds.length,
         healthyFrontEnds: frontEnds.filter((frontEnd) => frontEnd.healthy).length,
+        ds: [...index.zones.values()].flatMap((zone) => (zone.signer ? [zone.signer.dsText] : [])),
       },
       'redirector state applied',
     );
-    return { index, answers: new AnswerCache(index, redirectorDefaults.caches.answers) };
+    return { index, answers: new AnswerCache(index, redirectorDefaults.caches.answers, this.wallSeconds) };
   }
 }

@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import type dgram from 'node:dgram';
 import {
   changedPaths,
@@ -17,11 +18,13 @@ import {
   redirectorConfigSchema,
   redirectorStateShape,
   type RedirectorConfig,
+  type ListenAddress,
   type RedirectorConfigInput,
   type RedirectorStateInput,
 } from './config.js';
 import { grantedReceiveBuffer, listenTcp, listenUdp, type MessageHandler, type TcpListener } from './listeners.js';
 import { Redirector } from './redirector.js';
+import { startWorkers } from './workers.js';
 
 export interface StartRedirectorOptions {
   log?: Logger;
@@ -32,14 +35,25 @@ export interface StartRedirectorOptions {
 }
 
 /** Fields a running redirector cannot change: a reload keeps the old value and says a restart applies it. */
-const RESTART_FIELDS = ['id', 'listen', 'admin', 'adminToken', 'rateLimit', 'udpPayloadCap', 'udpReceiveBufferBytes', 'tcp', 'manager'] as const;
+const RESTART_FIELDS = ['id', 'workers', 'listen', 'admin', 'adminToken', 'rateLimit', 'udpPayloadCap', 'udpReceiveBufferBytes', 'tcp', 'manager'] as const;
 
-export interface RunningRedirector {
+export interface BoundAddress {
   host: string;
   udpPort: number;
   tcpPort: number;
+}
+
+export interface RunningRedirector {
+  /** The first listen address (`listeners[0]`). */
+  host: string;
+  udpPort: number;
+  tcpPort: number;
+  /** Every listen address, in config order, each with its own UDP and TCP sockets. */
+  listeners: BoundAddress[];
   /** The admin listener's port (GET /metrics, GET /healthz), when `admin` is configured. */
   adminPort?: number;
+  /** The admin listener's address as bound. */
+  admin?: { host: string; port: number };
   /** The UDP socket's receive buffer as the kernel granted it, bytes (`udpReceiveBufferBytes`, capped by rmem_max). */
   udpReceiveBufferBytes: number;
   redirector: Redirector;
@@ -57,21 +71,28 @@ const PORT_PAIR_ATTEMPTS = 10;
 
 function stateOf(config: RedirectorConfig): RedirectorStateInput {
   const keys = Object.keys(redirectorStateShape) as Array<keyof typeof redirectorStateShape>;
-  return Object.fromEntries(keys.map((key) => [key, config[key]])) as RedirectorStateInput;
+  return Object.fromEntries(keys.map((key) => [key, config[key]])) as unknown as RedirectorStateInput;
 }
 
 function closeUdp(socket: dgram.Socket): Promise<void> {
   return new Promise((resolve) => socket.close(() => resolve()));
 }
 
+interface Pair {
+  udp: dgram.Socket;
+  tcp: TcpListener;
+}
+
 /** UDP and TCP on the same port; with port 0, the first port free for both. */
 async function listenPair(
   config: RedirectorConfig,
+  listen: ListenAddress,
   handle: (transport: 'udp' | 'tcp') => MessageHandler,
+  onConnectionCount: (open: number) => void,
   redirector: Redirector,
   log: Logger,
-): Promise<{ udp: dgram.Socket; tcp: TcpListener }> {
-  const { host, port } = config.listen;
+): Promise<Pair> {
+  const { host, port } = listen;
   for (let attempt = 1; ; attempt++) {
     let udp: dgram.Socket | undefined;
     try {
@@ -79,11 +100,11 @@ async function listenPair(
       const tcp = await listenTcp({
         host,
         port: udp.address().port,
-        idleTimeoutMs: config.tcp.idleTimeoutMs,
-        maxConnections: config.tcp.maxConnections,
+        policy: config.tcp,
         handle: handle('tcp'),
         log,
-        onConnectionCount: (open) => redirector.metricSet.tcpConnections.set(open),
+        onConnectionCount,
+        onClosed: (reason) => redirector.metricSet.tcpClosed.inc({ reason }),
       });
       return { udp, tcp };
     } catch (err) {
@@ -106,6 +127,7 @@ export async function startRedirector(
   const config = validate(redirectorConfigSchema, configInput);
   const log = options.log ?? createLogger('redirector');
   const registry = options.registry ?? createRegistry('redirector', config.id);
+  if (config.workers > 1 && cluster.isPrimary) return startWorkers(config, { ...options, log, registry }, { stateOf, restartFields: RESTART_FIELDS });
   const redirector = new Redirector({
     state: stateOf(config),
     udpPayloadCap: config.udpPayloadCap,
@@ -126,7 +148,29 @@ export async function startRedirector(
         return undefined;
       }
     };
-  const { udp, tcp } = await listenPair(config, handle, redirector, log);
+  const pairs: Pair[] = [];
+  const closeAll = async (): Promise<void> => {
+    await Promise.all(pairs.map(async ({ udp, tcp }) => Promise.all([closeUdp(udp), tcp.close()])));
+  };
+  const openCounts = config.listen.map(() => 0);
+  try {
+    for (const [at, listen] of config.listen.entries()) {
+      const count = (open: number): void => {
+        openCounts[at] = open;
+        redirector.metricSet.tcpConnections.set(openCounts.reduce((sum, value) => sum + value, 0));
+      };
+      pairs.push(await listenPair(config, listen, handle, count, redirector, log));
+    }
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+  const listeners = pairs.map(({ udp, tcp }) => ({ host: udp.address().address, udpPort: udp.address().port, tcpPort: tcp.port }));
+  const first = pairs[0] as Pair;
+  // Signatures are remade every quarter of the shortest validity, so a cached answer never carries a stale one.
+  const validity = redirector.signatureValiditySeconds;
+  const resign = validity === undefined ? undefined : setInterval(() => redirector.refreshSignatures(), (validity * 1000) / 4);
+  resign?.unref();
   let admin: AdminServer | undefined;
   if (config.admin) {
     admin = await startAdminServer({
@@ -140,24 +184,28 @@ export async function startRedirector(
           zones: Object.keys(redirector.state.zones).length,
           frontEnds: frontEnds.length,
           healthyFrontEnds: frontEnds.filter((frontEnd) => frontEnd.healthy).length,
+          ds: redirector.dsRecords,
         };
       },
     });
   }
-  const { host } = config.listen;
-  const udpReceiveBufferBytes = grantedReceiveBuffer(udp);
+  const { host } = listeners[0] as BoundAddress;
+  const udpReceiveBufferBytes = grantedReceiveBuffer(first.udp);
   if (udpReceiveBufferBytes < config.udpReceiveBufferBytes) {
     log.warn(
       { asked: config.udpReceiveBufferBytes, granted: udpReceiveBufferBytes },
       'UDP receive buffer capped by net.core.rmem_max: query bursts may be dropped (docs/operations.md)',
     );
   }
-  log.info({ host, udpPort: udp.address().port, tcpPort: tcp.port, adminPort: admin?.address.port, udpReceiveBufferBytes }, 'redirector listening');
+  const adminAddress = admin && { host: admin.address.address, port: admin.address.port };
+  log.info({ listeners, admin: adminAddress, udpReceiveBufferBytes, ds: redirector.dsRecords }, 'redirector listening');
   return {
     host,
-    udpPort: udp.address().port,
-    tcpPort: tcp.port,
+    udpPort: first.udp.address().port,
+    tcpPort: first.tcp.port,
+    listeners,
     adminPort: admin?.address.port,
+    admin: adminAddress,
     udpReceiveBufferBytes,
     redirector,
     update: (state) => redirector.update(state),
@@ -166,7 +214,8 @@ export async function startRedirector(
       return { applied: next.manager ? [] : ['state'], restartNeeded: changedPaths(config, next, RESTART_FIELDS) };
     },
     close: async () => {
-      await Promise.all([closeUdp(udp), tcp.close(), admin?.close()]);
+      if (resign) clearInterval(resign);
+      await Promise.all([closeAll(), admin?.close()]);
     },
   };
 }

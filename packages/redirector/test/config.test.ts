@@ -53,10 +53,10 @@ test('a bad config names the file and the field', async (t) => {
 test('listeners are "host:port" like every other role, or {host, port}; a bad address names the field', async (t) => {
   const zones = 'zones:\n  demo.test:\n    ns: [{ name: ns1.demo.test, addresses: [127.0.0.1] }]\n';
   const config = await loadRedirectorConfig(await writeConfig('strings.yaml', `listen: "127.0.0.1:5301"\nadmin: "[::1]:9301"\n${zones}`));
-  t.deepEqual(config.listen, { host: '127.0.0.1', port: 5301 });
+  t.deepEqual(config.listen, [{ host: '127.0.0.1', port: 5301 }]);
   t.deepEqual(config.admin, { host: '::1', port: 9301 });
   const error = await t.throwsAsync(loadRedirectorConfig(await writeConfig('bad-listen.yaml', `listen: "127.0.0.1"\n${zones}`)), { instanceOf: ConfigError });
-  t.is(error?.field, 'listen');
+  t.regex(error?.field ?? '', /^listen/);
 });
 
 test('the state schema refuses site names outside every zone and names claimed twice', (t) => {

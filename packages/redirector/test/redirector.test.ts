@@ -59,6 +59,13 @@ test('BADVERS: extended rcode 1 in the OPT TTL, header rcode 0', (t) => {
   t.is(findOpt(response)?.extendedRcode, 1);
 });
 
+test('ECS family 0 is ignored, as NSD does: an answer, and no ECS echoed', (t) => {
+  const redirector = new Redirector({ state: demoState() });
+  const response = redirector.respond(query({ name: 'shop.demo.test', edns: { options: [ecs(0, 0, [])] } }), udp) as Buffer;
+  t.like(responseHeader(response), { rcode: 0, ancount: 1 });
+  t.is(findOpt(response)?.options.size, 0);
+});
+
 test('malformed ECS: FORMERR with an OPT but no ECS', (t) => {
   const redirector = new Redirector({ state: demoState() });
   const response = redirector.respond(query({ name: 'shop.demo.test', edns: { options: [ecs(1, 8, [10, 1])] } }), udp) as Buffer;

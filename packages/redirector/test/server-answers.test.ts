@@ -86,14 +86,14 @@ const cases: Case[] = [
     check: (t, r) => t.deepEqual(r.answer.map((rr) => rr.data), ['2001:db8:a::1']),
   },
   {
-    title: 'NXDOMAIN with the SOA in authority (negative TTL = SOA minimum)',
+    title: 'NXDOMAIN with the SOA in authority (negative TTL = answer TTL, under the SOA minimum)',
     args: ['nope.demo.test', 'A'],
     check: (t, r) => {
       t.is(r.status, 'NXDOMAIN');
       t.true(r.flags.includes('aa'));
       t.is(r.answer.length, 0);
       t.is(r.authority[0]?.type, 'SOA');
-      t.is(r.authority[0]?.ttl, 60);
+      t.is(r.authority[0]?.ttl, 20);
     },
   },
   {
@@ -186,9 +186,41 @@ const cases: Case[] = [
     },
   },
   {
-    title: 'ANY at a site name gives its A and AAAA',
+    title: 'ANY gets the RFC 8482 minimal answer: one synthesized HINFO',
     args: ['shop.demo.test', 'ANY', '+subnet=10.2.0.0/24'],
-    check: (t, r) => t.deepEqual(r.answer.map((rr) => rr.type).sort(), ['A', 'AAAA']),
+    check: (t, r) => {
+      t.is(r.status, 'NOERROR');
+      t.deepEqual(r.answer.map((rr) => `${rr.type} ${rr.data}`), ['HINFO "RFC8482" ""']);
+    },
+  },
+  {
+    title: 'DO is copied into the OPT record (RFC 3225 §3)',
+    args: ['shop.demo.test', 'A', '+dnssec'],
+    check: (t, r) => {
+      t.is(r.status, 'NOERROR');
+      t.regex(r.output, /; EDNS: version: 0, flags: do;/);
+    },
+  },
+  {
+    title: 'without DO, no DO in the response',
+    args: ['shop.demo.test', 'A'],
+    check: (t, r) => t.regex(r.output, /; EDNS: version: 0, flags:;/),
+  },
+  {
+    title: 'QCLASS ANY is answered from class IN',
+    args: ['-q', 'shop.demo.test', '-c', 'ANY', '-t', 'A', '+subnet=10.2.0.0/24'],
+    check: (t, r) => {
+      t.is(r.status, 'NOERROR');
+      t.deepEqual(r.answer.map((rr) => rr.data), popBAddresses);
+    },
+  },
+  {
+    title: 'a dot inside a label (RFC 2181 §11) names nothing here: NXDOMAIN, as NSD says',
+    args: ['shop\\.x.demo.test', 'A'],
+    check: (t, r) => {
+      t.is(r.status, 'NXDOMAIN');
+      t.regex(r.output, /shop\\\.x\.demo\.test\.\s+IN\s+A/);
+    },
   },
 ];
 

@@ -1,16 +1,17 @@
-import { execFile, spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { pollUntil, startProcess } from '@overlay/common';
-import { medianOfRounds, result, type Scenario } from '../harness.js';
+import { medianOfRounds, result, type BenchResult, type Scenario } from '../harness.js';
 import { freePort, overlayCli, requireTool, stopChild } from '../tools.js';
 
 const run = promisify(execFile);
 const SECONDS = 4;
 const WARMUP_SECONDS = 2;
 const ROUNDS = 3;
+const WORKERS = 2;
 
 /** The query mix: mostly the site's A record, plus the apex SOA, a NODATA and an NXDOMAIN. */
 const QUERIES = ['shop.demo.test A', 'shop.demo.test A', 'shop.demo.test A', 'shop.demo.test A', 'shop.demo.test A', 'shop.demo.test A', 'demo.test SOA', 'shop.demo.test AAAA', 'nope.demo.test A', 'demo.test NS'];
@@ -25,8 +26,9 @@ shop 20 IN A 127.0.1.1
 
 type PerfResult = { qps: number; latencyMs: number; lost: number };
 
-async function dnsperf(port: number, queries: string, seconds: number): Promise<PerfResult> {
-  const { stdout } = await run('dnsperf', ['-s', '127.0.0.1', '-p', String(port), '-d', queries, '-l', String(seconds), '-c', '8', '-q', '200'], { maxBuffer: 1 << 20 });
+async function dnsperf(port: number, queries: string, seconds: number, dnssec: boolean): Promise<PerfResult> {
+  const args = ['-s', '127.0.0.1', '-p', String(port), '-d', queries, '-l', String(seconds), '-c', '8', '-q', '200', ...(dnssec ? ['-D'] : [])];
+  const { stdout } = await run('dnsperf', args, { maxBuffer: 1 << 20 });
   const number = (label: RegExp) => Number(label.exec(stdout)?.[1] ?? NaN);
   const qps = number(/Queries per second:\s+([\d.]+)/);
   const latencyMs = number(/Average Latency \(s\):\s+([\d.]+)/) * 1000;
@@ -38,72 +40,115 @@ async function dnsperf(port: number, queries: string, seconds: number): Promise<
 /** Waits until a DNS server answers on `port`. */
 async function answering(port: number): Promise<void> {
   const soa = () => run('dig', ['+short', '+time=1', '+tries=1', '-p', String(port), '@127.0.0.1', 'demo.test', 'SOA']).then(() => true);
-  if (!(await pollUntil(soa, { timeoutMs: 10_000 }))) throw new Error(`nothing answers DNS on port ${port}`);
+  if (!(await pollUntil(soa, { timeoutMs: 15_000 }))) throw new Error(`nothing answers DNS on port ${port}`);
 }
 
-export const dnsScenario: Scenario = {
-  name: 'dns',
-  description: `queries/s and latency with dnsperf (8 clients; ${WARMUP_SECONDS} s warm-up per server, then the median of ${ROUNDS} interleaved ${SECONDS} s rounds): the redirector vs NSD serving the same zone statically, one process each`,
-  async run(progress) {
-    await requireTool('dnsperf', 'dnsperf');
-    await requireTool('nsd', 'nsd');
-    await requireTool('dig', 'bind9-dnsutils');
-    const dir = await mkdtemp(join(tmpdir(), 'overlay-bench-dns-'));
-    const queries = join(dir, 'queries.txt');
-    await writeFile(queries, `${QUERIES.join('\n')}\n`);
-    try {
-      const redirectorConfig = join(dir, 'redirector.json');
-      await writeFile(redirectorConfig, JSON.stringify({
-        listen: { host: '127.0.0.1', port: 0 },
-        zones: { 'demo.test': { ns: [{ name: 'ns1.demo.test', addresses: ['127.0.0.1'] }] } },
-        sites: { shop: { domains: ['shop.demo.test'], frontEnds: ['pop-a', 'pop-b'] } },
-        frontEnds: { 'pop-a': { addresses: ['127.0.1.1'], pop: 'pop-a' }, 'pop-b': { addresses: ['127.0.1.2'], pop: 'pop-b' } },
-        popPreferences: { '10.1.0.0/16': ['pop-a', 'pop-b'], '10.2.0.0/16': ['pop-b', 'pop-a'], '0.0.0.0/0': ['pop-a', 'pop-b'] },
-      }));
-      const nsdPort = await freePort();
-      await writeFile(join(dir, 'demo.test.zone'), ZONE);
-      await writeFile(join(dir, 'nsd.conf'), `server:
-  server-count: 1
+async function startNsd(dir: string, name: string, zoneFile: string, serverCount: number): Promise<{ port: number; child: ChildProcess }> {
+  const port = await freePort();
+  const conf = join(dir, `${name}.conf`);
+  await writeFile(conf, `server:
+  server-count: ${serverCount}
   ip-address: 127.0.0.1
-  port: ${nsdPort}
+  port: ${port}
   username: ""
   chroot: ""
   zonesdir: "${dir}"
-  pidfile: "${dir}/nsd.pid"
-  xfrdfile: "${dir}/xfrd.state"
-  zonelistfile: "${dir}/zone.list"
-  logfile: "${dir}/nsd.log"
+  pidfile: "${dir}/${name}.pid"
+  xfrdfile: "${dir}/${name}.xfrd.state"
+  zonelistfile: "${dir}/${name}.zone.list"
+  database: ""
+  logfile: "${dir}/${name}.log"
   verbosity: 0
   rrl-ratelimit: 0
 remote-control:
   control-enable: no
 zone:
   name: demo.test
-  zonefile: demo.test.zone
+  zonefile: ${zoneFile}
 `);
-      progress('starting overlay redirector');
-      const redirector = await startProcess(process.execPath, [overlayCli(), 'redirector', '--config', redirectorConfig]);
-      progress(`starting nsd on port ${nsdPort} (rate limiting off)`);
-      const nsd = spawn('nsd', ['-d', '-c', join(dir, 'nsd.conf')], { stdio: 'ignore' });
-      let overlay: PerfResult;
-      let baseline: PerfResult;
-      try {
-        const port = Number(String(redirector.ready.dns).split(':').pop());
-        await answering(port);
-        await answering(nsdPort);
-        progress('dnsperf: redirector / nsd');
-        const paths = [port, nsdPort].map((target) => (phase: 'warm-up' | 'round') => dnsperf(target, queries, phase === 'warm-up' ? WARMUP_SECONDS : SECONDS));
-        [overlay, baseline] = await medianOfRounds(paths, ROUNDS, (round, figures) =>
-          progress(`round ${round}/${ROUNDS}: ${figures.map((figure) => Math.round(figure.qps)).join(' / ')} queries/s`));
-      } finally {
-        await redirector.stop();
-        await stopChild(nsd);
+  return { port, child: spawn('nsd', ['-d', '-c', conf], { stdio: 'ignore' }) };
+}
+
+/** A redirector config for the bench zone; `workers` processes, signed with `keyFile` when given. */
+async function redirectorConfig(dir: string, name: string, workers: number, keyFile?: string): Promise<string> {
+  const file = join(dir, `${name}.json`);
+  await writeFile(file, JSON.stringify({
+    listen: { host: '127.0.0.1', port: 0 },
+    workers,
+    zones: { 'demo.test': { ns: [{ name: 'ns1.demo.test', addresses: ['127.0.0.1'] }], ...(keyFile ? { dnssec: { keyFile } } : {}) } },
+    sites: { shop: { domains: ['shop.demo.test'], frontEnds: ['pop-a', 'pop-b'] } },
+    frontEnds: { 'pop-a': { addresses: ['127.0.1.1'], pop: 'pop-a' }, 'pop-b': { addresses: ['127.0.1.2'], pop: 'pop-b' } },
+    popPreferences: { '10.1.0.0/16': ['pop-a', 'pop-b'], '10.2.0.0/16': ['pop-b', 'pop-a'], '0.0.0.0/0': ['pop-a', 'pop-b'] },
+  }));
+  return file;
+}
+
+/** NSD's pre-signed copy of the zone (ECDSA P-256, NSEC), made with ldns. */
+async function presign(dir: string): Promise<string> {
+  await run('ldns-keygen', ['-a', 'ECDSAP256SHA256', '-k', 'demo.test'], { cwd: dir });
+  const base = (await readdir(dir)).find((file) => /^Kdemo\.test\.\+013\+\d+\.key$/.test(file))?.replace(/\.key$/, '');
+  if (!base) throw new Error('ldns-keygen made no key');
+  await run('ldns-signzone', ['-f', 'demo.test.zone.signed', 'demo.test.zone', base], { cwd: dir });
+  return 'demo.test.zone.signed';
+}
+
+interface Pairing {
+  label: string;
+  baseline: string;
+  workers: number;
+  serverCount: number;
+  signed: boolean;
+  target?: string;
+}
+
+const PAIRINGS: Pairing[] = [
+  { label: 'one process', baseline: 'NSD, same zone, one server process', workers: 1, serverCount: 1, signed: false, target: 'ratio >= 0.8' },
+  { label: `${WORKERS} workers`, baseline: `NSD, same zone, server-count ${WORKERS}`, workers: WORKERS, serverCount: WORKERS, signed: false },
+  { label: 'signed online, one process', baseline: 'NSD, zone pre-signed with ldns, one server process', workers: 1, serverCount: 1, signed: true },
+];
+
+export const dnsScenario: Scenario = {
+  name: 'dns',
+  description: `queries/s and latency with dnsperf (8 clients; ${WARMUP_SECONDS} s warm-up per server, then the median of ${ROUNDS} interleaved ${SECONDS} s rounds): the redirector vs NSD serving the same zone statically, in one process, in ${WORKERS} workers, and signed (online vs pre-signed, DO queries)`,
+  async run(progress) {
+    await requireTool('dnsperf', 'dnsperf');
+    await requireTool('nsd', 'nsd');
+    await requireTool('dig', 'bind9-dnsutils');
+    await requireTool('ldns-signzone', 'ldnsutils');
+    const dir = await mkdtemp(join(tmpdir(), 'overlay-bench-dns-'));
+    const queries = join(dir, 'queries.txt');
+    await writeFile(queries, `${QUERIES.join('\n')}\n`);
+    const results: BenchResult[] = [];
+    try {
+      await writeFile(join(dir, 'demo.test.zone'), ZONE);
+      const signedZone = await presign(dir);
+      const keyFile = join(dir, 'redirector-key.pem');
+      await run('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', keyFile]);
+      for (const pairing of PAIRINGS) {
+        const config = await redirectorConfig(dir, `redirector-${pairing.workers}-${pairing.signed}`, pairing.workers, pairing.signed ? keyFile : undefined);
+        progress(`${pairing.label}: starting the redirector and nsd (rate limiting off)`);
+        const redirector = await startProcess(process.execPath, [overlayCli(), 'redirector', '--config', config]);
+        const nsd = await startNsd(dir, `nsd-${pairing.workers}-${pairing.signed}`, pairing.signed ? signedZone : 'demo.test.zone', pairing.serverCount);
+        let overlay: PerfResult;
+        let baseline: PerfResult;
+        try {
+          const port = Number(String(redirector.ready.dns).split(':').pop());
+          await answering(port);
+          await answering(nsd.port);
+          const paths = [port, nsd.port].map((target) => (phase: 'warm-up' | 'round') => dnsperf(target, queries, phase === 'warm-up' ? WARMUP_SECONDS : SECONDS, pairing.signed));
+          [overlay, baseline] = await medianOfRounds(paths, ROUNDS, (round, figures) =>
+            progress(`${pairing.label} round ${round}/${ROUNDS}: ${figures.map((figure) => Math.round(figure.qps)).join(' / ')} queries/s`));
+        } finally {
+          await redirector.stop();
+          await stopChild(nsd.child);
+        }
+        results.push(
+          result(`queries per second (${pairing.label})`, 'queries/s', overlay.qps, pairing.baseline, baseline.qps, pairing.target),
+          result(`average latency (${pairing.label})`, 'ms', overlay.latencyMs, pairing.baseline, baseline.latencyMs),
+          result(`queries lost (${pairing.label})`, 'queries', overlay.lost, pairing.baseline, baseline.lost, 'value == 0'),
+        );
       }
-      return [
-        result('queries per second', 'queries/s', overlay.qps, 'NSD, same zone, one server process', baseline.qps, 'ratio >= 0.5'),
-        result('average latency', 'ms', overlay.latencyMs, 'NSD, same zone, one server process', baseline.latencyMs),
-        result('queries lost', 'queries', overlay.lost, 'NSD, same zone, one server process', baseline.lost),
-      ];
+      return results;
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -2,15 +2,29 @@
 export const RRType = {
   A: 1,
   NS: 2,
+  CNAME: 5,
   SOA: 6,
+  HINFO: 13,
+  MX: 15,
+  TXT: 16,
   AAAA: 28,
+  SRV: 33,
   OPT: 41,
+  DS: 43,
+  RRSIG: 46,
+  NSEC: 47,
+  DNSKEY: 48,
+  CDS: 59,
+  CDNSKEY: 60,
+  /** RFC 9824: the NSEC type bit that says "this name does not exist" in compact denial. */
+  NXNAME: 128,
+  CAA: 257,
   IXFR: 251,
   AXFR: 252,
   ANY: 255,
 } as const;
 
-export const RRClass = { IN: 1 } as const;
+export const RRClass = { IN: 1, ANY: 255 } as const;
 
 export const Opcode = { QUERY: 0 } as const;
 

@@ -16,19 +16,22 @@ export function nameWireLength(name: string): number {
 /**
  * Writes `name` at `at` and returns the offset after it. A suffix already in `table` (matched without
  * regard to case, as DNS compares names) becomes a pointer; suffixes written here are added to `table`.
- * Labels are written as given, so a name seeded from the question keeps the client's case.
+ * Labels are written as given, so a name seeded from the question keeps the client's case. Without a
+ * table nothing is compressed (the canonical form DNSSEC signs, RFC 4034 §6.2).
  */
-export function writeName(out: Buffer, at: number, name: string, table: CompressionTable): number {
+export function writeName(out: Buffer, at: number, name: string, table: CompressionTable | undefined): number {
   let suffix = name;
   let position = at;
   while (suffix !== '') {
-    const key = suffix.toLowerCase();
-    const target = table.get(key);
-    if (target !== undefined) {
-      out.writeUInt16BE(POINTER | target, position);
-      return position + 2;
+    if (table) {
+      const key = suffix.toLowerCase();
+      const target = table.get(key);
+      if (target !== undefined) {
+        out.writeUInt16BE(POINTER | target, position);
+        return position + 2;
+      }
+      if (position <= MAX_POINTER_TARGET) table.set(key, position);
     }
-    if (position <= MAX_POINTER_TARGET) table.set(key, position);
     const dot = suffix.indexOf('.');
     const label = dot < 0 ? suffix : suffix.slice(0, dot);
     out[position] = label.length;

@@ -66,8 +66,10 @@ const MAX_WIRE_NAME = 255;
 const ECS_FAMILY: Record<number, 4 | 6> = { 1: 4, 2: 6 };
 
 /** Holds a name's presentation form while it is read: names are read one at a time, synchronously. */
-const nameText = Buffer.allocUnsafe(MAX_WIRE_NAME);
+const MAX_ESCAPED_NAME = 2 * MAX_WIRE_NAME;
+const nameText = Buffer.allocUnsafe(MAX_ESCAPED_NAME);
 const DOT = 0x2e;
+const BACKSLASH = 0x5c;
 
 interface ReadName {
   /** Labels joined by dots, case kept; '' for the root. */
@@ -75,6 +77,8 @@ interface ReadName {
   end: number;
   /** True when no compression pointer was followed, so the name's wire form is the bytes it was read from. */
   contiguous: boolean;
+  /** True when a label held a dot, written `\.` in `name`. */
+  escaped: boolean;
 }
 
 function readName(message: Buffer, start: number): ReadName {
@@ -82,6 +86,7 @@ function readName(message: Buffer, start: number): ReadName {
   let end = -1;
   let wireLength = 1;
   let textLength = 0;
+  let escaped = false;
   for (;;) {
     if (position >= message.length) throw new Malformed('name runs past the end of the message');
     const length = message[position];
@@ -102,13 +107,19 @@ function readName(message: Buffer, start: number): ReadName {
     if (textLength > 0) nameText[textLength++] = DOT;
     for (let at = position + 1; at <= position + length; at++) {
       const octet = message[at];
-      // A dot inside a label cannot be told apart from a label boundary once the name is text.
-      if (octet === DOT) throw new Malformed('label contains a dot');
+      // A dot inside a label is legal (RFC 2181 §11) but names nothing we serve: it is kept escaped, as
+      // presentation form writes it (`\.`, and `\\` for a backslash), so it never matches a configured
+      // name and the answer is NXDOMAIN.
+      if (octet === DOT || octet === BACKSLASH) {
+        if (textLength + 2 > MAX_ESCAPED_NAME) throw new Malformed('name longer than 255 octets');
+        nameText[textLength++] = BACKSLASH;
+        escaped = true;
+      }
       nameText[textLength++] = octet;
     }
     position += 1 + length;
   }
-  return { name: nameText.toString('latin1', 0, textLength), end: end < 0 ? position + 1 : end, contiguous: end < 0 };
+  return { name: nameText.toString('latin1', 0, textLength), end: end < 0 ? position + 1 : end, contiguous: end < 0, escaped };
 }
 
 interface RawRecord {
@@ -136,9 +147,12 @@ function readRecord(message: Buffer, start: number): RawRecord {
   };
 }
 
-function readClientSubnet(option: Buffer): ClientSubnet {
+/** The ECS option, or undefined for family 0, which NSD and BIND ignore (no client address to use). */
+function readClientSubnet(option: Buffer): ClientSubnet | undefined {
   if (option.length < 4) throw new Malformed('ECS option shorter than 4 octets');
-  const family = ECS_FAMILY[option.readUInt16BE(0)];
+  const familyCode = option.readUInt16BE(0);
+  if (familyCode === 0) return undefined;
+  const family = ECS_FAMILY[familyCode];
   if (family === undefined) throw new Malformed('ECS family is neither IPv4 nor IPv6');
   const sourcePrefixLength = option[2];
   const scopePrefixLength = option[3];
@@ -171,6 +185,7 @@ function readEdns(record: RawRecord): Edns {
 
 function readOptions(options: Buffer, edns: Edns): void {
   let position = 0;
+  let seenSubnet = false;
   while (position < options.length) {
     if (position + 4 > options.length) throw new Malformed('EDNS option header cut short');
     const code = options.readUInt16BE(position);
@@ -178,7 +193,8 @@ function readOptions(options: Buffer, edns: Edns): void {
     const body = options.subarray(position + 4, position + 4 + length);
     if (body.length !== length) throw new Malformed('EDNS option runs past the OPT record');
     if (code === EdnsOption.ECS) {
-      if (edns.clientSubnet) throw new Malformed('two ECS options');
+      if (seenSubnet) throw new Malformed('two ECS options');
+      seenSubnet = true;
       edns.clientSubnet = readClientSubnet(body);
     }
     position += 4 + length;
@@ -186,13 +202,15 @@ function readOptions(options: Buffer, edns: Edns): void {
 }
 
 function readQuestion(message: Buffer, start: number): { question: Question; end: number } {
-  const { name, end, contiguous } = readName(message, start);
+  const { name, end, contiguous, escaped } = readName(message, start);
   if (end + 4 > message.length) throw new Malformed('question cut short');
   const type = message.readUInt16BE(end);
   const klass = message.readUInt16BE(end + 2);
   const key = name.toLowerCase();
   if (contiguous) return { question: { name, key, wire: message, wireStart: start, wireEnd: end, type, class: klass }, end: end + 4 };
-  // The response carries the question uncompressed at offset 12, so a compressed one is spelled out.
+  // The response carries the question uncompressed at offset 12, so a compressed one is spelled out (which
+  // the text form of a label holding a dot cannot be).
+  if (escaped) throw new Malformed('compressed name with a dot inside a label');
   const wire = Buffer.allocUnsafe(nameWireLength(name));
   writeName(wire, 0, name, new Map());
   return { question: { name, key, wire, wireStart: 0, wireEnd: wire.length, type, class: klass }, end: end + 4 };

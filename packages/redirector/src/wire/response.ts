@@ -24,6 +24,8 @@ export interface ResponseFrame {
     udpPayloadSize: number;
     /** Echo of the query's ECS with our SCOPE PREFIX-LENGTH (RFC 7871 §7.2.1). */
     clientSubnet?: ClientSubnet;
+    /** The query's DO bit, copied as RFC 3225 §3 requires. */
+    dnssecOk?: boolean;
   };
 }
 
@@ -41,6 +43,8 @@ const FLAG_AA = 0x0400;
 const FLAG_TC = 0x0200;
 const FLAG_RD = 0x0100;
 const FLAG_CD = 0x0010;
+/** DNSSEC OK, in the OPT record's flags (RFC 3225). */
+const FLAG_DO = 0x8000;
 
 /** Big-endian 16 bits by index: Buffer's checked writers cost more than the rest of a cached answer. */
 function put16(out: Buffer, at: number, value: number): void {
@@ -83,9 +87,9 @@ function writeOpt(out: Buffer, at: number, edns: NonNullable<ResponseFrame['edns
   out[at] = 0; // owned by the root
   put16(out, at + 1, RRType.OPT);
   put16(out, at + 3, edns.udpPayloadSize);
-  // TTL: the upper 8 bits of a 12-bit rcode, version 0, no flags (we do not sign, so DO is not echoed).
+  // TTL: the upper 8 bits of a 12-bit rcode, version 0, then the flags: DO copied from the query.
   put16(out, at + 5, ((rcode >>> 4) & 0xff) << 8);
-  put16(out, at + 7, 0);
+  put16(out, at + 7, edns.dnssecOk ? FLAG_DO : 0);
   const subnet = edns.clientSubnet;
   if (!subnet) {
     put16(out, at + 9, 0);

@@ -8,7 +8,15 @@ import ipaddr from 'ipaddr.js';
 import { HEADER_SIZE, RRClass, RRType } from './constants.js';
 import { nameWireLength, writeName, type CompressionTable } from './name-writer.js';
 
-export type ResourceRecord = { name: string; ttl: number } & (
+/** A record whose RDATA is already in wire form (any type; names in it uncompressed, lower case). */
+export interface RawRecord {
+  name: string;
+  ttl: number;
+  type: number;
+  rdata: Uint8Array;
+}
+
+export type TypedRecord = { name: string; ttl: number } & (
   | { type: typeof RRType.A | typeof RRType.AAAA; address: string }
   | { type: typeof RRType.NS; ns: string }
   | {
@@ -22,6 +30,8 @@ export type ResourceRecord = { name: string; ttl: number } & (
       minimum: number;
     }
 );
+
+export type ResourceRecord = TypedRecord | RawRecord;
 
 export interface RecordSections {
   answers: readonly ResourceRecord[];
@@ -52,8 +62,19 @@ export const noSections: EncodedSections = Object.freeze({
 const RECORD_FIXED = 10;
 const QUESTION_FIXED = 4;
 const MAX_NAME = 255;
-/** Largest RDATA written here: SOA's two names and five 32-bit numbers, octets. */
-const MAX_RDATA = 2 * MAX_NAME + 20;
+/** Largest typed RDATA written here: SOA's two names and five 32-bit numbers, octets. */
+const MAX_TYPED_RDATA = 2 * MAX_NAME + 20;
+
+function rdataRoom(record: ResourceRecord): number {
+  return 'rdata' in record ? record.rdata.length : MAX_TYPED_RDATA;
+}
+
+/** A record's RDATA in canonical form: no compression, names as stored (lower case). */
+export function canonicalRdata(record: ResourceRecord): Uint8Array {
+  if ('rdata' in record) return record.rdata;
+  const scratch = Buffer.allocUnsafe(MAX_TYPED_RDATA);
+  return Buffer.from(scratch.subarray(0, writeRdata(scratch, 0, record, undefined)));
+}
 
 function writeAddress(out: Buffer, at: number, record: ResourceRecord & { address: string }): number {
   // Parsed strictly by type (throws on a mismatch); an IPv4-mapped IPv6 address stays 16 octets in AAAA.
@@ -62,7 +83,11 @@ function writeAddress(out: Buffer, at: number, record: ResourceRecord & { addres
   return at + bytes.length;
 }
 
-function writeRdata(out: Buffer, at: number, record: ResourceRecord, table: CompressionTable): number {
+function writeRdata(out: Buffer, at: number, record: ResourceRecord, table: CompressionTable | undefined): number {
+  if ('rdata' in record) {
+    out.set(record.rdata, at);
+    return at + record.rdata.length;
+  }
   switch (record.type) {
     case RRType.A:
     case RRType.AAAA:
@@ -94,13 +119,17 @@ function writeRecord(out: Buffer, at: number, record: ResourceRecord, table: Com
 /** The record sections for a question whose lower-case name is `questionKey`. */
 export function encodeSections(questionKey: string, sections: RecordSections): EncodedSections {
   const { answers, authorities, additionals } = sections;
-  const recordCount = answers.length + authorities.length + additionals.length;
-  if (recordCount === 0) return noSections;
-  const start = HEADER_SIZE + nameWireLength(questionKey) + QUESTION_FIXED;
-  const scratch = Buffer.allocUnsafe(start + recordCount * (MAX_NAME + RECORD_FIXED + MAX_RDATA));
+  if (answers.length + authorities.length + additionals.length === 0) return noSections;
+  // A key escaping a dot inside a label (`a\\.b`, see query.ts) is one octet per escape shorter on the wire,
+  // and cannot seed compression: its text does not give its labels.
+  const escaped = questionKey.includes('\\');
+  const start = HEADER_SIZE + nameWireLength(escaped ? questionKey.replace(/\\(.)/g, '$1') : questionKey) + QUESTION_FIXED;
+  let room = start;
+  for (const section of [answers, authorities, additionals]) for (const record of section) room += MAX_NAME + RECORD_FIXED + rdataRoom(record);
+  const scratch = Buffer.allocUnsafe(room);
   const table: CompressionTable = new Map();
   // The question goes where every response puts it, so later names can point into it.
-  writeName(scratch, HEADER_SIZE, questionKey, table);
+  if (!escaped) writeName(scratch, HEADER_SIZE, questionKey, table);
   let position = start;
   for (const record of answers) position = writeRecord(scratch, position, record, table);
   for (const record of authorities) position = writeRecord(scratch, position, record, table);

@@ -9,6 +9,11 @@ export class TcpMessageReader {
   private body: Buffer | undefined;
   private bodyFilled = 0;
 
+  /** True while part of a message (its length or its body) has arrived but not all of it. */
+  get inProgress(): boolean {
+    return this.prefixFilled > 0 || this.body !== undefined;
+  }
+
   push(chunk: Buffer): Buffer[] {
     const messages: Buffer[] = [];
     let offset = 0;
