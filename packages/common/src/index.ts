@@ -11,3 +11,4 @@ export { startProcess, type StartedProcess, type StartProcessOptions } from './p
 export {
   hostPortSchema, gatewayIdSchema, siteNameSchema, domainSchema, managerLinkSchema, originUrlProblem, ORIGIN_SCHEMES, type SiteMode,
 } from './names.js';
+export { SourceSlots, sourceKey, verifySourceSlotOptions, type SourceSlotOptions } from './source-slots.js';
