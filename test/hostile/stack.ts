@@ -23,10 +23,10 @@ export async function tempDir(t: ExecutionContext): Promise<string> {
 }
 
 /** Starts `overlay ROLE` with `config` written to a file in `dir`; stopped when the test ends. */
-export async function startRole(t: ExecutionContext, dir: string, role: string, config: unknown): Promise<StartedProcess> {
+export async function startRole(t: ExecutionContext, dir: string, role: string, config: unknown, onStderr?: (line: string) => void): Promise<StartedProcess> {
   const file = join(dir, `${role}-${Math.random().toString(36).slice(2)}.json`);
   await writeFile(file, JSON.stringify(config));
-  const child = await startProcess(process.execPath, [OVERLAY, role, '--config', file], { readyTimeoutMs: 30_000 });
+  const child = await startProcess(process.execPath, [OVERLAY, role, '--config', file], { readyTimeoutMs: 30_000, onStderr });
   t.teardown(() => child.stop(3_000));
   return child;
 }

@@ -137,7 +137,7 @@ export async function startBackEnd(input: BackEndConfigInput, options: BackEndOp
   function apply(next: BackEndState): void {
     const fresh = origins.apply(next);
     for (const [name, site] of sites) {
-      if (name in next.sites) continue;
+      if (Object.hasOwn(next.sites, name)) continue;
       site.close();
       sites.delete(name);
     }

@@ -9,6 +9,6 @@ export {
 } from './admin.js';
 export { startProcess, type StartedProcess, type StartProcessOptions } from './process.js';
 export {
-  hostPortSchema, gatewayIdSchema, siteNameSchema, domainSchema, managerLinkSchema, originUrlProblem, ORIGIN_SCHEMES, type SiteMode,
+  hostPortSchema, gatewayIdSchema, siteNameSchema, ownValue, GATEWAY_ID_PATTERN, SITE_NAME_PATTERN, domainSchema, managerLinkSchema, originUrlProblem, ORIGIN_SCHEMES, type SiteMode,
 } from './names.js';
 export { SourceSlots, sourceKey, verifySourceSlotOptions, type SourceSlotOptions } from './source-slots.js';

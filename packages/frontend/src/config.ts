@@ -48,7 +48,7 @@ export const frontEndStateSchema = z
     const listeners = new Map<string, string>();
     for (const [name, site] of Object.entries(state.sites)) {
       site.backEnds.forEach((id, index) => {
-        if (!(id in state.backEnds)) ctx.addIssue({ code: 'custom', path: ['sites', name, 'backEnds', index], message: `unknown back-end "${id}"` });
+        if (!Object.hasOwn(state.backEnds, id)) ctx.addIssue({ code: 'custom', path: ['sites', name, 'backEnds', index], message: `unknown back-end "${id}"` });
       });
       site.domains.forEach((host, index) => {
         const other = owner.get(host);
