@@ -8,22 +8,37 @@ import { request, Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseHostPort, startProcess, type StartedProcess } from '@overlay/common';
-import type { ExecutionContext } from 'ava';
+import { parseHostPort, pollUntil, startProcess, type StartedProcess } from '@overlay/common';
 import { OVERLAY } from '../helpers.js';
 
 export const SITE = 'shop.test';
 export const TUNNEL_KEY = 'hostile-test-tunnel-key-0123456789';
 const ORIGIN_MAIN = fileURLToPath(new URL('../../packages/lab/dist/origin-main.js', import.meta.url));
 
-export async function tempDir(t: ExecutionContext): Promise<string> {
+/** Anything that runs clean-ups when it ends: a test's `t`, or `hookCleanup()` for a before hook. */
+export interface Cleanup {
+  teardown(fn: () => unknown): void;
+}
+
+/** A Cleanup for `test.before`: run its `run()` in `test.after.always`. */
+export function hookCleanup(): Cleanup & { run(): Promise<void> } {
+  const fns: Array<() => unknown> = [];
+  return {
+    teardown: (fn) => fns.push(fn),
+    run: async () => {
+      for (const fn of fns.reverse()) await fn();
+    },
+  };
+}
+
+export async function tempDir(t: Cleanup): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'overlay-hostile-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   return dir;
 }
 
 /** Starts `overlay ROLE` with `config` written to a file in `dir`; stopped when the test ends. */
-export async function startRole(t: ExecutionContext, dir: string, role: string, config: unknown, onStderr?: (line: string) => void): Promise<StartedProcess> {
+export async function startRole(t: Cleanup, dir: string, role: string, config: unknown, onStderr?: (line: string) => void): Promise<StartedProcess> {
   const file = join(dir, `${role}-${Math.random().toString(36).slice(2)}.json`);
   await writeFile(file, JSON.stringify(config));
   const child = await startProcess(process.execPath, [OVERLAY, role, '--config', file], { readyTimeoutMs: 30_000, onStderr });
@@ -31,7 +46,7 @@ export async function startRole(t: ExecutionContext, dir: string, role: string, 
   return child;
 }
 
-export async function startOrigin(t: ExecutionContext): Promise<string> {
+export async function startOrigin(t: Cleanup): Promise<string> {
   const child = await startProcess(process.execPath, [ORIGIN_MAIN, 'origin-h', '127.0.0.1', '0']);
   t.teardown(() => child.stop(3_000));
   return String(child.ready.url);
@@ -65,7 +80,7 @@ export function frontEndConfig(tunnel: string, http: Record<string, unknown> = {
   };
 }
 
-export async function startStack(t: ExecutionContext, options: StackOptions = {}): Promise<Stack> {
+export async function startStack(t: Cleanup, options: StackOptions = {}): Promise<Stack> {
   const dir = await tempDir(t);
   const origin = await startOrigin(t);
   const backEnd = await startRole(t, dir, 'back-end', {
@@ -77,7 +92,10 @@ export async function startStack(t: ExecutionContext, options: StackOptions = {}
   });
   const tunnel = String(backEnd.ready.tunnel);
   const frontEnd = await startRole(t, dir, 'front-end', frontEndConfig(tunnel, options.frontEndHttp));
-  return { dir, origin, backEnd, tunnel, frontEnd, http: String(frontEnd.ready.http) };
+  const http = String(frontEnd.ready.http);
+  // The ready line means listening; the tunnel comes up just after.
+  if (!(await pollUntil(async () => (await get(http, '/')).status === 200, { timeoutMs: 15_000 }))) throw new Error('the stack never served a request');
+  return { dir, origin, backEnd, tunnel, frontEnd, http };
 }
 
 export interface Reply {

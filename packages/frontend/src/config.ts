@@ -73,13 +73,16 @@ const httpSchema = z
     keepAliveTimeoutMs: positiveInt.default(defaultHttpListenerOptions.keepAliveTimeoutMs),
     maxHeaderBytes: z.number().int().min(1024).max(1024 * 1024).default(defaultHttpListenerOptions.maxHeaderBytes),
     maxConnections: positiveInt.default(defaultHttpListenerOptions.maxConnections),
+    maxHeadConnections: positiveInt.default(defaultHttpListenerOptions.maxHeadConnections),
+    maxHeadConnectionsPerSource: positiveInt.default(defaultHttpListenerOptions.maxHeadConnectionsPerSource),
     replyTimeoutMs: positiveInt.default(defaultHttpListenerOptions.replyTimeoutMs),
     closeGraceMs: z.number().int().min(0).default(defaultHttpListenerOptions.closeGraceMs),
   })
   .refine((http) => http.requestTimeoutMs === 0 || http.requestTimeoutMs >= http.headersTimeoutMs, {
     path: ['requestTimeoutMs'],
     message: 'must be 0 (off) or at least headersTimeoutMs',
-  });
+  })
+  .refine((http) => http.maxHeadConnectionsPerSource <= http.maxHeadConnections, { path: ['maxHeadConnectionsPerSource'], message: 'must not exceed maxHeadConnections' });
 
 const cacheSchema = z
   .strictObject({

@@ -16,7 +16,7 @@ export interface StartFrontEndOptions {
 }
 
 /** Fields a running front-end cannot change: a reload keeps the old value and says a restart applies it. */
-const RESTART_FIELDS = ['id', 'pop', 'admin', 'adminToken', 'workers', 'cache', 'admission', 'http.listen', 'http.maxHeaderBytes', 'manager'] as const;
+const RESTART_FIELDS = ['id', 'pop', 'admin', 'adminToken', 'workers', 'cache', 'admission', 'http.listen', 'http.maxHeaderBytes', 'http.maxHeadConnections', 'http.maxHeadConnectionsPerSource', 'manager'] as const;
 /** HTTP tunables a single process retunes live; with workers the primary has no listener to retune. */
 const RETUNED_FIELDS = ['http.headersTimeoutMs', 'http.requestTimeoutMs', 'http.keepAliveTimeoutMs', 'http.maxConnections', 'http.replyTimeoutMs', 'http.closeGraceMs'] as const;
 

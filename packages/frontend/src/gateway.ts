@@ -93,6 +93,7 @@ export async function startGateway(config: FrontEndConfig, options: GatewayOptio
     http = await startHttpListener(config.http.listen, config.http, {
       request: createRequestHandler(context),
       upgrade: createUpgradeHandler(context),
+      refused: (reason) => metrics.clientRefusals.inc({ reason }),
     });
     if (options.admin) {
       const { host, port } = parseHostPort(config.admin);

@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { parseHostPort } from '@overlay/common';
+import { guardClientServer, type GuardReason } from './client-guard.js';
 import type { RequestHandler } from './http-handler.js';
 import type { HttpListenerOptions } from './options.js';
 import type { UpgradeHandler } from './upgrade-handler.js';
@@ -22,12 +23,14 @@ export interface HttpListener {
  * The client-facing HTTP/1.1 listener. node:http does the protocol: keep-alive, pipelined requests
  * answered in order, chunked bodies, 100-continue (answered by the handler once the body has somewhere to
  * go), and on a malformed request a 400 (431 for an oversized head, 408 for a head that never finishes)
- * before it closes that one connection; the process carries on.
+ * before it closes that one connection; the process carries on. client-guard.ts adds what node:http
+ * lacks against broken and hostile clients (per-source head slots, pipelined answers before a 400, two
+ * Host fields, absolute-form targets).
  */
 export async function startHttpListener(
   listen: string,
   options: HttpListenerOptions,
-  handlers: { request: RequestHandler; upgrade: UpgradeHandler },
+  handlers: { request: RequestHandler; upgrade: UpgradeHandler; refused?: (reason: GuardReason) => void },
 ): Promise<HttpListener> {
   const server = createServer({
     // Node's default (16 KiB) let one write fill a client socket: a download went out as one 16 KiB write
@@ -38,6 +41,9 @@ export async function startHttpListener(
     headersTimeout: options.headersTimeoutMs,
     requestTimeout: options.requestTimeoutMs,
     keepAliveTimeout: options.keepAliveTimeoutMs,
+    // How often node:http checks the head and request deadlines (default 30 s: a 20 s head deadline
+    // could stretch to 50 s).
+    connectionsCheckingInterval: 1_000,
     noDelay: true,
     keepAlive: true,
   });
@@ -48,8 +54,9 @@ export async function startHttpListener(
     server.maxConnections = next.maxConnections;
   };
   retune(options);
-  server.on('request', (req, res) => handlers.request(req, res, false));
-  server.on('checkContinue', (req, res) => handlers.request(req, res, true));
+  const admit = guardClientServer(server, { maxTotal: options.maxHeadConnections, maxPerSource: options.maxHeadConnectionsPerSource }, handlers.refused ?? (() => {}));
+  server.on('request', (req, res) => admit(req, res) && handlers.request(req, res, false));
+  server.on('checkContinue', (req, res) => admit(req, res) && handlers.request(req, res, true));
   const upgraded = new Set<Duplex>();
   server.on('upgrade', (req, socket: Duplex, head: Buffer) => {
     upgraded.add(socket);
