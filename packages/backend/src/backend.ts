@@ -94,6 +94,7 @@ export async function startBackEnd(input: BackEndConfigInput, options: BackEndOp
   // The sources are read at scrape time, by then every part below exists.
   const metrics: BackEndMetrics = new BackEndMetrics(registry, {
     sessions: () => tunnel.sessions,
+    handshakes: () => ({ ...tunnel.handshakes, failed: tunnel.handshakeFailures }),
     origins: () => origins.all(),
     isUp: (id) => health.isAvailable(id),
     queues: () => [...sites.values()].flatMap((site) => site.queueLengths().map((queue) => ({ site: site.name, ...queue }))),
@@ -138,7 +139,7 @@ export async function startBackEnd(input: BackEndConfigInput, options: BackEndOp
   function apply(next: BackEndState): void {
     const fresh = origins.apply(next);
     for (const [name, site] of sites) {
-      if (name in next.sites) continue;
+      if (Object.hasOwn(next.sites, name)) continue;
       site.close();
       sites.delete(name);
     }

@@ -10,6 +10,8 @@ export interface MetricSources {
   isUp(originId: string): boolean;
   queues(): Iterable<{ site: string; route: string; length: number }>;
   load(): number;
+  /** Tunnel connections still in the handshake, and those dropped to make room for another source. */
+  handshakes(): { pending: number; evicted: number; failed: number };
 }
 
 const QUEUE_WAIT_BUCKETS_S = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -129,6 +131,26 @@ export class BackEndMetrics {
       registers,
       collect() {
         this.set([...sources.sessions()].length);
+      },
+    });
+    new Gauge({
+      name: 'overlay_backend_tunnel_handshakes_pending',
+      help: 'Tunnel connections not yet authenticated',
+      registers,
+      collect() {
+        this.set(sources.handshakes().pending);
+      },
+    });
+    new Counter({
+      name: 'overlay_backend_tunnel_handshakes_failed_total',
+      help: 'Tunnel handshakes that did not authenticate, by outcome (evicted: dropped to make room for another source)',
+      labelNames: ['outcome'],
+      registers,
+      collect() {
+        this.reset();
+        const { evicted, failed } = sources.handshakes();
+        this.inc({ outcome: 'evicted' }, evicted);
+        this.inc({ outcome: 'failed' }, failed - evicted);
       },
     });
     new Gauge({

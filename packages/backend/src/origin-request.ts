@@ -26,7 +26,8 @@ export function originRequestHeaders(head: RequestHead, origin: OriginRuntime, s
 
 /** node:http's object form; a repeated field becomes an array (sent as several lines). */
 export function headerObject(pairs: ReadonlyArray<readonly [string, string]>): Record<string, string | string[]> {
-  const object: Record<string, string | string[]> = {};
+  // No prototype: a field named `constructor` or `__proto__` is just a field.
+  const object: Record<string, string | string[]> = Object.create(null);
   for (const [name, value] of pairs) {
     const existing = object[name];
     object[name] = existing === undefined ? value : [...(Array.isArray(existing) ? existing : [existing]), value];

@@ -9,7 +9,8 @@ export {
 } from './admin.js';
 export { startProcess, type StartedProcess, type StartProcessOptions } from './process.js';
 export {
-  hostPortSchema, gatewayIdSchema, siteNameSchema, domainSchema, managerLinkSchema, advertisedAddressSchema, bindsEveryAddress, isWildcardHost, hostHeaderSchema, siteHealthCheckSchema, originUrlProblem, ORIGIN_SCHEMES, type SiteMode,
+  hostPortSchema, gatewayIdSchema, siteNameSchema, ownValue, GATEWAY_ID_PATTERN, SITE_NAME_PATTERN, domainSchema, managerLinkSchema,
+  advertisedAddressSchema, bindsEveryAddress, isWildcardHost, hostHeaderSchema, siteHealthCheckSchema, originUrlProblem, ORIGIN_SCHEMES, type SiteMode,
 } from './names.js';
 export {
   decodeProxyHeader, encodeProxyHeader, ProxyProtocolError, PROXY_V1_MAX_BYTES, PROXY_V2_MAX_BYTES, PROXY_V2_SIGNATURE,
@@ -18,3 +19,4 @@ export {
 export { createDemoPki, spkiHash, type DemoPki, type IssuedCertificate } from './pki.js';
 export { readPem } from './pem.js';
 export { accessLogSchema, createAccessLog, type AccessEntry, type AccessLog, type AccessLogger, type AccessLogOptions, type AccessLogSettings } from './access-log.js';
+export { SourceSlots, sourceKey, verifySourceSlotOptions, type SourceSlotOptions } from './source-slots.js';

@@ -34,10 +34,28 @@ export function bindsEveryAddress(listen: string): boolean {
   return isHostPort(listen) && isWildcardHost(parseHostPort(listen).host);
 }
 
-/** A gateway id: `x-overlay-frontend`/`-backend`, the tunnel handshake, the manager's registry. */
-export const gatewayIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'gateway ids are letters, digits, . _ - (at most 128)');
+/**
+ * A gateway id: `x-overlay-frontend`/`-backend`, the tunnel handshake, the manager's registry. Lower-case
+ * letters, digits and hyphens only, so no id can name a prototype member (`__proto__`, `toString`);
+ * `constructor` is an ordinary id, which is why every map keyed by ids is a Map or checked with `ownValue`.
+ */
+export const GATEWAY_ID_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
+export const gatewayIdSchema = z.string().regex(GATEWAY_ID_PATTERN, 'gateway ids are lower-case letters, digits and - (at most 63), starting with a letter or digit');
 
-export const siteNameSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/, 'site names are letters, digits, . _ - (at most 253)');
+/** A site name: as a gateway id, plus dots between labels (sites are often named after their domain). */
+export const SITE_NAME_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}(\.[a-z0-9][a-z0-9-]{0,62})*$/;
+export const siteNameSchema = z
+  .string()
+  .max(253, 'site names are at most 253 characters')
+  .regex(SITE_NAME_PATTERN, 'site names are lower-case letters, digits and -, in dot-separated labels of at most 63');
+
+/**
+ * `record[key]` when `key` is the record's own entry, else undefined: a lookup by id that an id such as
+ * `constructor` cannot turn into a prototype member.
+ */
+export function ownValue<V>(record: Readonly<Record<string, V>>, key: string): V | undefined {
+  return Object.hasOwn(record, key) ? record[key] : undefined;
+}
 
 /** A DNS name as clients send it in Host; stored lower-case without a trailing dot. */
 export const domainSchema = z

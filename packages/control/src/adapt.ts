@@ -1,4 +1,4 @@
-import { parseHostPort, formatHostPort } from '@overlay/common';
+import { GATEWAY_ID_PATTERN, SITE_NAME_PATTERN, formatHostPort, ownValue, parseHostPort } from '@overlay/common';
 import type { BackEndStateInput } from '@overlay/backend';
 import type { FrontEndStateInput } from '@overlay/frontend';
 
@@ -6,6 +6,10 @@ import type { FrontEndStateInput } from '@overlay/frontend';
 type TunnelTls = NonNullable<NonNullable<FrontEndStateInput['backEnds']>[string]['tls']>;
 import type { ManagerState } from '@overlay/manager';
 import type { RedirectorStateInput } from '@overlay/redirector';
+
+/** Ids this manager's state may carry from an older store: entries a gateway's schema would refuse are left out, so one never freezes the rest. */
+const isGatewayId = (id: string) => GATEWAY_ID_PATTERN.test(id);
+const sitesOf = <S>(state: { sites: Record<string, S> }) => Object.entries(state.sites).filter(([name]) => SITE_NAME_PATTERN.test(name));
 
 /**
  * What a front-end takes from the managers' state: the sites assigned to it, the back-ends those sites
@@ -17,15 +21,16 @@ import type { RedirectorStateInput } from '@overlay/redirector';
 export function frontEndStateFrom(state: ManagerState, self: { id: string; httpHost: string; key: string; tunnelTls?: TunnelTls }): FrontEndStateInput {
   const backEnds: NonNullable<FrontEndStateInput['backEnds']> = {};
   const sites: NonNullable<FrontEndStateInput['sites']> = {};
-  for (const [name, site] of Object.entries(state.sites)) {
+  const tunnelOf = (id: string) => (isGatewayId(id) ? ownValue(state.backEnds, id)?.addresses.tunnel : undefined);
+  for (const [name, site] of sitesOf(state)) {
     if (!site.frontEnds.includes(self.id)) continue;
-    const reachable = site.backEnds.filter((id) => state.backEnds[id]?.addresses.tunnel);
+    const reachable = site.backEnds.filter((id) => tunnelOf(id));
     if (reachable.length === 0) continue;
     for (const id of reachable) {
-      const backEnd = state.backEnds[id];
+      const backEnd = ownValue(state.backEnds, id);
       // A back-end that registered a TLS tunnel is dialled with TLS, checked with this front-end's CA and
       // certificate; without them the system CAs apply, and a failure names the certificate problem.
-      backEnds[id] = { tunnel: backEnd.addresses.tunnel as string, key: self.key, ...(backEnd.tunnelTls ? { tls: { ...self.tunnelTls } } : {}) };
+      backEnds[id] = { tunnel: tunnelOf(id) as string, key: self.key, ...(backEnd?.tunnelTls ? { tls: { ...self.tunnelTls } } : {}) };
     }
     sites[name] = {
       domains: site.domains,
@@ -42,7 +47,7 @@ export function frontEndStateFrom(state: ManagerState, self: { id: string; httpH
 /** What a back-end takes: the sites assigned to it, with their origins and path routes, and the ring weights. */
 export function backEndStateFrom(state: ManagerState, self: { id: string }): BackEndStateInput {
   const sites: NonNullable<BackEndStateInput['sites']> = {};
-  for (const [name, site] of Object.entries(state.sites)) {
+  for (const [name, site] of sitesOf(state)) {
     if (!site.backEnds.includes(self.id)) continue;
     sites[name] = {
       mode: site.mode, origins: site.origins, routes: site.routes,
@@ -65,7 +70,7 @@ export type RedirectorBase = Pick<RedirectorStateInput, 'zones' | 'popPreference
 export function redirectorStateFrom(state: ManagerState, base: RedirectorBase, isInZones: (name: string) => boolean): RedirectorStateInput {
   const frontEnds: NonNullable<RedirectorStateInput['frontEnds']> = {};
   for (const [id, frontEnd] of Object.entries(state.frontEnds)) {
-    if (!frontEnd.addresses.http) continue;
+    if (!isGatewayId(id) || !frontEnd.addresses.http) continue;
     frontEnds[id] = {
       addresses: [parseHostPort(frontEnd.addresses.http).host],
       pop: frontEnd.pop ?? id,
@@ -74,11 +79,11 @@ export function redirectorStateFrom(state: ManagerState, base: RedirectorBase, i
     };
   }
   const sites: NonNullable<RedirectorStateInput['sites']> = {};
-  for (const [name, site] of Object.entries(state.sites)) {
+  for (const [name, site] of sitesOf(state)) {
     const domains = site.domains.filter(isInZones);
     // The assigned back-ends too, so `_backend.<domain>` answers which one serves the site.
-    const backEnds = site.backEnds.map((id) => ({ id, tunnel: state.backEnds[id]?.addresses.tunnel }));
-    if (domains.length) sites[name] = { domains, frontEnds: site.frontEnds.filter((id) => id in frontEnds), backEnds };
+    const backEnds = site.backEnds.filter(isGatewayId).map((id) => ({ id, tunnel: ownValue(state.backEnds, id)?.addresses.tunnel }));
+    if (domains.length) sites[name] = { domains, frontEnds: site.frontEnds.filter((id) => Object.hasOwn(frontEnds, id)), backEnds };
   }
   return { ...base, sites, frontEnds };
 }

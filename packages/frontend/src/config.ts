@@ -75,7 +75,7 @@ export const frontEndStateSchema = z
     const listeners = new Map<string, string>();
     for (const [name, site] of Object.entries(state.sites)) {
       site.backEnds.forEach((id, index) => {
-        if (!(id in state.backEnds)) ctx.addIssue({ code: 'custom', path: ['sites', name, 'backEnds', index], message: `unknown back-end "${id}"` });
+        if (!Object.hasOwn(state.backEnds, id)) ctx.addIssue({ code: 'custom', path: ['sites', name, 'backEnds', index], message: `unknown back-end "${id}"` });
       });
       site.domains.forEach((host, index) => {
         const other = owner.get(host);
@@ -104,13 +104,16 @@ const httpSchema = z
     keepAliveTimeoutMs: positiveInt.default(defaultHttpListenerOptions.keepAliveTimeoutMs),
     maxHeaderBytes: z.number().int().min(1024).max(1024 * 1024).default(defaultHttpListenerOptions.maxHeaderBytes),
     maxConnections: positiveInt.default(defaultHttpListenerOptions.maxConnections),
+    maxHeadConnections: positiveInt.default(defaultHttpListenerOptions.maxHeadConnections),
+    maxHeadConnectionsPerSource: positiveInt.default(defaultHttpListenerOptions.maxHeadConnectionsPerSource),
     replyTimeoutMs: positiveInt.default(defaultHttpListenerOptions.replyTimeoutMs),
     closeGraceMs: z.number().int().min(0).default(defaultHttpListenerOptions.closeGraceMs),
   })
   .refine((http) => http.requestTimeoutMs === 0 || http.requestTimeoutMs >= http.headersTimeoutMs, {
     path: ['requestTimeoutMs'],
     message: 'must be 0 (off) or at least headersTimeoutMs',
-  });
+  })
+  .refine((http) => http.maxHeadConnectionsPerSource <= http.maxHeadConnections, { path: ['maxHeadConnectionsPerSource'], message: 'must not exceed maxHeadConnections' });
 
 const cacheSchema = z
   .strictObject({

@@ -18,7 +18,8 @@ export interface StartFrontEndOptions {
 /** Fields a running front-end cannot change: a reload keeps the old value and says a restart applies it. */
 const RESTART_FIELDS = [
   'id', 'pop', 'admin', 'adminToken', 'workers', 'cache', 'admission', 'http.listen', 'http.maxHeaderBytes', 'http.proxyProtocol',
-  'http.maxConcurrentStreams', 'https.listen', 'https.proxyProtocol', 'https.minVersion', 'https.sessionTimeoutS', 'manager', 'advertise', 'accessLog',
+  'http.maxConcurrentStreams', 'http.maxHeadConnections', 'http.maxHeadConnectionsPerSource', 'https.listen', 'https.proxyProtocol', 'https.minVersion',
+  'https.sessionTimeoutS', 'manager', 'advertise', 'accessLog',
 ] as const;
 /** HTTP tunables a single process retunes live; with workers the primary has no listener to retune. */
 const RETUNED_FIELDS = ['http.headersTimeoutMs', 'http.requestTimeoutMs', 'http.keepAliveTimeoutMs', 'http.maxConnections', 'http.replyTimeoutMs', 'http.closeGraceMs'] as const;

@@ -7,6 +7,7 @@ import { frontEndStateSchema, type FrontEndConfig, type FrontEndState, type Fron
 import type { GatewayContext } from './context.js';
 import { createRequestHandler } from './http-handler.js';
 import { EdgeMetrics } from './edge-metrics.js';
+import type { GuardReason } from './client-guard.js';
 import { createHttp2Sessions } from './http2-server.js';
 import { startHttpListener, type HttpListener } from './http-listener.js';
 import { CertificateStore, newTicketKeys, readCertificates, type SiteCertificate } from './tls.js';
@@ -110,7 +111,11 @@ export async function startGateway(config: FrontEndConfig, options: GatewayOptio
   let admin: AdminServer | undefined;
   let http: HttpListener | undefined;
   let https: HttpListener | undefined;
-  const handlers = { request: createRequestHandler(context), upgrade: createUpgradeHandler(context) };
+  const handlers = {
+    request: createRequestHandler(context),
+    upgrade: createUpgradeHandler(context),
+    refused: (reason: GuardReason) => metrics.clientRefusals.inc({ reason }),
+  };
   const http2 = createHttp2Sessions(config.http, handlers.request);
   const events = { log, metrics: edgeMetrics, http2 };
   try {

@@ -8,6 +8,7 @@ import { presentClient, proxiedClientOf, readPreamble } from './connection-pream
 import type { EdgeMetrics } from './edge-metrics.js';
 import type { Http2Sessions } from './http2-server.js';
 import type { CertificateStore } from './tls.js';
+import { guardClientServer, type GuardReason } from './client-guard.js';
 import type { RequestHandler } from './http-handler.js';
 import type { HttpListenerOptions } from './options.js';
 import type { UpgradeHandler } from './upgrade-handler.js';
@@ -54,11 +55,13 @@ function intercept<T extends unknown[]>(server: Server, event: string, wrap: (or
  * that one connection; the process carries on. Before HTTP, the connection's preamble is read where there
  * is one to read (a PROXY header; the h2c preface on the plain listener); over TLS, ALPN `h2` hands the
  * connection to the HTTP/2 sessions, anything else stays HTTP/1.1. Either way the same handlers serve.
+ * client-guard.ts adds what node:http lacks against broken and hostile HTTP/1.1 clients (per-source head
+ * slots, pipelined answers before a 400, two Host fields, absolute-form targets).
  */
 export async function startHttpListener(
   spec: ListenerSpec,
   options: HttpListenerOptions,
-  handlers: { request: RequestHandler; upgrade: UpgradeHandler },
+  handlers: { request: RequestHandler; upgrade: UpgradeHandler; refused?: (reason: GuardReason) => void },
   events: ListenerEvents,
 ): Promise<HttpListener> {
   const { log, metrics, http2 } = events;
@@ -73,6 +76,9 @@ export async function startHttpListener(
     headersTimeout: options.headersTimeoutMs,
     requestTimeout: options.requestTimeoutMs,
     keepAliveTimeout: options.keepAliveTimeoutMs,
+    // How often node:http checks the head and request deadlines (default 30 s: a 20 s head deadline
+    // could stretch to 50 s).
+    connectionsCheckingInterval: 1_000,
     noDelay: true,
     keepAlive: true,
   };
@@ -84,8 +90,9 @@ export async function startHttpListener(
     server.maxConnections = next.maxConnections;
   };
   retune(options);
-  server.on('request', (req, res) => handlers.request(req, res, false));
-  server.on('checkContinue', (req, res) => handlers.request(req, res, true));
+  const admit = guardClientServer(server, { maxTotal: options.maxHeadConnections, maxPerSource: options.maxHeadConnectionsPerSource }, handlers.refused ?? (() => {}));
+  server.on('request', (req, res) => admit(req, res) && handlers.request(req, res, false));
+  server.on('checkContinue', (req, res) => admit(req, res) && handlers.request(req, res, true));
   const upgraded = new Set<Duplex>();
   // One listener for every upgraded socket (`this` is the socket), not a closure per WebSocket.
   const forget = function (this: Duplex) {

@@ -22,9 +22,16 @@ export class FrontEndMetrics {
   readonly responseHeadSeconds: Histogram<'priority'>;
   /** `bytes` for one site, shared by all its connections. */
   readonly bytesOf: (site: string) => ByteCounts;
+  readonly clientRefusals: Counter<'reason'>;
 
   constructor(registry: Registry, sources: MetricSources) {
     const registers = [registry];
+    this.clientRefusals = new Counter({
+      name: 'overlay_frontend_client_refusals_total',
+      help: 'Client connections cut or requests refused before reaching a site: head-slot-evicted, duplicate-host, malformed',
+      labelNames: ['reason'],
+      registers,
+    });
     this.requests = new Counter({
       name: 'overlay_frontend_requests_total',
       help: 'HTTP requests answered, by site, status (499: client left first), priority and cache result',

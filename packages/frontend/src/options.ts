@@ -15,6 +15,13 @@ export interface HttpListenerOptions {
   maxHeaderBytes: number;
   /** Open client connections per listener (the HTTP one, and each TCP site's); more are refused at accept. */
   maxConnections: number;
+  /**
+   * Connections still waiting for their first request head, all sources together and per source address
+   * (an IPv6 /64). A newcomer always gets in: its source's oldest such connection, or (when all are taken)
+   * the oldest of the source holding the most, is closed instead (client-guard.ts).
+   */
+  maxHeadConnections: number;
+  maxHeadConnectionsPerSource: number;
   /** Longest wait for the back-end's response head, ms; past it the client gets 504. */
   replyTimeoutMs: number;
   /** How long close() lets in-flight requests finish before cutting them, ms. */
@@ -29,6 +36,8 @@ export const defaultHttpListenerOptions: Readonly<HttpListenerOptions> = Object.
   keepAliveTimeoutMs: 60_000,
   maxHeaderBytes: 16 * 1024,
   maxConnections: 20_000,
+  maxHeadConnections: 4096,
+  maxHeadConnectionsPerSource: 256,
   replyTimeoutMs: 120_000,
   closeGraceMs: 5_000,
   maxConcurrentStreams: 128,

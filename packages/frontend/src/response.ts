@@ -36,7 +36,8 @@ export function relayedPairs(reply: ResponseHead, stamp: OverlayStamp): Array<[s
 
 /** Pairs as a map for the cache: repeated fields become arrays. */
 export function headerMap(pairs: ReadonlyArray<readonly [string, string]>): Record<string, string | string[]> {
-  const map: Record<string, string | string[]> = {};
+  // No prototype: a field named `constructor` or `__proto__` is just a field.
+  const map: Record<string, string | string[]> = Object.create(null);
   for (const [name, value] of pairs) {
     const prior = map[name];
     map[name] = prior === undefined ? value : Array.isArray(prior) ? [...prior, value] : [prior, value];

@@ -21,14 +21,14 @@ export function diffStates(before: ManagerState, after: ManagerState): StatePatc
   const was = before as unknown as Record<string, unknown>;
   const now = after as unknown as Record<string, unknown>;
   for (const field of new Set([...Object.keys(was), ...Object.keys(now)])) {
-    if (!(field in now)) {
+    if (!Object.hasOwn(now, field)) {
       patch.unset.push([field]);
-    } else if (KEYED_SECTIONS.has(field) && field in was) {
+    } else if (KEYED_SECTIONS.has(field) && Object.hasOwn(was, field)) {
       const old = was[field] as Record<string, unknown>;
       const current = now[field] as Record<string, unknown>;
-      for (const key of Object.keys(old)) if (!(key in current)) patch.unset.push([field, key]);
+      for (const key of Object.keys(old)) if (!Object.hasOwn(current, key)) patch.unset.push([field, key]);
       for (const [key, value] of Object.entries(current)) {
-        if (!(key in old) || JSON.stringify(old[key]) !== JSON.stringify(value)) patch.set.push([[field, key], value]);
+        if (!Object.hasOwn(old, key) || JSON.stringify(old[key]) !== JSON.stringify(value)) patch.set.push([[field, key], value]);
       }
     } else if (JSON.stringify(was[field]) !== JSON.stringify(now[field])) {
       patch.set.push([[field], now[field]]);

@@ -2,6 +2,7 @@ import { mkdir, open, readFile, rename, rm, type FileHandle } from 'node:fs/prom
 import { join, resolve } from 'node:path';
 import { OverlayError, silentLogger, type Logger } from '@overlay/common';
 import { applyChange, emptyDurableState, fromSnapshot, parseChange, toSnapshot, type Change, type DurableState } from './durable.js';
+import { currentOwner, ownerAlive, parseOwner } from './data-lock.js';
 import type { Store } from './store.js';
 
 const SNAPSHOT = 'snapshot.json';
@@ -9,7 +10,7 @@ const LOG = 'changes.log';
 const LOCK = 'lock';
 const FORMAT = 1;
 
-/** Directories locked by this process: the pid in the lock file cannot tell two managers of one process apart. */
+/** Directories locked by this process: the lock file cannot tell two managers of one process apart. */
 const lockedHere = new Set<string>();
 
 function storeError(code: string, message: string, cause?: unknown): OverlayError {
@@ -99,17 +100,22 @@ export class FileStore implements Store {
     return this.log;
   }
 
-  /** One manager per data directory: a second one would interleave log lines. A dead owner's lock is taken over. */
+  /**
+   * One manager per data directory: a second one would interleave log lines. The lock file names its owner
+   * by pid, start time and boot id (data-lock.ts), so a dead owner's lock (a zombie not yet reaped, a pid
+   * reused since, an earlier boot) is taken over at once, and only a live owner refuses.
+   */
   private async lock(): Promise<void> {
     if (lockedHere.has(this.dir)) throw storeError('ERR_STORE_LOCKED', `${this.dir} is already used by this process`);
     const path = join(this.dir, LOCK);
-    const owner = Number((await readFile(path, 'utf8').catch(() => '')).trim());
-    if (Number.isInteger(owner) && owner > 0 && owner !== process.pid && isAlive(owner)) {
-      throw storeError('ERR_STORE_LOCKED', `${this.dir} is used by process ${owner}`);
+    const owner = parseOwner(await readFile(path, 'utf8').catch(() => ''));
+    if (owner && owner.pid !== process.pid && ownerAlive(owner)) {
+      throw storeError('ERR_STORE_LOCKED', `${this.dir} is used by process ${owner.pid}`);
     }
+    if (owner) this.logger.info({ dir: this.dir, previousOwner: owner.pid }, 'data directory lock taken over from a process that no longer runs');
     const file = await open(path, 'w');
     try {
-      await file.writeFile(`${process.pid}\n`);
+      await file.writeFile(`${JSON.stringify(currentOwner())}\n`);
       await file.sync();
     } finally {
       await file.close();
@@ -213,11 +219,3 @@ function parseEntry(line: string, path: string, lineNumber: number): { seq: numb
   }
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}

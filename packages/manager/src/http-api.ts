@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { priorityRulesSchema } from '@overlay/classifier';
-import { errorCode, formatPath, type Logger } from '@overlay/common';
+import { errorCode, formatPath, ownValue, type Logger } from '@overlay/common';
 import type { z } from 'zod';
 import type { GatewayKind } from './durable.js';
 import { ApiError, invalid, notFound } from './errors.js';
@@ -60,7 +60,7 @@ function gatewayRoutes(core: ManagerCore, path: string, kind: GatewayKind): Rout
       methods: {
         GET: (call) => {
           const id = idParam(call);
-          const gateway = core.gateways(kind)[id];
+          const gateway = ownValue(core.gateways(kind), id);
           if (!gateway) throw notFound(`"${id}" is not registered`);
           sendJson(call.res, 200, gateway);
         },
@@ -172,8 +172,15 @@ export function createApiRoute(options: ApiOptions): (req: IncomingMessage, res:
       if (error.status >= 500) log.error({ err, method: req.method, path }, 'API call failed');
       const headers: Record<string, string> = {};
       if ('allow' in error && typeof error.allow === 'string') headers.allow = error.allow;
-      // An unread body stays on the connection; close it rather than parse it as the next request.
-      if (error.status === 413) headers.connection = 'close';
+      // An unread body stays on the connection (a caller without a token, a 413): answer, close, and read no
+      // more of it. Node would otherwise read and discard the whole body, however large, after the answer.
+      if (!req.complete) {
+        headers.connection = 'close';
+        res.once('finish', () => {
+          req.socket.pause();
+          setTimeout(() => req.socket.destroy(), 1_000).unref();
+        });
+      }
       if (!res.headersSent) sendError(res, error, headers);
       else res.destroy();
     }

@@ -298,6 +298,11 @@ export class TunnelClient extends EventEmitter {
     slot.session = null;
     if (this.stopped) return;
     if (error) this.lastError = error.message;
+    // A connection retired for idleness closing is the expected end of its GOAWAY, not a loss.
+    if (slot.index !== 0 && !this.slots.includes(slot)) {
+      this.log.debug({ connection: slot.index, code: (error as TunnelError | undefined)?.code }, 'retired tunnel connection closed');
+      return;
+    }
     this.log.warn({ connection: slot.index, code: (error as TunnelError | undefined)?.code, reason: error?.message }, 'tunnel connection lost');
     if (!this.connected) this.emit('down', error);
     if (slot.index === 0 || this.slots.includes(slot)) {

@@ -21,6 +21,11 @@ export const PROTOCOL_VERSION = 1;
 const NONCE_SIZE = 32;
 const MAC_SIZE = 32;
 const MAX_HELLO_PAYLOAD = 4096;
+/**
+ * Bytes a peer may send before the handshake ends: a hello and a mac fit many times over, and an initiator
+ * waits for RESULT before its first frame. More is an unauthenticated peer filling this end's memory.
+ */
+const MAX_UNREAD_BYTES = 64 * 1024;
 const SERVER_LABEL = Buffer.from('OVT1 server', 'latin1');
 const CLIENT_LABEL = Buffer.from('OVT1 client', 'latin1');
 
@@ -52,6 +57,10 @@ class ExactReader {
   private readonly onData = (chunk: Buffer) => {
     this.buffered.push(chunk);
     this.length += chunk.length;
+    if (this.length > MAX_UNREAD_BYTES) {
+      this.fail(new TunnelError(TunnelErrorCode.HANDSHAKE, `peer sent more than ${MAX_UNREAD_BYTES} bytes during the handshake`));
+      return;
+    }
     if (this.waiter && this.length >= this.want) this.wake();
   };
 

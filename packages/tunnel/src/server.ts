@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, Server as TlsServer, type TlsOptions } from 'node:tls';
-import { ignoreError, monotonicNow, silentLogger, type Clock, type Logger } from '@overlay/common';
+import { SourceSlots, ignoreError, monotonicNow, silentLogger, sourceKey, type Clock, type Logger } from '@overlay/common';
 import { TunnelError } from './errors.js';
 import { acceptorHandshake } from './handshake.js';
 import { resolveSessionOptions, type SessionOptions } from './options.js';
@@ -19,10 +19,15 @@ export interface TunnelServerOptions {
   /** Serve the tunnel over TLS with these options (cert, key, ca, requestCert …). */
   tls?: TlsOptions;
   session?: Partial<SessionOptions>;
-  /** A connection must finish the handshake within this many ms. */
+  /** A connection must finish the whole handshake within this many ms (bytes arriving do not extend it). */
   handshakeTimeoutMs?: number;
-  /** Connections allowed in the handshake at once; more are closed at accept. */
+  /**
+   * Connections in the handshake at once, all sources together (default 256). A newcomer is always let in:
+   * when full, the oldest handshake of the source holding the most is dropped (SourceSlots).
+   */
   maxPendingHandshakes?: number;
+  /** Handshakes one source address (an IPv6 /64) may hold at once; its newcomer drops its oldest (default 16). */
+  maxPendingHandshakesPerSource?: number;
   /** This back-end's load 0..1, sent to front-ends in every QOS report (origin queue pressure). */
   reportLoad?: () => number;
   log?: Logger;
@@ -46,11 +51,15 @@ export class TunnelServer extends EventEmitter {
   private sessionOptions: SessionOptions;
   private keys: Buffer[];
   private readonly log: Logger;
-  private pending = new Set<Socket>();
   /** One writer per tunnel (front-end id and tunnel id), shared by its connections while any is up. */
   private readonly writers = new Map<string, { writer: TunnelWriter; sessions: number }>();
-  /** Failed handshakes, for metrics. */
+  /** Pre-authentication connections; authenticated sessions are not counted here and always have room. */
+  private readonly pending: SourceSlots<Socket>;
+  private readonly evicted = new WeakSet<Socket>();
+  /** Failed handshakes, for metrics (an evicted one counts once, here, when its socket closes). */
   handshakeFailures = 0;
+  /** Of those, the ones dropped to make room for another source. */
+  private handshakeEvictions = 0;
 
   constructor(options: TunnelServerOptions) {
     super();
@@ -59,6 +68,13 @@ export class TunnelServer extends EventEmitter {
     this.keys = options.keys.map(keyBytes);
     if (this.keys.length === 0) throw new RangeError('tunnel server: at least one pre-shared key');
     this.log = options.log ?? silentLogger;
+    this.pending = new SourceSlots(
+      { maxTotal: options.maxPendingHandshakes ?? 256, maxPerSource: options.maxPendingHandshakesPerSource ?? 16 },
+      (socket) => {
+        this.evicted.add(socket);
+        socket.destroy();
+      },
+    );
     this.server = options.tls
       ? createTlsServer(options.tls, (socket) => this.accept(socket))
       : createServer({ noDelay: true }, (socket) => this.accept(socket));
@@ -81,12 +97,7 @@ export class TunnelServer extends EventEmitter {
 
   private accept(socket: Socket): void {
     const remote = `${socket.remoteAddress}:${socket.remotePort}`;
-    if (this.pending.size >= (this.options.maxPendingHandshakes ?? 256)) {
-      this.log.warn({ remote }, 'too many tunnel handshakes in progress; connection dropped');
-      socket.destroy();
-      return;
-    }
-    this.pending.add(socket);
+    this.pending.admit(sourceKey(socket.remoteAddress), socket);
     socket.on('error', ignoreError);
     acceptorHandshake(socket, {
       keys: this.keys,
@@ -95,7 +106,7 @@ export class TunnelServer extends EventEmitter {
       timeoutMs: this.options.handshakeTimeoutMs ?? 5_000,
     }).then(
       ({ peer, rest }) => {
-        this.pending.delete(socket);
+        this.pending.release(socket);
         if (socket.destroyed) return;
         const log = this.log.child({ peer: peer.id, remote });
         const writer = this.writerFor(`${peer.id}\n${peer.tunnel}`);
@@ -112,9 +123,13 @@ export class TunnelServer extends EventEmitter {
         this.emit('session', session);
       },
       (error: Error) => {
-        this.pending.delete(socket);
+        this.pending.release(socket);
         this.handshakeFailures++;
-        this.log.warn({ remote, code: (error as TunnelError).code, reason: error.message }, 'tunnel handshake failed');
+        // An eviction is this end's choice under pressure, not news of a broken peer: debug, not warn.
+        if (this.evicted.has(socket)) {
+          this.handshakeEvictions++;
+          this.log.debug({ remote }, 'tunnel handshake dropped to make room for another source');
+        } else this.log.warn({ remote, code: (error as TunnelError).code, reason: error.message }, 'tunnel handshake failed');
         socket.end();
         setTimeout(() => socket.destroy(), 1_000).unref();
       },
@@ -130,6 +145,11 @@ export class TunnelServer extends EventEmitter {
     }
     entry.sessions++;
     return entry;
+  }
+
+  /** Handshakes in progress now, and how many were dropped to make room since start (for metrics). */
+  get handshakes(): { pending: number; evicted: number } {
+    return { pending: this.pending.size, evicted: this.handshakeEvictions };
   }
 
   /** New ring weights for every tunnel, now and later (the manager's PUT /v1/rings). */
