@@ -54,7 +54,7 @@ function connectOrigin(exchange: StreamExchange, lease: OriginLease): Promise<Ov
     });
     socket.once('connect', () => {
       stopConnecting();
-      lease.responded();
+      lease.accepted();
       exchange.respond({ status: 200, headers: [[BACKEND_HEADER, gateway.id]], backEnd: gateway.id, origin: origin.id });
       void splice(exchange, socket, origin.id).then((error) => {
         lease.end(gone.aborted ? 'cancelled' : error ? 'error' : 'ok', error?.message);

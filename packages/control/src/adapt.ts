@@ -36,7 +36,8 @@ export function backEndStateFrom(state: ManagerState, self: { id: string }): Bac
     if (!site.backEnds.includes(self.id)) continue;
     sites[name] = { mode: site.mode, origins: site.origins, routes: site.routes };
   }
-  return { sites, rings: { weights: [...state.rings.weights] } };
+  const originShares = state.backEnds[self.id]?.originShares;
+  return { sites, rings: { weights: [...state.rings.weights] }, ...(originShares ? { originShares } : {}) };
 }
 
 /** The redirector's own part: zones it serves and where clients are (from its config), and answer tuning. */

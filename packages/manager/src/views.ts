@@ -34,7 +34,7 @@ export function prioritiesInForce(record: SiteRecord): Required<PriorityRules> {
 }
 
 /** Configured gateways first, then the ones the capacity reaction added. */
-function effective(record: SiteRecord, kind: GatewayKind): string[] {
+export function effectiveGateways(record: SiteRecord, kind: GatewayKind): string[] {
   const configured = record.body[kind];
   return [...configured, ...record.auto[kind].filter((id) => !configured.includes(id))];
 }
@@ -43,8 +43,8 @@ function siteState(record: SiteRecord): SiteState {
   const { qosTarget, listen, ...body } = record.body;
   return {
     ...body,
-    frontEnds: effective(record, 'frontEnds'),
-    backEnds: effective(record, 'backEnds'),
+    frontEnds: effectiveGateways(record, 'frontEnds'),
+    backEnds: effectiveGateways(record, 'backEnds'),
     ...(listen === undefined ? {} : { listen }),
     ...(qosTarget === undefined ? {} : { qosTarget }),
     priorities: prioritiesInForce(record),
@@ -56,9 +56,10 @@ export function siteView(record: SiteRecord) {
   return { ...record.body, priorities: prioritiesInForce(record), autoAssigned: { frontEnds: record.auto.frontEnds, backEnds: record.auto.backEnds } };
 }
 
-function gatewayState(kind: GatewayKind, id: string, record: GatewayRecord, runtime: GatewayRuntime): GatewayState {
+function gatewayState(kind: GatewayKind, id: string, record: GatewayRecord, runtime: GatewayRuntime, shares?: Record<string, number>): GatewayState {
   const live = runtime.get(kind, id);
   return {
+    ...(shares === undefined ? {} : { originShares: shares }),
     ...(record.pop === undefined ? {} : { pop: record.pop }),
     addresses: record.addresses,
     healthy: runtime.isHealthy(kind, id),
@@ -73,7 +74,7 @@ function gatewayState(kind: GatewayKind, id: string, record: GatewayRecord, runt
 export function gatewaysView(kind: GatewayKind, durable: DurableState, runtime: GatewayRuntime) {
   const sitesOf = new Map<string, string[]>();
   for (const [name, record] of durable.sites) {
-    for (const id of effective(record, kind)) sitesOf.set(id, [...(sitesOf.get(id) ?? []), name]);
+    for (const id of effectiveGateways(record, kind)) sitesOf.set(id, [...(sitesOf.get(id) ?? []), name]);
   }
   const view: Record<string, GatewayState & { connected: boolean; sites: string[]; origins?: unknown[] }> = {};
   for (const [id, record] of durable.gateways[kind]) {
@@ -89,9 +90,12 @@ export function gatewaysView(kind: GatewayKind, durable: DurableState, runtime: 
 }
 
 /** The state every subscriber gets (docs/manager.md "Feed protocol"). */
-export function buildState(version: number, role: ManagerRole, durable: DurableState, runtime: GatewayRuntime): ManagerState {
+export function buildState(
+  version: number, role: ManagerRole, durable: DurableState, runtime: GatewayRuntime,
+  originShares: ReadonlyMap<string, Record<string, number>> = new Map(),
+): ManagerState {
   const gateways = (kind: GatewayKind) =>
-    Object.fromEntries([...durable.gateways[kind]].map(([id, record]) => [id, gatewayState(kind, id, record, runtime)]));
+    Object.fromEntries([...durable.gateways[kind]].map(([id, record]) => [id, gatewayState(kind, id, record, runtime, kind === 'backEnds' ? originShares.get(id) : undefined)]));
   return {
     version,
     role,
