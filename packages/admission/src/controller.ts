@@ -19,7 +19,9 @@ export type AdjustReason =
   /** Latency inside the band's upper part and nothing queued: one less. */
   | 'idle-latency'
   /** The last increase did not raise completed requests/s: undone, increases held. */
-  | 'goodput-plateau';
+  | 'goodput-plateau'
+  /** The ceiling (this gateway's share of an origin budget split across back-ends) fell below the limit. */
+  | 'share';
 
 export interface LimitAdjustment {
   from: number;
@@ -79,6 +81,8 @@ export class LimitController implements LimitControl {
   private windowIndex = 0;
   private holdUntilWindow = -1;
   private pendingIncrease: PendingIncrease | undefined;
+  /** Highest limit allowed from outside (a share of a budget split across gateways); Infinity when none. */
+  private ceiling = Infinity;
 
   /** The open window (or, while probing, the probe's samples). */
   private readonly latencies: LatencyWindow;
@@ -87,6 +91,8 @@ export class LimitController implements LimitControl {
   private failed = 0;
   private bytes = 0;
   private queuedSeen = false;
+  /** Most requests in flight at any completion of the open window. */
+  private peakInFlight = 0;
   /** When the origin last had nothing left in flight or queued, ms; undefined while busy. */
   private idleSince: number | undefined;
 
@@ -103,14 +109,26 @@ export class LimitController implements LimitControl {
     this.random = deps.random ?? Math.random;
     this.onAdjust = deps.onAdjust;
     this.latencies = new LatencyWindow(Math.max(this.options.maxWindowSamples, this.options.probeSamples));
-    // The first baseline is measured before anything else, so start as a probe.
-    this.current = this.options.probeLimit;
+    // The first baseline is measured before anything else, so start as a probe (when probing at all).
+    this.current = this.options.probing ? this.options.probeLimit : this.options.initialLimit;
     this.resumeLimit = this.options.initialLimit;
     this.probeStartedAt = this.windowStartedAt = this.now();
+    if (!this.options.probing) this.phase = 'adapting';
   }
 
   get limit(): number {
     return this.current;
+  }
+
+  /**
+   * Keeps the law inside `ceiling` (this gateway's share of an origin's budget): the limit never rises
+   * above it and drops to it at once when it falls. The result may go below minLimit (a share of 0 or 1).
+   */
+  setCeiling(ceiling: number): void {
+    if (!(ceiling >= 0)) throw new RangeError('ceiling: a number of at least 0');
+    this.ceiling = ceiling;
+    this.resumeLimit = Math.min(this.resumeLimit, this.top());
+    if (this.current > this.top()) this.set(this.current, 'share', this.now());
   }
 
   get snapshot(): ControllerSnapshot {
@@ -135,9 +153,19 @@ export class LimitController implements LimitControl {
     }
     this.bytes += sample.bytes;
     if (context.queued > 0) this.queuedSeen = true;
+    this.peakInFlight = Math.max(this.peakInFlight, context.inFlight);
     if (now - this.windowStartedAt < this.options.windowMs || this.succeeded + this.failed < this.options.minSamples) return;
-    if (now >= this.nextProbeAt || this.windowsAtMin >= this.options.probeAfterMinWindows) this.startProbe(now);
+    if (this.options.probing && (this.windowsAtMin >= this.options.probeAfterMinWindows || this.probeDue(now))) this.startProbe(now);
     else this.closeWindow(now);
+  }
+
+  /**
+   * A periodic probe waits while work is queued (probing a loaded origin at probeLimit would starve it),
+   * but not past probeMaxDeferMs; meanwhile any faster window still lowers the baseline.
+   */
+  private probeDue(now: number): boolean {
+    if (now < this.nextProbeAt) return false;
+    return !this.queuedSeen || now >= this.nextProbeAt + this.options.probeMaxDeferMs;
   }
 
   private probeSample(sample: Sample, context: SampleContext, now: number): void {
@@ -175,7 +203,7 @@ export class LimitController implements LimitControl {
     const sampleMs = this.latencies.percentile(this.options.percentile);
     const goodputPerSec = this.succeeded / seconds;
     this.last = { sampleMs, goodputPerSec, bytesPerSec: this.bytes / seconds };
-    const decision = this.decide(sampleMs, this.failed / (this.succeeded + this.failed), goodputPerSec, this.queuedSeen);
+    const decision = this.decide(sampleMs, this.failed / (this.succeeded + this.failed), goodputPerSec, this.queuedSeen, this.peakInFlight);
     this.windowIndex++;
     this.resetWindow(now);
     if (decision) this.set(decision[0], decision[1], now);
@@ -187,8 +215,9 @@ export class LimitController implements LimitControl {
     errorRatio: number,
     goodputPerSec: number,
     saturated: boolean,
+    peakInFlight: number,
   ): [number, AdjustReason] | undefined {
-    const { tolerance, growthTolerance, decreaseFloor, maxErrorRatio, goodputGain, holdWindows, maxLimit } = this.options;
+    const { tolerance, growthTolerance, decreaseFloor, maxErrorRatio, goodputGain, holdWindows } = this.options;
     const limit = this.current;
     const pending = this.pendingIncrease;
     this.pendingIncrease = undefined;
@@ -207,18 +236,26 @@ export class LimitController implements LimitControl {
       }
     }
 
+    // Latency measured at a small fraction of the limit says nothing about the limit (slow requests on a
+    // quiet origin): only a window that used at least half of it may lower it for latency.
+    const limitTested = saturated || peakInFlight * 2 >= limit;
     const gradient = (baselineMs * tolerance) / sampleMs;
-    if (gradient < 1) return [shrink(limit, Math.max(decreaseFloor, gradient)), 'congested'];
+    if (gradient < 1) return limitTested ? [shrink(limit, Math.max(decreaseFloor, gradient)), 'congested'] : undefined;
     if (sampleMs <= baselineMs * growthTolerance) {
-      if (!saturated || this.windowIndex < this.holdUntilWindow || limit >= maxLimit) return undefined;
+      if (!saturated || this.windowIndex < this.holdUntilWindow || limit >= this.top()) return undefined;
       this.pendingIncrease = { from: limit, goodputBefore: goodputPerSec };
       return [limit + Math.ceil(Math.sqrt(limit)), 'grow'];
     }
-    return saturated ? undefined : [limit - 1, 'idle-latency'];
+    return saturated || !limitTested ? undefined : [limit - 1, 'idle-latency'];
+  }
+
+  /** The highest limit the law may set: maxLimit, or the ceiling when lower. */
+  private top(): number {
+    return Math.min(this.options.maxLimit, this.ceiling);
   }
 
   private set(limit: number, reason: AdjustReason, at: number): void {
-    const to = Math.min(this.options.maxLimit, Math.max(this.options.minLimit, Math.round(limit)));
+    const to = Math.min(this.top(), Math.max(this.options.minLimit, Math.round(limit)));
     if (to === this.current) return;
     const from = this.current;
     this.current = to;
@@ -232,6 +269,7 @@ export class LimitController implements LimitControl {
     this.failed = 0;
     this.bytes = 0;
     this.queuedSeen = false;
+    this.peakInFlight = 0;
   }
 }
 

@@ -46,6 +46,13 @@ export interface LimitControllerOptions {
   probeJitter: number;
   /** Consecutive windows at minLimit that trigger an early probe (the baseline may be stale), windows. */
   probeAfterMinWindows: number;
+  /**
+   * Measure the baseline with probes at probeLimit. Off for long-lived connections (TCP sites): none
+   * completes during a probe, so the baseline is the fastest window's accept latency instead.
+   */
+  probing: boolean;
+  /** Longest a due probe waits while work is queued (a probe at probeLimit would starve a loaded origin), ms. */
+  probeMaxDeferMs: number;
 }
 
 export const defaultLimitControllerOptions: Readonly<LimitControllerOptions> = Object.freeze({
@@ -68,6 +75,8 @@ export const defaultLimitControllerOptions: Readonly<LimitControllerOptions> = O
   probeIntervalMs: 60_000,
   probeJitter: 0.25,
   probeAfterMinWindows: 5,
+  probeMaxDeferMs: 300_000,
+  probing: true,
 });
 
 /** The FIFO queue in front of a site's origins (SiteQueue). */
@@ -143,6 +152,7 @@ export function verifyLimitControllerOptions(o: LimitControllerOptions): void {
   positive('probeIntervalMs', o.probeIntervalMs);
   fraction('probeJitter', o.probeJitter);
   positiveInteger('probeAfterMinWindows', o.probeAfterMinWindows);
+  positiveInteger('probeMaxDeferMs', o.probeMaxDeferMs, 0);
 }
 
 export function verifySiteQueueOptions(o: SiteQueueOptions): void {

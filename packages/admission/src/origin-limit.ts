@@ -16,6 +16,8 @@ export interface OriginWaiters {
  */
 export class OriginLimit {
   private running = 0;
+  /** This gateway's share of the origin's budget (split across back-ends); Infinity when not budgeted. */
+  private share = Infinity;
   /** Queues that may use this origin; bounded by the configured routes that name it. */
   private readonly queues = new Set<OriginWaiters>();
 
@@ -24,8 +26,25 @@ export class OriginLimit {
     readonly control: LimitControl = new LimitController(),
   ) {}
 
+  /** The control's limit, never above this gateway's share of the origin's budget (may be 0). */
   get limit(): number {
-    return this.control.limit;
+    return Math.min(this.control.limit, this.share);
+  }
+
+  get ceiling(): number {
+    return this.share;
+  }
+
+  /**
+   * Caps the limit at `share` (Infinity lifts the cap). Lowering it cancels nothing, as any decrease;
+   * raising it hands the new slots to waiters at once.
+   */
+  setCeiling(share: number): void {
+    if (!(share >= 0)) throw new RangeError(`origin ${this.id}: ceiling must be a number of at least 0`);
+    const raised = share > this.share;
+    this.share = share;
+    this.control.setCeiling?.(share);
+    if (raised) this.wake();
   }
 
   get inFlight(): number {
@@ -34,7 +53,14 @@ export class OriginLimit {
 
   /** True while another request may be sent now. */
   get available(): boolean {
-    return this.running < this.control.limit;
+    return this.running < this.limit;
+  }
+
+  /** Work waiting for this origin in the attached queues. */
+  get waiting(): number {
+    let total = 0;
+    for (const queue of this.queues) total += queue.length;
+    return total;
   }
 
   /** Takes a slot if one is free; false otherwise (the caller queues). */
@@ -48,11 +74,20 @@ export class OriginLimit {
    * Returns a slot, feeds its measurement to the limit control, then lets the attached queues take the
    * free slots. `queued`: work waiting for this origin, by default what the attached queues hold.
    */
-  release(sample: Sample, queued = this.waiting()): void {
+  release(sample: Sample | undefined, queued = this.waiting): void {
     if (this.running === 0) throw new Error(`origin ${this.id}: release without acquire`);
     const inFlight = this.running;
     this.running--;
-    this.control.onSample(sample, { inFlight, queued });
+    if (sample) this.control.onSample(sample, { inFlight, queued });
+    this.wake();
+  }
+
+  /**
+   * Feeds a measurement while the slot stays taken: a long-lived TCP connection is judged by how fast the
+   * origin accepted it, with the connections open as the concurrency (release it later without a sample).
+   */
+  observe(sample: Sample): void {
+    this.control.onSample(sample, { inFlight: this.running, queued: this.waiting });
     this.wake();
   }
 
@@ -62,12 +97,6 @@ export class OriginLimit {
 
   detach(queue: OriginWaiters): void {
     this.queues.delete(queue);
-  }
-
-  private waiting(): number {
-    let total = 0;
-    for (const queue of this.queues) total += queue.length;
-    return total;
   }
 
   /** Every attached queue gets a turn; the first one rotates so no queue always goes first. */

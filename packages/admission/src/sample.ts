@@ -21,6 +21,8 @@ export interface LimitControl {
   /** Current limit, an integer of at least 1. */
   readonly limit: number;
   onSample(sample: Sample, context: SampleContext): void;
+  /** Keeps the law at or below `ceiling` (a share of a budget split across gateways), when it can. */
+  setCeiling?(ceiling: number): void;
 }
 
 /** A limit that only changes when told to (operator-configured origins, tests). */

@@ -17,8 +17,11 @@ export interface Grant {
   readonly origin: OriginLimit;
   /** Time spent in the queue, ms (0 when a slot was free on arrival). */
   readonly waitedMs: number;
-  /** Returns the slot with what was measured; calls after the first do nothing. */
-  release(sample: Sample): void;
+  /**
+   * Returns the slot with what was measured (no sample: it was already fed with `origin.observe`, as for
+   * a long-lived TCP connection); calls after the first do nothing.
+   */
+  release(sample?: Sample): void;
 }
 
 export interface SubmitOptions {

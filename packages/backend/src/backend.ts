@@ -38,6 +38,10 @@ export interface OriginStatus {
   reason: string;
   inFlight: number;
   limit: number;
+  /** Requests waiting for this origin in the queues (demand = inFlight + waiting, for budget splits). */
+  waiting: number;
+  /** This back-end's share of the origin's budget, when it has one. */
+  share?: number;
   /** Adaptive limits only: unloaded latency as measured, ms. */
   baselineMs?: number;
 }
@@ -201,7 +205,9 @@ export async function startBackEnd(input: BackEndConfigInput, options: BackEndOp
           reason: healthStatus?.reason ?? 'initial',
           inFlight: origin.limit.inFlight,
           limit: origin.limit.limit,
+          waiting: origin.limit.waiting,
         };
+        if (Number.isFinite(origin.limit.ceiling)) entry.share = origin.limit.ceiling;
         const baselineMs = origin.controllerSnapshot?.baselineMs;
         if (baselineMs !== undefined) entry.baselineMs = baselineMs;
         return entry;
@@ -216,6 +222,7 @@ export async function startBackEnd(input: BackEndConfigInput, options: BackEndOp
     // A part the update leaves out stays as it is (a manager pushes sites, not the file's tunables).
     const current: BackEndStateInput = { sites: state.sites, limits: state.limits, queue: state.queue, health: state.health, pool: state.pool };
     if (state.rings) current.rings = state.rings;
+    if (state.originShares) current.originShares = state.originShares;
     apply(parseBackEndState({ ...current, ...next }));
   }
 

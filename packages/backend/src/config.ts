@@ -31,6 +31,11 @@ const originSchema = z
     weight: z.number().positive().finite().optional(),
     /** Primaries get all the work until every one is saturated or down (seed 001). */
     primary: z.boolean().optional(),
+    /**
+     * The origin's own concurrency budget, requests, shared by every back-end serving it: a manager splits
+     * it (`originShares`); without one this back-end keeps within all of it. docs/admission.md.
+     */
+    maxConcurrency: z.number().int().min(1).max(65_535).optional(),
   })
   .transform((origin) => ({ ...origin, id: origin.id ?? defaultOriginId(origin.url) }));
 
@@ -141,6 +146,11 @@ export const backEndStateSchema = z
     queue: queueSchema.prefault({}),
     health: healthSchema.prefault({}),
     pool: poolSchema.prefault({}),
+    /**
+     * This back-end's share of each budgeted origin's `maxConcurrency`, by origin URL, as the manager split
+     * it (0: wait for a share). An origin with a budget but no share here keeps within its whole budget.
+     */
+    originShares: z.record(z.string().max(2048), z.number().int().min(0).max(65_535)).optional(),
     /** Blender weight per priority ring 0..4 for response bytes, bytes per round per ready stream. */
     rings: z.strictObject({ weights: z.array(z.number().positive().finite()).length(5) }).optional(),
   })

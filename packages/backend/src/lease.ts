@@ -20,6 +20,8 @@ export class OriginLease {
   /** The origin answered 503: alive, but saying it is overloaded (a failed sample, a passive failure). */
   private overloaded = false;
   private ended = false;
+  /** The sample went to the limit control when the connection was accepted (long-lived TCP). */
+  private observed = false;
 
   constructor(
     private readonly grant: Grant,
@@ -41,6 +43,17 @@ export class OriginLease {
   }
 
   /**
+   * A long-lived TCP connection came up: the limit control is fed its accept latency now, with the
+   * connections open as the concurrency; the slot stays held until `end`.
+   */
+  accepted(): void {
+    if (this.headAt !== undefined) return;
+    this.responded();
+    this.observed = true;
+    this.origin.limit.observe({ latencyMs: (this.headAt ?? this.sentAt) - this.sentAt, ok: true, bytes: 0 });
+  }
+
+  /**
    * Returns the slot. `ok` and `cancelled` (the front-end left: no verdict on the origin) count as good
    * samples; `error` (connect failure, reset) and `timeout` as failures, as does a 503 answer.
    */
@@ -49,7 +62,7 @@ export class OriginLease {
     this.ended = true;
     const latencyMs = (this.headAt ?? performance.now()) - this.sentAt;
     const ok = (outcome === 'ok' || outcome === 'cancelled') && !this.overloaded;
-    this.grant.release({ latencyMs, ok, bytes: this.bytes });
+    this.grant.release(this.observed ? undefined : { latencyMs, ok, bytes: this.bytes });
     this.untrack();
     if (this.headAt === undefined) {
       this.health.requestEnded(this.origin.id, outcome, detail);

@@ -8,10 +8,13 @@ import { controllerOptions, type LimitsConfig } from './config.js';
 export class ReplaceableLimit implements LimitControl {
   private inner: LimitControl;
   private config: string;
+  private ceiling = Infinity;
 
+  /** `longLived`: TCP origins, whose connections are judged by accept latency without probes. */
   constructor(
     limits: LimitsConfig,
     private readonly onAdjust: (adjustment: LimitAdjustment) => void,
+    private readonly longLived = false,
   ) {
     this.inner = this.build(limits);
     this.config = JSON.stringify(limits);
@@ -25,12 +28,19 @@ export class ReplaceableLimit implements LimitControl {
     this.inner.onSample(sample, context);
   }
 
+  /** This back-end's share of the origin's budget; a replaced law starts inside it too. */
+  setCeiling(ceiling: number): void {
+    this.ceiling = ceiling;
+    this.inner.setCeiling?.(ceiling);
+  }
+
   /** A new law when the limits config changed (an adaptive one starts over with a probe); true if replaced. */
   apply(limits: LimitsConfig): boolean {
     const config = JSON.stringify(limits);
     if (config === this.config) return false;
     this.config = config;
     this.inner = this.build(limits);
+    this.inner.setCeiling?.(this.ceiling);
     return true;
   }
 
@@ -41,6 +51,7 @@ export class ReplaceableLimit implements LimitControl {
 
   private build(limits: LimitsConfig): LimitControl {
     if (!limits.adaptive) return new StaticLimit(limits.initial);
-    return new LimitController(controllerOptions(limits), { onAdjust: this.onAdjust });
+    const options = controllerOptions(limits);
+    return new LimitController(this.longLived ? { ...options, probing: false } : options, { onAdjust: this.onAdjust });
   }
 }

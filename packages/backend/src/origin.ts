@@ -39,7 +39,7 @@ export class OriginRuntime {
     this.host = this.url.hostname.replace(/^\[(.*)\]$/, '$1');
     this.port = Number(this.url.port || (this.url.protocol === 'https:' ? 443 : 80));
     this.hostHeader = this.url.host;
-    this.control = new ReplaceableLimit(limits, (adjustment) => context.onAdjust(id, adjustment));
+    this.control = new ReplaceableLimit(limits, (adjustment) => context.onAdjust(id, adjustment), this.kind === 'tcp');
     this.limit = new OriginLimit(id, this.control);
     this.applyPool(pool, limits.max);
   }

@@ -1,15 +1,37 @@
 import type { LimitAdjustment, OriginLimit } from '@overlay/admission';
-import type { BackEndState } from './config.js';
+import type { BackEndState, OriginConfig } from './config.js';
 import { OriginRuntime } from './origin.js';
 
 /** Every origin id the state names, with its URL (the schema guarantees one URL per id). */
 export function originsOf(state: BackEndState): Map<string, string> {
   const urls = new Map<string, string>();
-  for (const site of Object.values(state.sites)) {
-    for (const origin of site.origins) urls.set(origin.id, origin.url);
-    for (const route of site.routes) for (const origin of route.origins) urls.set(origin.id, origin.url);
-  }
+  for (const origin of originSpecs(state)) urls.set(origin.id, origin.url);
   return urls;
+}
+
+function* originSpecs(state: BackEndState): Iterable<OriginConfig> {
+  for (const site of Object.values(state.sites)) {
+    yield* site.origins;
+    for (const route of site.routes) yield* route.origins;
+  }
+}
+
+/**
+ * The most requests this back-end may have in service at each origin, by URL: its share of the origin's
+ * budget when the manager split one, else the whole budget (the smallest a list names); Infinity when
+ * the origin has none.
+ */
+export function ceilingsOf(state: BackEndState): Map<string, number> {
+  const ceilings = new Map<string, number>();
+  for (const origin of originSpecs(state)) {
+    if (origin.maxConcurrency === undefined) continue;
+    ceilings.set(origin.url, Math.min(ceilings.get(origin.url) ?? Infinity, origin.maxConcurrency));
+  }
+  for (const [url, budget] of ceilings) {
+    const share = state.originShares?.[url];
+    if (share !== undefined) ceilings.set(url, Math.min(share, budget));
+  }
+  return ceilings;
 }
 
 export interface OriginRegistryContext {
@@ -33,6 +55,7 @@ export class OriginRegistry {
   /** Brings the set in line with `state`; returns the ids that are new (or have a new URL). */
   apply(state: BackEndState): string[] {
     const wanted = originsOf(state);
+    const ceilings = ceilingsOf(state);
     const added: string[] = [];
     for (const [id, runtime] of this.byId) {
       if (wanted.get(id) !== runtime.source) this.retire(id, runtime);
@@ -41,9 +64,11 @@ export class OriginRegistry {
       const existing = this.byId.get(id);
       if (existing) {
         existing.apply(state.limits, state.pool);
+        existing.limit.setCeiling(ceilings.get(url) ?? Infinity);
         continue;
       }
       const runtime = new OriginRuntime(id, url, state.limits, state.pool, this.context);
+      runtime.limit.setCeiling(ceilings.get(url) ?? Infinity);
       this.byId.set(id, runtime);
       this.byLimit.set(runtime.limit, runtime);
       added.push(id);

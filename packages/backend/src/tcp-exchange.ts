@@ -61,7 +61,7 @@ function connectOrigin(exchange: StreamExchange, lease: OriginLease, preamble?: 
     socket.once('connect', () => {
       stopConnecting();
       if (preamble) socket.write(preamble(socket));
-      lease.responded();
+      lease.accepted();
       exchange.respond({ status: 200, headers: [[BACKEND_HEADER, gateway.id]], backEnd: gateway.id, origin: origin.id });
       splice(exchange, socket, origin.id, (error) => {
         lease.end(gone.aborted ? 'cancelled' : error ? 'error' : 'ok', error?.message);

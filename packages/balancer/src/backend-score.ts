@@ -11,9 +11,14 @@ export interface BackendRoute {
   rttMs?: number;
   /** RTT mean deviation, ms. */
   jitterMs?: number;
+  /**
+   * The latest RTT sample, ms. When it is below the smoothed `rttMs` the route has recovered from a
+   * congestion the smoothed value (and its jitter) still remembers: the score trusts the sample.
+   */
+  rttRecentMs?: number;
   /** Fraction of packets lost or retransmitted, 0..1; undefined where the kernel does not tell. */
   lossRate?: number;
-  /** Requests or streams this front-end has in flight on the route. */
+  /** Requests or streams this front-end has in flight on the route: assigned, not yet answered. */
   inFlight: number;
   /** High-water mark of in-flight work: at or above it the route takes nothing new (seed 001 Fig. 6). */
   highWater: number;
@@ -58,9 +63,20 @@ function isDegraded(route: BackendRoute, options: BackendSelectorOptions): boole
 }
 
 /**
+ * The delay a route's next request should expect, ms: RTT plus weighted jitter, where a latest sample below
+ * the smoothed RTT (a route out of congestion) replaces the RTT and scales the jitter down by as much, so
+ * old congestion is forgotten at the first sample that shows it is over.
+ */
+function expectedDelay(rtt: number, jitter: number, recent: number | undefined, options: BackendSelectorOptions): number {
+  const recovered = recent !== undefined && isKnown(recent) && recent < rtt;
+  const ratio = recovered && rtt > 0 ? recent / rtt : 1;
+  return Math.max(recovered ? recent : rtt, options.rttFloorMs) + options.jitterWeight * jitter * ratio;
+}
+
+/**
  * Scores every route (docs/balancing.md has the formula):
- *   score = (max(rtt, rttFloor) + jitterWeight·jitter) × (1 + lossWeight·loss)
- *           × (1 + loadWeight·inFlight/highWater + peerLoadWeight·peerLoad)
+ *   score = delay × (1 + lossWeight·loss) × (1 + peerLoadWeight·peerLoad) × (1 + loadWeight·inFlight)
+ * i.e. the cost of one more request behind the ones already assigned to the route and not yet answered.
  * Unmeasured rtt, jitter, loss and peer load take the mean of the usable routes that measured them.
  */
 export function evaluateRoutes<R extends BackendRoute>(
@@ -83,9 +99,8 @@ export function evaluateRoutes<R extends BackendRoute>(
     const jitter = isKnown(route.jitterMs) ? route.jitterMs : fill.jitterMs;
     const loss = clampFraction(isKnown(route.lossRate) ? route.lossRate : fill.lossRate);
     const peerLoad = clampFraction(isKnown(route.peerLoad) ? route.peerLoad : fill.peerLoad);
-    const occupancy = clampFraction(route.inFlight / route.highWater);
-    const delay = Math.max(rtt, options.rttFloorMs) + options.jitterWeight * jitter;
-    const score = delay * (1 + options.lossWeight * loss) * (1 + options.loadWeight * occupancy + options.peerLoadWeight * peerLoad);
+    const delay = expectedDelay(rtt, jitter, route.rttRecentMs, options);
+    const score = delay * (1 + options.lossWeight * loss) * (1 + options.peerLoadWeight * peerLoad) * (1 + options.loadWeight * Math.max(0, route.inFlight));
     return { route, verdict: isDegraded(route, options) ? 'degraded' : 'acceptable', score };
   });
 }

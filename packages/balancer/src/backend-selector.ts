@@ -2,8 +2,6 @@ import { evaluateRoutes, exclusion, type BackendRoute, type RouteEvaluation } fr
 import { defaultBackendSelectorOptions, verifyBackendSelectorOptions, type BackendSelectorOptions } from './options.js';
 
 export interface BackendSelectorInit {
-  /** Uniform in [0, 1); injected so tests are deterministic. */
-  random?: () => number;
   options?: Partial<BackendSelectorOptions>;
 }
 
@@ -12,14 +10,17 @@ const NOTHING_EXCLUDED: ReadonlySet<string> = new Set();
 /**
  * The front-end's choice of back-end route per request (seed 001): routes that are down, unhealthy or at
  * their high-water mark are out; acceptable routes are preferred over degraded ones; among the routes
- * whose score is within `tolerance` of the best, one is drawn at random with probability proportional to
- * 1/score, so several routes carry work at once and a worse one carries less.
+ * whose score is within `tolerance` of the best, the one with the fewest requests in flight wins (ties
+ * in turn). The score grows with every request assigned and not yet answered, so the choice needs no
+ * randomness: equal routes under concurrent load stay within one request of each other, whatever the
+ * timing, and a worse route joins in as soon as the better one's queue makes them near.
  *
  * `routes` is read on every choice, so the selector always sees the tunnels' latest QoS and load.
  */
 export class BackendSelector<R extends BackendRoute = BackendRoute> {
   readonly options: Readonly<BackendSelectorOptions>;
-  private readonly random: () => number;
+  /** The route picked last, so ties go round in listing order. */
+  private lastId: string | undefined;
 
   constructor(
     private readonly routes: () => Iterable<R>,
@@ -27,7 +28,6 @@ export class BackendSelector<R extends BackendRoute = BackendRoute> {
   ) {
     this.options = Object.freeze({ ...defaultBackendSelectorOptions, ...init.options });
     verifyBackendSelectorOptions(this.options);
-    this.random = init.random ?? Math.random;
   }
 
   /** The route for a new request, or undefined when every route is out. */
@@ -55,17 +55,13 @@ export class BackendSelector<R extends BackendRoute = BackendRoute> {
     const tier = acceptable.length > 0 ? acceptable : evaluations.filter((evaluation) => evaluation.verdict === 'degraded');
     if (tier.length === 0) return undefined;
     const best = Math.min(...tier.map((evaluation) => evaluation.score));
-    const near = tier.filter((evaluation) => evaluation.score <= best * (1 + this.options.tolerance));
-    return this.drawInverseToScore(near).route;
-  }
-
-  private drawInverseToScore(near: Array<RouteEvaluation<R>>): RouteEvaluation<R> {
-    const total = near.reduce((sum, evaluation) => sum + 1 / evaluation.score, 0);
-    let target = this.random() * total;
-    for (const evaluation of near) {
-      target -= 1 / evaluation.score;
-      if (target < 0) return evaluation;
-    }
-    return near[near.length - 1];
+    const near = tier.filter((evaluation) => evaluation.score <= best * (1 + this.options.tolerance)).map((evaluation) => evaluation.route);
+    const fewest = Math.min(...near.map((route) => route.inFlight));
+    const least = near.filter((route) => route.inFlight === fewest).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    // Round-robin in id order: the first tied route after the one picked last.
+    const last = this.lastId;
+    const chosen = (last === undefined ? undefined : least.find((route) => route.id > last)) ?? least[0];
+    this.lastId = chosen.id;
+    return chosen;
   }
 }

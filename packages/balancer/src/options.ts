@@ -56,11 +56,11 @@ export interface BackendSelectorOptions {
   jitterWeight: number;
   /** Score multiplier per unit of loss rate: score × (1 + lossWeight × loss); 20 doubles it at 5 % loss. */
   lossWeight: number;
-  /** Score multiplier per unit of local fill (inFlight / highWater). */
+  /** Score multiplier per request in flight on the route: score × (1 + loadWeight × inFlight). */
   loadWeight: number;
   /** Score multiplier per unit of the load the back-end reports for itself (0..1). */
   peerLoadWeight: number;
-  /** Routes whose score is within this fraction of the best share the work, dimensionless (0.25 = 25 %). */
+  /** Routes whose score is within this fraction of the best share the work (least in flight first), dimensionless (0.25 = 25 %). */
   tolerance: number;
   /** A route losing more than this fraction of packets is degraded: used only when no route is acceptable. */
   acceptableLossRate: number;

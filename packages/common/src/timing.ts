@@ -10,6 +10,7 @@ export const monotonicNow: Clock = () => performance.now();
 export class SmoothedValue {
   private smoothed: number | undefined;
   private deviation = 0;
+  private latest: number | undefined;
 
   constructor(
     private readonly alpha = 1 / 8,
@@ -17,6 +18,7 @@ export class SmoothedValue {
   ) {}
 
   add(sample: number): void {
+    this.latest = sample;
     if (this.smoothed === undefined) {
       this.smoothed = sample;
       this.deviation = sample / 2;
@@ -32,6 +34,11 @@ export class SmoothedValue {
 
   get jitter(): number {
     return this.deviation;
+  }
+
+  /** The last sample added, unsmoothed. */
+  get last(): number | undefined {
+    return this.latest;
   }
 }
 

@@ -56,7 +56,8 @@ export function backEndStateFrom(state: ManagerState, self: { id: string }): Bac
       ...(site.healthCheck === undefined ? {} : { healthCheck: site.healthCheck }),
     };
   }
-  return { sites, rings: { weights: [...state.rings.weights] } };
+  const originShares = state.backEnds[self.id]?.originShares;
+  return { sites, rings: { weights: [...state.rings.weights] }, ...(originShares ? { originShares } : {}) };
 }
 
 /** The redirector's own part: zones it serves and where clients are (from its config), and answer tuning. */

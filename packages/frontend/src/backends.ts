@@ -46,6 +46,10 @@ export class BackEndRoute implements BackendRoute {
     return known(this.client.jitterMs);
   }
 
+  get rttRecentMs(): number | undefined {
+    return known(this.client.rttRecentMs);
+  }
+
   get peerLoad(): number | undefined {
     return known(this.client.peerQos?.load);
   }

@@ -97,6 +97,8 @@ export const gatewayStateSchema = z.object({
   lastReport: z.number().nullable(),
   tunnels: z.array(tunnelReportSchema),
   ringBytes: ringBytesSchema,
+  /** Back-ends: their share of each budgeted origin's `maxConcurrency`, by origin URL (origin-budget.ts). */
+  originShares: z.record(z.string(), z.number().int().min(0)).optional(),
 });
 
 /** Everything a subscriber needs, sent whole on every change (docs/manager.md "Feed protocol"). */

@@ -9,6 +9,7 @@ import type { Hello, ManagerRole, ManagerState, Report } from './feed-schema.js'
 import { GatewayRuntime } from './gateway-runtime.js';
 import type { ManagerMetrics } from './metrics.js';
 import type { SiteBody } from './site-schema.js';
+import { OriginBudgets } from './origin-budget.js';
 import { STORE_CONFLICT, type Store } from './store.js';
 import { buildState, gatewaysView, ownedKinds, ownedSiteFields, ownsKind, prioritiesInForce, siteView } from './views.js';
 
@@ -60,6 +61,8 @@ export class ManagerCore {
   private appendsSinceCompaction = 0;
   private leasing = false;
   private cached: { version: number; state: ManagerState } | undefined;
+  /** The split of every origin's concurrency budget among its back-ends, recomputed with each state. */
+  private readonly budgets = new OriginBudgets();
   private healthSignature = '';
   private closed = false;
   /** Whether this replica runs the capacity decisions: always, unless a replicated store elects another. */
@@ -115,7 +118,7 @@ export class ManagerCore {
 
   state(): ManagerState {
     if (this.cached?.version !== this.version) {
-      this.cached = { version: this.version, state: buildState(this.version, this.role, this.durable, this.runtime) };
+      this.cached = { version: this.version, state: buildState(this.version, this.role, this.durable, this.runtime, this.budgets.split(this.durable, this.runtime)) };
     }
     return this.cached.state;
   }

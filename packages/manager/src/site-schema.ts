@@ -17,6 +17,11 @@ export const originSchema = z.strictObject({
   weight: z.number().positive().finite().optional(),
   /** Primaries get all the work until every one is saturated or down (seed 001). */
   primary: z.boolean().optional(),
+  /**
+   * The origin's concurrency budget, requests: the back-ends serving it never have more in service at
+   * once; the manager splits it among them by demand (docs/admission.md).
+   */
+  maxConcurrency: z.number().int().min(1).max(65_535).optional(),
 });
 
 const originListSchema = z.array(originSchema).min(1).max(managerLimits.maxOriginsPerList);

@@ -41,7 +41,7 @@ export function prioritiesInForce(record: SiteRecord): Required<PriorityRules> {
 export const KEY_HIDDEN = '(hidden)';
 
 /** Configured gateways first, then the ones the capacity reaction added. */
-function effective(record: SiteRecord, kind: GatewayKind): string[] {
+export function effectiveGateways(record: SiteRecord, kind: GatewayKind): string[] {
   const configured = record.body[kind];
   return [...configured, ...record.auto[kind].filter((id) => !configured.includes(id))];
 }
@@ -50,8 +50,8 @@ function siteState(record: SiteRecord): SiteState {
   const { qosTarget, listen, ...body } = record.body;
   return {
     ...body,
-    frontEnds: effective(record, 'frontEnds'),
-    backEnds: effective(record, 'backEnds'),
+    frontEnds: effectiveGateways(record, 'frontEnds'),
+    backEnds: effectiveGateways(record, 'backEnds'),
     ...(listen === undefined ? {} : { listen }),
     ...(qosTarget === undefined ? {} : { qosTarget }),
     priorities: prioritiesInForce(record),
@@ -70,9 +70,10 @@ export function siteView(record: SiteRecord) {
   };
 }
 
-function gatewayState(kind: GatewayKind, id: string, record: GatewayRecord, runtime: GatewayRuntime): GatewayState {
+function gatewayState(kind: GatewayKind, id: string, record: GatewayRecord, runtime: GatewayRuntime, shares?: Record<string, number>): GatewayState {
   const live = runtime.get(kind, id);
   return {
+    ...(shares === undefined ? {} : { originShares: shares }),
     ...(record.pop === undefined ? {} : { pop: record.pop }),
     addresses: record.addresses,
     ...(record.tunnelTls ? { tunnelTls: true } : {}),
@@ -88,7 +89,7 @@ function gatewayState(kind: GatewayKind, id: string, record: GatewayRecord, runt
 export function gatewaysView(kind: GatewayKind, durable: DurableState, runtime: GatewayRuntime) {
   const sitesOf = new Map<string, string[]>();
   for (const [name, record] of durable.sites) {
-    for (const id of effective(record, kind)) sitesOf.set(id, [...(sitesOf.get(id) ?? []), name]);
+    for (const id of effectiveGateways(record, kind)) sitesOf.set(id, [...(sitesOf.get(id) ?? []), name]);
   }
   const view: Record<string, GatewayState & { connected: boolean; sites: string[]; origins?: unknown[]; unreachableFrom?: Unreachable[] }> = {};
   const unreachable = kind === 'backEnds' ? unreachableBackEnds(durable, runtime) : new Map<string, Unreachable[]>();
@@ -127,9 +128,12 @@ export function unreachableBackEnds(durable: DurableState, runtime: GatewayRunti
 }
 
 /** The state every subscriber gets (docs/manager.md "Feed protocol"). */
-export function buildState(version: number, role: ManagerRole, durable: DurableState, runtime: GatewayRuntime): ManagerState {
+export function buildState(
+  version: number, role: ManagerRole, durable: DurableState, runtime: GatewayRuntime,
+  originShares: ReadonlyMap<string, Record<string, number>> = new Map(),
+): ManagerState {
   const gateways = (kind: GatewayKind) =>
-    Object.fromEntries([...durable.gateways[kind]].map(([id, record]) => [id, gatewayState(kind, id, record, runtime)]));
+    Object.fromEntries([...durable.gateways[kind]].map(([id, record]) => [id, gatewayState(kind, id, record, runtime, kind === 'backEnds' ? originShares.get(id) : undefined)]));
   return {
     version,
     role,

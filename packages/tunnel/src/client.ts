@@ -147,6 +147,11 @@ export class TunnelClient extends EventEmitter {
     return this.meanOverMeasured((session) => session.rtt.value as number);
   }
 
+  /** Mean of the connections' latest RTT samples, ms; -1 before any (back-end selection forgets old congestion by it). */
+  get rttRecentMs(): number {
+    return this.meanOverMeasured((session) => session.rtt.last as number);
+  }
+
   /** Mean RTT deviation over the measured connections, ms; -1 before any sample. */
   get jitterMs(): number {
     return this.meanOverMeasured((session) => session.rtt.jitter);

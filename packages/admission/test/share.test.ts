@@ -1,0 +1,123 @@
+import test from 'ava';
+import { LimitController, OriginLimit, SiteQueue, StaticLimit, type Grant, type LimitControllerOptions } from '@overlay/admission';
+import { FakeTimers, flush } from './fake-timers.js';
+
+const OK = { latencyMs: 10, ok: true, bytes: 100 };
+
+/** A controller on a hand-moved clock, with helpers that feed whole windows. */
+function harness(options: Partial<LimitControllerOptions> = {}) {
+  let now = 0;
+  const reasons: string[] = [];
+  const controller = new LimitController(options, { now: () => now, random: () => 0.5, onAdjust: (a) => reasons.push(a.reason) });
+  const { windowMs, minSamples, probeSamples } = controller.options;
+  return {
+    controller,
+    reasons,
+    advance(ms: number) {
+      now += ms;
+    },
+    probe(latencyMs: number) {
+      for (let i = 0; i < probeSamples; i++) {
+        now += 1;
+        controller.onSample({ latencyMs, ok: true, bytes: 100 }, { inFlight: 1, queued: 0 });
+      }
+    },
+    window(latencyMs: number, queued: number, inFlight = controller.limit) {
+      for (let i = 0; i < minSamples; i++) {
+        now += windowMs / minSamples;
+        controller.onSample({ latencyMs, ok: true, bytes: 100 }, { inFlight, queued });
+      }
+    },
+  };
+}
+
+test('a ceiling caps the adaptive law: the limit drops to it at once and grows no further', (t) => {
+  const h = harness({ initialLimit: 9 });
+  h.probe(10);
+  h.controller.setCeiling(6);
+  t.is(h.controller.limit, 6);
+  t.is(h.reasons.at(-1), 'share');
+  for (let i = 0; i < 10; i++) h.window(10, 50);
+  t.is(h.controller.limit, 6, 'work queued and latency flat, yet the share holds it');
+  h.controller.setCeiling(Infinity);
+  h.window(10, 50);
+  t.true(h.controller.limit > 6, 'without the cap the law grows again');
+});
+
+test('an OriginLimit never grants past its share; raising the share hands slots to waiters at once', async (t) => {
+  const timers = new FakeTimers();
+  const origin = new OriginLimit('o', new StaticLimit(8));
+  origin.setCeiling(0);
+  const queue = new SiteQueue([origin], { queueTimeoutMs: 10_000, maxQueue: 100 }, { timers });
+  const grants: Grant[] = [];
+  for (let i = 0; i < 5; i++) void queue.submit((candidates) => candidates[0]).then((grant) => grants.push(grant));
+  await flush();
+  t.is(grants.length, 0, 'a share of 0 sends nothing');
+  t.is(origin.waiting, 5);
+  origin.setCeiling(3);
+  await flush();
+  t.is(grants.length, 3);
+  t.is(origin.inFlight, 3);
+  origin.setCeiling(1);
+  grants[0].release(OK);
+  await flush();
+  t.is(grants.length, 3, 'above the lowered share: a freed slot is not reused');
+  grants[1].release(OK);
+  grants[2].release(OK);
+  await flush();
+  t.is(grants.length, 4);
+  t.is(origin.inFlight, 1);
+  t.throws(() => origin.setCeiling(-1), { instanceOf: RangeError });
+});
+
+test('a due probe waits while work is queued, and runs once the queue empties', (t) => {
+  const h = harness({ initialLimit: 16, probeIntervalMs: 5_000, probeMaxDeferMs: 60_000 });
+  h.probe(10);
+  h.advance(10_000);
+  for (let i = 0; i < 5; i++) h.window(11, 20);
+  t.is(h.controller.snapshot.phase, 'adapting', 'loaded: no probe');
+  t.false(h.reasons.includes('probe-start'));
+  t.true(h.controller.limit >= 16);
+  h.window(11, 0);
+  t.is(h.controller.snapshot.phase, 'probing', 'nothing queued: the probe runs');
+});
+
+test('a probe deferred for probeMaxDeferMs runs even under load', (t) => {
+  const h = harness({ initialLimit: 16, probeIntervalMs: 5_000, probeMaxDeferMs: 20_000 });
+  h.probe(10);
+  h.advance(10_000);
+  h.window(11, 20);
+  t.is(h.controller.snapshot.phase, 'adapting');
+  h.advance(20_000);
+  h.window(11, 20);
+  t.is(h.controller.snapshot.phase, 'probing');
+});
+
+test('slow requests on a quiet origin do not drag its limit down', (t) => {
+  const h = harness({ initialLimit: 16 });
+  h.probe(10);
+  for (let i = 0; i < 10; i++) h.window(500, 0, 2); // 2 in flight of 16, 50× the baseline
+  t.is(h.controller.limit, 16);
+  h.window(500, 0, 12); // the same latency with most of the limit in use is congestion
+  t.true(h.controller.limit < 16);
+});
+
+test('long-lived connections are judged by accept latency with every slot still held (no probe)', (t) => {
+  let now = 0;
+  const controller = new LimitController({ probing: false, initialLimit: 12, minSamples: 5, windowMs: 100 }, { now: () => now });
+  t.is(controller.snapshot.phase, 'adapting');
+  const origin = new OriginLimit('tcp', controller);
+  const connect = (latencyMs: number) => {
+    if (!origin.acquire()) return false;
+    now += 25;
+    origin.observe({ latencyMs, ok: true, bytes: 0 });
+    return true;
+  };
+  for (let i = 0; i < 10; i++) t.true(connect(2), 'connections open up to the limit without any having closed');
+  t.is(origin.limit, 12);
+  t.is(origin.inFlight, 10);
+  for (let i = 0; i < 10; i++) origin.release(undefined);
+  // Accept latency 10× the fastest window's with most of the limit open: the origin is struggling.
+  for (let i = 0; i < 10; i++) connect(20);
+  t.true(origin.limit < 12, `limit ${origin.limit}`);
+});
