@@ -38,9 +38,12 @@ function listenersOf(role: ConfigRole, config: Record<string, any>): { name: str
     case 'front-end':
       return [tcp('http.listen', config.http.listen), tcp('admin', config.admin)];
     case 'redirector':
+      // `listen` is one address or a list of them; each answers on UDP and TCP.
       return [
-        { name: 'listen', protocol: 'UDP', port: config.listen.port },
-        { name: 'listen', protocol: 'TCP', port: config.listen.port },
+        ...[config.listen].flat().flatMap((listen: { port: number }) => [
+          { name: 'listen', protocol: 'UDP', port: listen.port },
+          { name: 'listen', protocol: 'TCP', port: listen.port },
+        ]),
         ...(config.admin ? [{ name: 'admin', protocol: 'TCP', port: config.admin.port }] : []),
       ];
   }
