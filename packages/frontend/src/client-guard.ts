@@ -18,7 +18,9 @@ const BAD_REQUEST = (reason: string) =>
  * - two Host fields: 400 and close (RFC 9112 §3.2);
  * - an absolute-form target (RFC 9112 §3.2.2) is taken: its authority becomes the Host (the received Host
  *   is ignored, §3.2.2) and the target its origin-form path.
- * Returns the request filter: false when the guard already answered the request.
+ * A connection holds its slot from accept (through a PROXY header and a TLS handshake) until its first
+ * request, its hand-over to HTTP/2 (`settled`) or its close.
+ * Returns the request filter (false when the guard already answered the request) and `settled`.
  */
 export function guardClientServer(server: Server, slots: SourceSlotOptions, onRefuse: (reason: GuardReason) => void) {
   const waiting = new SourceSlots<Socket>(slots, (socket) => {
@@ -34,8 +36,15 @@ export function guardClientServer(server: Server, slots: SourceSlotOptions, onRe
     socket.once('close', () => waiting.release(socket));
   });
 
-  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+  /** The connection is past its first head: its slot is free. Over TLS the slot is the raw socket's. */
+  const settled = (socket: Socket) => {
     waiting.release(socket);
+    const raw = (socket as { _parent?: Socket })._parent;
+    if (raw) waiting.release(raw);
+  };
+
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    settled(socket);
     const answer = () => {
       if (!socket.writable || err.code === 'ECONNRESET') return socket.destroy();
       // A head that never finished (408) or was too large (431) keeps node:http's own status.
@@ -48,9 +57,9 @@ export function guardClientServer(server: Server, slots: SourceSlotOptions, onRe
     else answer();
   });
 
-  return (req: IncomingMessage, res: ServerResponse): boolean => {
+  const admit = (req: IncomingMessage, res: ServerResponse): boolean => {
     const socket = req.socket;
-    waiting.release(socket);
+    settled(socket);
     open.set(socket, (open.get(socket) ?? 0) + 1);
     res.once('close', () => {
       const left = (open.get(socket) ?? 1) - 1;
@@ -67,6 +76,7 @@ export function guardClientServer(server: Server, slots: SourceSlotOptions, onRe
     absoluteToOrigin(req, hosts);
     return true;
   };
+  return { admit, settled };
 }
 
 function hostIndexes(raw: readonly string[]): number[] {

@@ -41,11 +41,14 @@ export interface ListenerEvents {
   http2: Http2Sessions;
 }
 
-/** Replaces a server's only listener for `event`, handing it the original to call when the connection is ready. */
+/**
+ * Replaces node's own listener for `event` (the first one), handing it the original to call when the
+ * connection is ready; listeners added beside it (the client guard's) stay.
+ */
 function intercept<T extends unknown[]>(server: Server, event: string, wrap: (original: (...args: T) => void) => (...args: T) => void): void {
   const [original] = server.listeners(event) as Array<(...args: T) => void>;
-  server.removeAllListeners(event);
-  server.on(event, wrap((...args: T) => original.apply(server, args)));
+  server.removeListener(event, original);
+  server.prependListener(event, wrap((...args: T) => original.apply(server, args)));
 }
 
 /**
@@ -90,7 +93,7 @@ export async function startHttpListener(
     server.maxConnections = next.maxConnections;
   };
   retune(options);
-  const admit = guardClientServer(server, { maxTotal: options.maxHeadConnections, maxPerSource: options.maxHeadConnectionsPerSource }, handlers.refused ?? (() => {}));
+  const { admit, settled } = guardClientServer(server, { maxTotal: options.maxHeadConnections, maxPerSource: options.maxHeadConnectionsPerSource }, handlers.refused ?? (() => {}));
   server.on('request', (req, res) => admit(req, res) && handlers.request(req, res, false));
   server.on('checkContinue', (req, res) => admit(req, res) && handlers.request(req, res, true));
   const upgraded = new Set<Duplex>();
@@ -121,6 +124,7 @@ export async function startHttpListener(
       metrics.handshakes.inc({ resumed: String(socket.isSessionReused()) });
       if (socket.alpnProtocol === 'h2') {
         metrics.connections.inc({ listener: name, protocol: 'h2' });
+        settled(socket);
         http2.accept(socket);
       } else {
         metrics.connections.inc({ listener: name, protocol: 'h1' });
@@ -136,6 +140,7 @@ export async function startHttpListener(
       metrics.connections.inc({ listener: name, protocol: h2 ? 'h2' : 'h1' });
       if (h2) {
         // The session reads what the preamble put back itself; resuming here would drop it.
+        settled(socket);
         http2.accept(socket);
         return;
       }
