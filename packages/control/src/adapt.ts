@@ -2,7 +2,7 @@ import { parseHostPort, formatHostPort } from '@overlay/common';
 import type { BackEndStateInput } from '@overlay/backend';
 import type { FrontEndStateInput } from '@overlay/frontend';
 import type { ManagerState } from '@overlay/manager';
-import type { RedirectorStateInput } from '@overlay/redirector';
+import { redirectorStateSchema, type RedirectorStateInput } from '@overlay/redirector';
 
 /**
  * What a front-end takes from the managers' state: the sites assigned to it, the back-ends those sites
@@ -65,5 +65,18 @@ export function redirectorStateFrom(state: ManagerState, base: RedirectorBase, i
     const backEnds = site.backEnds.map((id) => ({ id, tunnel: state.backEnds[id]?.addresses.tunnel }));
     if (domains.length) sites[name] = { domains, frontEnds: site.frontEnds.filter((id) => id in frontEnds), backEnds };
   }
-  return { ...base, sites, frontEnds };
+  const withRecords = { ...base, zones: withManagerRecords(base.zones, state.zoneRecords), sites, frontEnds };
+  // The manager checks each record; one that clashes with a site or the redirector's own records would
+  // make the redirector refuse the whole feed, so then the feed goes without the manager's records.
+  return state.zoneRecords && Object.keys(state.zoneRecords).length && !redirectorStateSchema.safeParse(withRecords).success
+    ? { ...base, sites, frontEnds }
+    : withRecords;
+}
+
+/** The redirector's zones with the static records the manager keeps for them after the file's own. */
+function withManagerRecords(zones: RedirectorBase['zones'], managed: ManagerState['zoneRecords'] | undefined): RedirectorBase['zones'] {
+  if (!managed || Object.keys(managed).length === 0) return zones;
+  return Object.fromEntries(
+    Object.entries(zones).map(([apex, zone]) => [apex, managed[apex] ? { ...zone, records: [...(zone.records ?? []), ...managed[apex]] } : zone]),
+  );
 }

@@ -17,3 +17,4 @@ export { STORE_CONFLICT, type Store } from './store.js';
 export { applyChange, emptyDurableState, changeSchema, type Change, type DurableState, type GatewayKind, type SiteRecord, type GatewayRecord } from './durable.js';
 export { managerDefaults, managerLimits, DEFAULT_RING_WEIGHTS } from './defaults.js';
 export { STREAM_PATH } from './feed-server.js';
+export { zoneRecordSchema, zoneRecordsBodySchema, type ZoneRecord } from './zone-records.js';

@@ -97,6 +97,7 @@ export function buildState(version: number, role: ManagerRole, durable: DurableS
     role,
     sites: Object.fromEntries([...durable.sites].map(([name, record]) => [name, siteState(record)])),
     rings: { weights: [...durable.rings.weights] },
+    zoneRecords: Object.fromEntries(durable.zoneRecords),
     frontEnds: gateways('frontEnds'),
     backEnds: gateways('backEnds'),
   };
