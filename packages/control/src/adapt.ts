@@ -5,7 +5,7 @@ import type { FrontEndStateInput } from '@overlay/frontend';
 /** The front-end's own TLS settings for tunnels (`manager.tunnelTls`): never carried by the manager. */
 type TunnelTls = NonNullable<NonNullable<FrontEndStateInput['backEnds']>[string]['tls']>;
 import type { ManagerState } from '@overlay/manager';
-import type { RedirectorStateInput } from '@overlay/redirector';
+import { redirectorStateSchema, type RedirectorStateInput } from '@overlay/redirector';
 
 /** Ids this manager's state may carry from an older store: entries a gateway's schema would refuse are left out, so one never freezes the rest. */
 const isGatewayId = (id: string) => GATEWAY_ID_PATTERN.test(id);
@@ -86,5 +86,18 @@ export function redirectorStateFrom(state: ManagerState, base: RedirectorBase, i
     const backEnds = site.backEnds.filter(isGatewayId).map((id) => ({ id, tunnel: ownValue(state.backEnds, id)?.addresses.tunnel }));
     if (domains.length) sites[name] = { domains, frontEnds: site.frontEnds.filter((id) => Object.hasOwn(frontEnds, id)), backEnds };
   }
-  return { ...base, sites, frontEnds };
+  const withRecords = { ...base, zones: withManagerRecords(base.zones, state.zoneRecords), sites, frontEnds };
+  // The manager checks each record; one that clashes with a site or the redirector's own records would
+  // make the redirector refuse the whole feed, so then the feed goes without the manager's records.
+  return state.zoneRecords && Object.keys(state.zoneRecords).length && !redirectorStateSchema.safeParse(withRecords).success
+    ? { ...base, sites, frontEnds }
+    : withRecords;
+}
+
+/** The redirector's zones with the static records the manager keeps for them after the file's own. */
+function withManagerRecords(zones: RedirectorBase['zones'], managed: ManagerState['zoneRecords'] | undefined): RedirectorBase['zones'] {
+  if (!managed || Object.keys(managed).length === 0) return zones;
+  return Object.fromEntries(
+    Object.entries(zones).map(([apex, zone]) => [apex, managed[apex] ? { ...zone, records: [...(zone.records ?? []), ...managed[apex]] } : zone]),
+  );
 }

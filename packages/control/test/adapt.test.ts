@@ -10,6 +10,7 @@ const state: ManagerState = {
   version: 7,
   role: 'both',
   rings: { weights: [10, 8, 6, 4, 2] },
+  zoneRecords: { 'example.test': [{ name: '@', type: 'TXT', data: 'managed' }] },
   sites: {
     shop: {
       domains: ['shop.example.test'], mode: 'http', origins: [{ url: 'http://10.0.0.1:80' }], routes: [],
@@ -61,7 +62,9 @@ test('the redirector takes names inside its zones and front-ends with an HTTP ad
   t.false('pop-c' in (dns.frontEnds ?? {}), 'a front-end with no HTTP address cannot be answered');
   t.deepEqual(dns.sites?.shop.frontEnds, ['pop-a', 'pop-b']);
   t.deepEqual(dns.sites?.shop.backEnds, [{ id: 'be-1', tunnel: '10.9.0.1:7000' }, { id: 'be-ghost', tunnel: undefined }], 'answered at _backend.<domain>');
-  t.is(dns.zones, base.zones);
+  t.deepEqual(dns.zones?.['example.test']?.records, [{ name: '@', type: 'TXT', data: 'managed' }], "the manager's static records join the zone");
+  const clash = redirectorStateFrom({ ...state, zoneRecords: { 'example.test': [{ name: 'shop', type: 'A', data: '192.0.2.1' }] } }, base, (name) => name.endsWith('.example.test'));
+  t.is(clash.zones, base.zones, 'records that clash with a steered name are left out rather than the whole feed refused');
 });
 
 test('reports carry one byte count per priority ring, zeros before any traffic, as the manager accepts them', (t) => {

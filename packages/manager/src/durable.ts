@@ -5,6 +5,7 @@ import { DEFAULT_RING_WEIGHTS } from './defaults.js';
 import { gatewayAddressesSchema, type GatewayAddresses } from './feed-schema.js';
 import { gatewayIdSchema, siteNameSchema } from './names.js';
 import { ringWeightsSchema, siteBodySchema, type SiteBody } from './site-schema.js';
+import { zoneApexSchema, zoneRecordSchema, type ZoneRecord } from './zone-records.js';
 
 /** The two gateway kinds, named as the API and the pushed state name them. */
 export type GatewayKind = 'frontEnds' | 'backEnds';
@@ -30,6 +31,8 @@ export interface GatewayRecord {
 export interface DurableState {
   sites: Map<string, SiteRecord>;
   rings: { weights: number[] };
+  /** Zone apex → static records the redirector serves there (zone-records.ts). */
+  zoneRecords: Map<string, ZoneRecord[]>;
   gateways: Record<GatewayKind, Map<string, GatewayRecord>>;
   /** Every feed version issued so far is below this (docs/manager.md "Versions"). */
   versionCeiling: number;
@@ -44,6 +47,7 @@ export const changeSchema = z.discriminatedUnion('op', [
   z.strictObject({ op: z.literal('deleteSite'), site: siteNameSchema }),
   z.strictObject({ op: z.literal('putPriorities'), site: siteNameSchema, priorities: priorityRulesSchema }),
   z.strictObject({ op: z.literal('putRings'), weights: ringWeightsSchema }),
+  z.strictObject({ op: z.literal('putZoneRecords'), apex: zoneApexSchema, records: z.array(zoneRecordSchema) }),
   z.strictObject({ op: z.literal('putGateway'), kind: kindSchema, id: gatewayIdSchema, record: gatewayRecordSchema }),
   z.strictObject({ op: z.literal('deleteGateway'), kind: kindSchema, id: gatewayIdSchema }),
   z.strictObject({ op: z.literal('setAuto'), site: siteNameSchema, kind: kindSchema, ids: z.array(gatewayIdSchema) }),
@@ -55,6 +59,7 @@ export function emptyDurableState(): DurableState {
   return {
     sites: new Map(),
     rings: { weights: [...DEFAULT_RING_WEIGHTS] },
+    zoneRecords: new Map(),
     gateways: { frontEnds: new Map(), backEnds: new Map() },
     versionCeiling: 0,
   };
@@ -85,6 +90,10 @@ export function applyChange(state: DurableState, change: Change): void {
     case 'putRings':
       state.rings = { weights: [...change.weights] };
       return;
+    case 'putZoneRecords':
+      if (change.records.length) state.zoneRecords.set(change.apex, change.records);
+      else state.zoneRecords.delete(change.apex);
+      return;
     case 'putGateway':
       state.gateways[change.kind].set(change.id, change.record);
       return;
@@ -113,6 +122,7 @@ const snapshotSchema = z.strictObject({
     }),
   ),
   rings: z.strictObject({ weights: ringWeightsSchema }),
+  zoneRecords: z.record(zoneApexSchema, z.array(zoneRecordSchema)).default({}),
   gateways: z.strictObject({ frontEnds: z.record(gatewayIdSchema, gatewayRecordSchema), backEnds: z.record(gatewayIdSchema, gatewayRecordSchema) }),
   versionCeiling: z.number().int().min(0),
 });
@@ -122,6 +132,7 @@ export function toSnapshot(state: DurableState): DurableSnapshot {
   return {
     sites: Object.fromEntries(state.sites),
     rings: state.rings,
+    zoneRecords: Object.fromEntries(state.zoneRecords),
     gateways: { frontEnds: Object.fromEntries(state.gateways.frontEnds), backEnds: Object.fromEntries(state.gateways.backEnds) },
     versionCeiling: state.versionCeiling,
   };
@@ -135,6 +146,7 @@ export function fromSnapshot(value: unknown): DurableState {
   return {
     sites: new Map(Object.entries(data.sites)),
     rings: data.rings,
+    zoneRecords: new Map(Object.entries(data.zoneRecords)),
     gateways: { frontEnds: new Map(Object.entries(data.gateways.frontEnds)), backEnds: new Map(Object.entries(data.gateways.backEnds)) },
     versionCeiling: data.versionCeiling,
   };

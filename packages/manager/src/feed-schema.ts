@@ -1,6 +1,7 @@
 import { priorityRulesSchema } from '@overlay/classifier';
 import { hostHeaderSchema, siteHealthCheckSchema } from '@overlay/common';
 import { z } from 'zod';
+import { zoneRecordSchema } from './zone-records.js';
 import { managerLimits } from './defaults.js';
 import { domainSchema, gatewayIdSchema, hostPortSchema } from './names.js';
 import { originSchema, qosTargetSchema, ringWeightsSchema, routeSchema } from './site-schema.js';
@@ -108,6 +109,8 @@ export const managerStateSchema = z.object({
   role: managerRoleSchema,
   sites: z.record(z.string(), siteStateSchema),
   rings: z.object({ weights: ringWeightsSchema }),
+  /** Zone apex → static records for the redirector (zone-records.ts); older managers send none. */
+  zoneRecords: z.record(z.string(), z.array(zoneRecordSchema)).default({}),
   frontEnds: z.record(z.string(), gatewayStateSchema),
   backEnds: z.record(z.string(), gatewayStateSchema),
 });

@@ -10,6 +10,7 @@ import type { ManagerCore } from './manager.js';
 import type { ManagerMetrics } from './metrics.js';
 import { gatewayIdSchema, siteNameSchema } from './names.js';
 import { ringsBodySchema, siteBodySchema } from './site-schema.js';
+import { zoneApexSchema, zoneRecordsBodySchema } from './zone-records.js';
 
 export interface ApiOptions {
   core: ManagerCore;
@@ -50,6 +51,7 @@ function parseParam<S extends z.ZodType>(what: string, schema: S, value: string)
 }
 
 const siteParam = (call: Call) => parseParam('site', siteNameSchema, call.params[0]);
+const apexParam = (call: Call) => parseParam('apex', zoneApexSchema, call.params[0]);
 
 function gatewayRoutes(core: ManagerCore, path: string, kind: GatewayKind): Route[] {
   const idParam = (call: Call) => parseParam('id', gatewayIdSchema, call.params[0]);
@@ -106,6 +108,16 @@ function routes(core: ManagerCore): Route[] {
       methods: {
         GET: ({ res }) => sendJson(res, 200, core.rings()),
         PUT: async (call) => sendJson(call.res, 200, await core.putRings(parseBody(ringsBodySchema, await call.body()).weights)),
+      },
+    },
+    {
+      pattern: /^zones\/([^/]+)\/records$/,
+      methods: {
+        GET: (call) => sendJson(call.res, 200, core.zoneRecords(apexParam(call))),
+        PUT: async (call) => {
+          const apex = apexParam(call);
+          sendJson(call.res, 200, await core.putZoneRecords(apex, parseBody(zoneRecordsBodySchema, await call.body()).records));
+        },
       },
     },
     ...gatewayRoutes(core, 'front-ends', 'frontEnds'),

@@ -18,3 +18,4 @@ export { applyChange, emptyDurableState, changeSchema, type Change, type Durable
 export { managerDefaults, managerLimits, DEFAULT_RING_WEIGHTS } from './defaults.js';
 export { STREAM_PATH } from './feed-server.js';
 export { OriginBudgets, nextGrants, targetShares, budgetSlack, type BudgetMember } from './origin-budget.js';
+export { zoneRecordSchema, zoneRecordsBodySchema, type ZoneRecord } from './zone-records.js';

@@ -10,6 +10,7 @@ import { GatewayRuntime } from './gateway-runtime.js';
 import type { ManagerMetrics } from './metrics.js';
 import type { SiteBody } from './site-schema.js';
 import { OriginBudgets } from './origin-budget.js';
+import type { ZoneRecord } from './zone-records.js';
 import { STORE_CONFLICT, type Store } from './store.js';
 import { buildState, gatewaysView, ownedKinds, ownedSiteFields, ownsKind, prioritiesInForce, siteView } from './views.js';
 
@@ -141,6 +142,20 @@ export class ManagerCore {
   rings(): { weights: number[] } {
     this.requireKind('frontEnds', 'ring weights');
     return { weights: [...this.durable.rings.weights] };
+  }
+
+  /** The static records of one zone (empty when none were put). */
+  zoneRecords(apex: string): { records: ZoneRecord[] } {
+    this.requireKind('frontEnds', 'zone records');
+    return { records: [...(this.durable.zoneRecords.get(apex) ?? [])] };
+  }
+
+  /** Replaces the static records of one zone; an empty list removes them. */
+  putZoneRecords(apex: string, records: ZoneRecord[]): Promise<{ records: ZoneRecord[] }> {
+    return this.write(() => {
+      this.requireKind('frontEnds', 'zone records');
+      return { changes: [{ op: 'putZoneRecords', apex, records }], answer: () => this.zoneRecords(apex) };
+    });
   }
 
   gateways(kind: GatewayKind) {

@@ -139,6 +139,7 @@ export function buildState(
     role,
     sites: Object.fromEntries([...durable.sites].map(([name, record]) => [name, siteState(record)])),
     rings: { weights: [...durable.rings.weights] },
+    zoneRecords: Object.fromEntries(durable.zoneRecords),
     frontEnds: gateways('frontEnds'),
     backEnds: gateways('backEnds'),
   };

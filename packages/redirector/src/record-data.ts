@@ -32,13 +32,14 @@ export const recordTypes: Readonly<Record<string, number>> = Object.freeze({
 
 /** Types the zone itself owns (SOA, DNSSEC records, OPT, meta types): never configured as static records. */
 const RESERVED_TYPES = new Set([6, 41, 46, 47, 48, 50, 51, 59, 60, 128, 251, 252, 255]);
+const RESERVED_NAMES: Readonly<Record<string, number>> = { SOA: 6, OPT: 41, RRSIG: 46, NSEC: 47, DNSKEY: 48, NSEC3: 50, NSEC3PARAM: 51, CDS: 59, CDNSKEY: 60, IXFR: 251, AXFR: 252, ANY: 255 };
 
 export function recordTypeCode(type: string): number {
   const upper = type.trim().toUpperCase();
   const known = recordTypes[upper];
   if (known !== undefined) return known;
   const generic = /^TYPE(\d{1,5})$/.exec(upper);
-  const code = generic ? Number(generic[1]) : NaN;
+  const code = RESERVED_NAMES[upper] ?? (generic ? Number(generic[1]) : NaN);
   if (!(code >= 1 && code <= 65_535)) throw new RecordDataError(`unknown record type "${type}" (write TYPEnnn for others)`);
   if (RESERVED_TYPES.has(code)) throw new RecordDataError(`type ${upper} is made by the server, not configured`);
   return code;

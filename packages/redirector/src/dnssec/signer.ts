@@ -5,6 +5,7 @@
  * (RFC 4034 §3.1.8.1, canonical form §6). Pure but for the key and the clock it is given.
  */
 import { createHash, createPublicKey, sign, type KeyObject } from 'node:crypto';
+import { GenerationCache } from '../bounded-cache.js';
 import { RRClass, RRType } from '../wire/constants.js';
 import { nameWireLength, writeName } from '../wire/name-writer.js';
 import { canonicalRdata, type RawRecord, type ResourceRecord } from '../wire/sections.js';
@@ -16,6 +17,8 @@ const CSK_FLAGS = 257;
 const PROTOCOL = 3;
 /** Signatures are made this long before now, so a validator whose clock lags still accepts them, seconds. */
 const INCEPTION_SLACK = 3600;
+/** RRSIGs remembered per zone and generation (see bounded-cache.ts). */
+const SIGNATURE_MEMO = 10_000;
 
 export function nameWire(name: string): Buffer {
   const out = Buffer.allocUnsafe(nameWireLength(name));
@@ -77,6 +80,7 @@ export function createZoneSigner(apex: string, privateKey: KeyObject, options: {
   const digest = createHash('sha256').update(apexWire).update(dnskeyRdata).digest();
   const dsRdata = Buffer.concat([u16(tag), Buffer.from([ALGORITHM_ECDSAP256SHA256, DIGEST_SHA256]), digest]);
   const record = (type: number, rdata: Buffer): RawRecord => ({ name: apex, type, ttl: options.ttl, rdata });
+  const signatures = new GenerationCache<string, RawRecord>(SIGNATURE_MEMO);
   return {
     apex,
     keyTag: tag,
@@ -89,6 +93,13 @@ export function createZoneSigner(apex: string, privateKey: KeyObject, options: {
       const first = rrset[0];
       if (!first) throw new Error('cannot sign an empty RRset');
       const owner = first.name.toLowerCase();
+      const rdatas = rrset.map((rr) => Buffer.from(canonicalRdata(rr))).sort((a, b) => Buffer.compare(a, b));
+      // One signature per RRset and period: the SOA of every negative answer, or a record many answers
+      // share, is signed once, not once per answer (a flood of new names would otherwise cost one each).
+      const period = Math.floor(nowSeconds / Math.max(1, Math.floor(options.validitySeconds / 4)));
+      const memoKey = `${period} ${owner} ${first.type} ${first.ttl} ${rdatas.map((rdata) => rdata.toString('base64')).join(' ')}`;
+      const known = signatures.get(memoKey);
+      if (known) return { ...known, name: first.name };
       const fields = Buffer.concat([
         u16(first.type),
         Buffer.from([ALGORITHM_ECDSAP256SHA256, labelCount(owner)]),
@@ -99,11 +110,12 @@ export function createZoneSigner(apex: string, privateKey: KeyObject, options: {
         apexWire,
       ]);
       const ownerWire = nameWire(owner);
-      const rdatas = rrset.map((rr) => Buffer.from(canonicalRdata(rr))).sort((a, b) => Buffer.compare(a, b));
       const signed: Uint8Array[] = [fields];
       for (const rdata of rdatas) signed.push(ownerWire, u16(first.type), u16(RRClass.IN), u32(first.ttl), u16(rdata.length), rdata);
       const signature = sign('sha256', Buffer.concat(signed), { key: privateKey, dsaEncoding: 'ieee-p1363' });
-      return { name: first.name, type: RRType.RRSIG, ttl: first.ttl, rdata: Buffer.concat([fields, signature]) };
+      const rrsig: RawRecord = { name: first.name, type: RRType.RRSIG, ttl: first.ttl, rdata: Buffer.concat([fields, signature]) };
+      signatures.set(memoKey, rrsig);
+      return rrsig;
     },
   };
 }
