@@ -292,7 +292,7 @@ test('a manager takes new tokens on POST /reload, and a redirector following it 
   write('manager.json', managerConfig(newToken));
   const reloaded = await postReload(api, oldToken);
   t.is(reloaded.status, 200);
-  t.deepEqual(reloaded.body.applied, ['token', 'readTokens']);
+  t.deepEqual(reloaded.body.applied, ['token', 'readTokens', 'gatewayTokens']);
   t.deepEqual(reloaded.body.restartNeeded, []);
   t.is((await postReload(api, oldToken)).status, 401, 'the old token is gone');
   t.is((await postReload(api, newToken)).status, 200);
