@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { startProcess, type StartedProcess } from '@overlay/common';
-import { OVERLAY, requireCommand, run } from './helpers.js';
+import { eventually, OVERLAY, requireCommand, run } from './helpers.js';
 
 // The deployment in docs/operations.md ("A complete deployment, every file in full"), run from the page
 // itself: every file it shows is written out as shown, start.sh's lines are run in order (each `overlay …`
@@ -30,16 +30,6 @@ function sh(line: string): Promise<{ stdout: string; stderr: string }> {
   return run('bash', ['-c', line], { cwd: dir, env, timeout: 60_000 });
 }
 
-async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    const value = await probe().catch((err: unknown) => void (last = err));
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms ${last instanceof Error ? last.message : ''}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-}
 
 /** Runs one line of start.sh the way a reader would, keeping long-running processes. */
 async function startLine(line: string): Promise<void> {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { startProcess, type StartedProcess } from '@overlay/common';
-import { OVERLAY, requireCommand, run } from './helpers.js';
+import { eventually, OVERLAY, requireCommand, run } from './helpers.js';
 
 // Origin Host and per-site health checks through real processes: manager, back-end and front-end from the
 // `overlay` command, origins that have no /healthz, curl as the client.
@@ -66,15 +66,6 @@ async function curl(host: string, path = '/', extra: string[] = []): Promise<{ s
   return { status: Number(lines.pop()), body: lines.join('\n') };
 }
 
-async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 let checked: Awaited<ReturnType<typeof startOrigin>>;
 let unchecked: Awaited<ReturnType<typeof startOrigin>>;
