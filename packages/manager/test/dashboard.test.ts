@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { chromium, type Browser } from 'playwright-core';
 import { subscribe } from '@overlay/manager';
 import { api, report, siteBody, startTestManager, tempDir, TOKEN, waitFor } from './helpers/manager.js';
@@ -17,13 +17,19 @@ async function launch(): Promise<Browser> {
   });
 }
 
-test('the dashboard shows sites, gateways and live tunnel RTT from the feed, in a real browser', async (t) => {
+/** A manager with the site `shop` on pop-a-1 and be-1, once chromium is known to be there (the test fails, not skips, without it). */
+async function managerWithSite(t: ExecutionContext) {
   t.true(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium`);
-  if (!existsSync(CHROMIUM)) return;
-
+  if (!existsSync(CHROMIUM)) return undefined;
   const manager = await startTestManager({ feed: { reportPushDelayMs: 20 } });
   t.teardown(() => manager.close());
   await api(manager.url, 'PUT', '/v1/sites/shop', siteBody({ frontEnds: ['pop-a-1'], backEnds: ['be-1'] }));
+  return manager;
+}
+
+test('the dashboard shows sites, gateways and live tunnel RTT from the feed, in a real browser', async (t) => {
+  const manager = await managerWithSite(t);
+  if (!manager) return;
   const gateway = subscribe({
     url: manager.url,
     token: TOKEN,
@@ -106,11 +112,8 @@ test('the dashboard says so when the token is wrong', async (t) => {
 });
 
 test('a back-end whose tunnel cannot come up shows as unreachable, and the tunnel as down with its reason', async (t) => {
-  t.true(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium`);
-  if (!existsSync(CHROMIUM)) return;
-  const manager = await startTestManager({ feed: { reportPushDelayMs: 20 } });
-  t.teardown(() => manager.close());
-  await api(manager.url, 'PUT', '/v1/sites/shop', siteBody({ frontEnds: ['pop-a-1'], backEnds: ['be-1'] }));
+  const manager = await managerWithSite(t);
+  if (!manager) return;
   const backEnd = subscribe({ url: manager.url, token: TOKEN, hello: { role: 'back-end', id: 'be-1', addresses: { tunnel: '127.0.0.1:7000' }, tunnelTls: true }, onState: () => undefined });
   const frontEnd = subscribe({ url: manager.url, token: TOKEN, hello: { role: 'front-end', id: 'pop-a-1', addresses: { http: '127.0.1.1:8080' } }, onState: () => undefined });
   t.teardown(() => Promise.all([backEnd.close(), frontEnd.close()]).then(() => undefined));
