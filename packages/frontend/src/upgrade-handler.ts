@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { AdmissionTicket } from '@overlay/admission';
 import { ignoreError } from '@overlay/common';
+import { requestTrace, withTrace } from './access-log.js';
 import { IDEMPOTENT_METHODS, pathOf, type GatewayContext } from './context.js';
 import { ExchangeError, FrontEndErrorCode } from './errors.js';
 import type { FrontEndMetrics } from './metrics.js';
@@ -38,8 +39,11 @@ async function upgrade(context: GatewayContext, req: IncomingMessage, socket: Du
   const method = req.method ?? 'GET';
   const clientIp = clientAddress(req.socket.remoteAddress);
   const { priority } = site.classify({ clientIp, path: pathOf(req.url ?? '/'), method, headers: req.headers });
-  const stamp = { frontEnd: context.id, priority, cache: 'BYPASS' as const };
+  const trace = requestTrace(req.headers);
+  const stamp = { frontEnd: context.id, priority, cache: 'BYPASS' as const, requestId: trace.requestId };
+  const record: UpgradeRecord = { status: 0, bytesIn: 0, bytesOut: 0 };
   const answer = (status: number, text: string, code: string, extra: Array<[string, string]> = []) => {
+    record.status = status;
     metrics.upgrades.inc({ site: site.name, status: String(status) });
     rawAnswer(socket, status, text, [...stampPairs(stamp), ['x-overlay-error', code], ...extra]);
   };
@@ -52,11 +56,13 @@ async function upgrade(context: GatewayContext, req: IncomingMessage, socket: Du
   }
   const ticket = admission.ticket;
   socket.once('close', finisher(ticket));
+  socket.once('close', accessLine(context, req, record, { priority, requestId: trace.requestId, traceparent: trace.traceparent }));
 
   const requestHead = buildRequestHead(
     { method, url: req.url ?? '/', rawHeaders: req.rawHeaders, headers: req.headers },
     { site: site.name, frontEnd: context.id, clientIp, clientPort: req.socket.remotePort ?? 0, priority, upgrade: true },
   );
+  requestHead.headers = withTrace(requestHead.headers, trace);
   const problem = headLimitProblem(requestHead);
   if (problem) return answer(431, `request head too large: ${problem}`, FrontEndErrorCode.headTooLarge);
   let exchanged;
@@ -75,13 +81,15 @@ async function upgrade(context: GatewayContext, req: IncomingMessage, socket: Du
     if (!(err instanceof ExchangeError)) throw err;
     if (err.status === 499 || socket.destroyed) return;
     metrics.backEndFailures.inc({ backend: err.backEnd ?? '', code: err.code });
+    record.backEnd = err.backEnd;
     const retry: Array<[string, string]> = err.retryAfterSeconds === undefined ? [] : [['retry-after', String(err.retryAfterSeconds)]];
     return answer(err.status, err.message, err.code, retry);
   }
   const { route, stream, reply } = exchanged;
   ticket.start();
   metrics.upgrades.inc({ site: site.name, status: String(reply.status) });
-  const count = byteCounter(metrics, site.name);
+  Object.assign(record, { status: reply.status, backEnd: route.id, origin: reply.origin });
+  const count = byteCounter(metrics, site.name, record);
   const pairs = relayedPairs(reply, stamp);
   if (reply.status === 101) {
     route.hold(stream);
@@ -104,6 +112,29 @@ function finisher(ticket: AdmissionTicket): () => void {
   return () => ticket.finish();
 }
 
-function byteCounter(metrics: FrontEndMetrics, site: string): (direction: 'in' | 'out', bytes: number) => void {
-  return (direction, bytes) => metrics.bytes.inc({ site, direction }, bytes);
+function byteCounter(metrics: FrontEndMetrics, site: string, record: UpgradeRecord): (direction: 'in' | 'out', bytes: number) => void {
+  return (direction, bytes) => {
+    if (direction === 'in') record.bytesIn += bytes;
+    else record.bytesOut += bytes;
+    metrics.bytes.inc({ site, direction }, bytes);
+  };
+}
+
+/** What the access line of an upgraded connection says, filled in as it goes (status 0 until answered). */
+interface UpgradeRecord {
+  status: number;
+  bytesIn: number;
+  bytesOut: number;
+  backEnd?: string;
+  origin?: string;
+}
+
+/** The upgrade's access line, written when the client connection closes (a WebSocket's whole life). */
+function accessLine(context: GatewayContext, req: IncomingMessage, record: UpgradeRecord, fixed: { priority: number; requestId: string; traceparent: string }): () => void {
+  const startedAt = performance.now();
+  const base = { client: clientAddress(req.socket.remoteAddress), method: req.method ?? 'GET', host: req.headers.host, path: req.url ?? '/' };
+  return () => context.accessLog({
+    ...base, ...record, status: record.status || 499, priority: fixed.priority, cache: 'BYPASS',
+    durationMs: Math.round((performance.now() - startedAt) * 1000) / 1000, requestId: fixed.requestId, traceparent: fixed.traceparent,
+  });
 }
