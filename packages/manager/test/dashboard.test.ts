@@ -27,6 +27,17 @@ async function managerWithSite(t: ExecutionContext) {
   return manager;
 }
 
+/** A browser on the dashboard with the token, collecting the page's script errors. */
+async function openDashboard(t: ExecutionContext, url: string) {
+  const browser = await launch();
+  t.teardown(() => browser.close());
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const pageErrors: string[] = [];
+  page.on('pageerror', (err) => pageErrors.push(err.message));
+  await page.goto(`${url}/#token=${TOKEN}`);
+  return { browser, page, pageErrors };
+}
+
 test('the dashboard shows sites, gateways and live tunnel RTT from the feed, in a real browser', async (t) => {
   const manager = await managerWithSite(t);
   if (!manager) return;
@@ -46,12 +57,7 @@ test('the dashboard shows sites, gateways and live tunnel RTT from the feed, in 
   t.teardown(() => clearInterval(reporter));
   await waitFor('report stored', async () => (await api(manager.url, 'GET', '/v1/front-ends/pop-a-1')).body.lastReport !== null);
 
-  const browser = await launch();
-  t.teardown(() => browser.close());
-  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  const pageErrors: string[] = [];
-  page.on('pageerror', (err) => pageErrors.push(err.message));
-  await page.goto(`${manager.url}/#token=${TOKEN}`);
+  const { browser, page, pageErrors } = await openDashboard(t, manager.url);
 
   await page.locator('#status', { hasText: 'live' }).waitFor({ timeout: 10_000 });
   await page.locator('#sites td', { hasText: 'shop.demo.test' }).waitFor();
@@ -129,12 +135,7 @@ test('a back-end whose tunnel cannot come up shows as unreachable, and the tunne
   const view = await waitFor('unreachable in the API', async () => (await api(manager.url, 'GET', '/v1/back-ends/be-1')).body.unreachableFrom);
   t.deepEqual(view, [{ frontEnd: 'pop-a-1', error: reason }]);
 
-  const browser = await launch();
-  t.teardown(() => browser.close());
-  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  const pageErrors: string[] = [];
-  page.on('pageerror', (err) => pageErrors.push(err.message));
-  await page.goto(`${manager.url}/#token=${TOKEN}`);
+  const { browser, page, pageErrors } = await openDashboard(t, manager.url);
   const row = page.locator('#gateways tbody tr', { hasText: 'be-1' });
   await row.waitFor({ timeout: 10_000 });
   await page.waitForFunction(() => /unreachable/.test(document.querySelector('#gateways tbody')?.textContent ?? ''), undefined, { timeout: 10_000 });
