@@ -26,3 +26,15 @@ export async function requireCommand(command: string, debianPackage: string): Pr
     throw new Error(`${command} is missing: apt-get install -y ${debianPackage} (.ci/run installs it)`);
   }
 }
+
+/** Polls `probe` until it gives a value (not undefined; a throw counts as none); fails naming `what` after `timeoutMs`. */
+export async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000, everyMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    const value = await probe().catch((err: unknown) => void (last = err));
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms${last instanceof Error ? ` (${last.message})` : ''}`);
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+}

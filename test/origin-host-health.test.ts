@@ -1,10 +1,10 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { startProcess, type StartedProcess } from '@overlay/common';
-import { OVERLAY, requireCommand, run } from './helpers.js';
+import { eventually, OVERLAY, requireCommand, run } from './helpers.js';
 
 // Origin Host and per-site health checks through real processes: manager, back-end and front-end from the
 // `overlay` command, origins that have no /healthz, curl as the client.
@@ -30,6 +30,11 @@ async function startOrigin(): Promise<{ url: string; hosts: string[]; probes: st
     if (req.url === '/status') return void res.writeHead(204).end();
     if (req.url === '/healthz') return void res.writeHead(404, { 'content-type': 'text/plain' }).end('no such page\n');
     res.writeHead(200, { 'content-type': 'text/plain' }).end(`host ${req.headers.host}\n`);
+  });
+  // An upgrade is answered 101 and closed at once: enough to see what reached the origin.
+  server.on('upgrade', (req, socket) => {
+    seen.push(req.headers);
+    socket.end('HTTP/1.1 101 Switching Protocols\r\nconnection: Upgrade\r\nupgrade: websocket\r\n\r\n');
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   servers.push(server);
@@ -66,15 +71,6 @@ async function curl(host: string, path = '/', extra: string[] = []): Promise<{ s
   return { status: Number(lines.pop()), body: lines.join('\n') };
 }
 
-async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 let checked: Awaited<ReturnType<typeof startOrigin>>;
 let unchecked: Awaited<ReturnType<typeof startOrigin>>;
@@ -162,6 +158,25 @@ test.serial('access logs: one JSON line per request on both gateways with the re
   t.true(backEndLines.every((entry) => entry.status >= 500));
   t.like(backEndLines[0], { level: 30, host: 'unchecked.test', frontEnd: 'pop-a', client: '127.0.0.1' });
   t.regex(backEndLines[0].requestId, /^[0-9a-f-]{36}$/);
+});
+
+test.serial('a WebSocket upgrade gets a request id too, and leaves an access line when it closes', async (t) => {
+  const [host, port] = frontEnd.split(':');
+  const answer = await new Promise<IncomingHttpHeaders>((resolve, reject) => {
+    const req = request({ host, port: Number(port), path: '/ws', headers: { host: 'checked.test', connection: 'Upgrade', upgrade: 'websocket', 'x-request-id': 'ws-request-7' } });
+    req.once('upgrade', (res, socket) => {
+      socket.destroy();
+      resolve(res.headers);
+    });
+    req.once('response', (res) => reject(new Error(`no upgrade: ${res.statusCode}`)));
+    req.once('error', reject);
+    req.end();
+  });
+  t.is(answer['x-request-id'], 'ws-request-7');
+  t.is(checked.seen.at(-1)?.['x-request-id'], 'ws-request-7');
+  t.regex(String(checked.seen.at(-1)?.traceparent), /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+  const line = await eventually('the upgrade access line', async () => logs['pop-a']?.find((entry) => entry.msg === 'access' && entry.requestId === 'ws-request-7'));
+  t.like(line, { status: 101, path: '/ws', host: 'checked.test', backEnd: 'be-1', cache: 'BYPASS' });
 });
 
 test.serial('a check that expects another status takes the site down, and the manager refuses bad checks', async (t) => {

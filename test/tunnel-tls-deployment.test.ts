@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import test from 'ava';
 import { startProcess, type StartedProcess } from '@overlay/common';
 import { startDemoOrigin } from '@overlay/demo-origin';
-import { overlay, OVERLAY, requireCommand, run } from './helpers.js';
+import { eventually, overlay, OVERLAY, requireCommand, run } from './helpers.js';
 import { createTestPki, type TestPki } from './pki.js';
 
 // The manager-fed deployment with a TLS tunnel (mutual TLS) and advertised addresses, all real processes:
@@ -47,16 +47,6 @@ async function api(method: string, path: string, body?: unknown): Promise<any> {
   return res.json();
 }
 
-async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    const value = await probe().catch((err: unknown) => void (last = err));
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms (${String(last ?? '')})`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
 
 async function curlSite(address: string): Promise<{ status: number; headers: string }> {
   const { stdout } = await run('curl', ['-s', '-D', '-', '-o', '/dev/null', '-H', `host: ${SITE}`, '--max-time', '5', `http://${address}/`]);

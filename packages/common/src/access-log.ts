@@ -51,9 +51,10 @@ export interface AccessLog {
 }
 
 /**
- * The access log: `msg: "access"` JSON lines at info level with `time`, as the process's other logs,
- * but through a logger of its own: no redaction pass (an entry holds no header or secret by
- * construction) and batched writes (`flushMs`). Silent when the process logger is (tests, libraries).
+ * The access log: `msg: "access"` JSON lines at info level with `time`, `pid` and `name`, the shape of the
+ * process's other lines, but written by a path of its own: no redaction pass (an entry holds no header
+ * value or secret by construction), the line put together here rather than by pino, and writes batched
+ * (`flushMs`). Silent when the process logger is (tests, libraries).
  */
 export function createAccessLog(name: string, log: Logger, settings: AccessLogSettings, options: AccessLogOptions = {}): AccessLog {
   const idle: AccessLog = { write: () => undefined, flush: () => undefined, close: () => undefined };
@@ -61,30 +62,31 @@ export function createAccessLog(name: string, log: Logger, settings: AccessLogSe
   const { sample, flushMs } = settings;
   const random = options.random ?? Math.random;
   const destination = options.destination ?? 2;
-  let out: Logger;
+  const sampled = (entry: AccessEntry) => entry.status >= 500 || sample >= 1 || random() < sample;
+  if (typeof destination !== 'number') {
+    return { write: (entry) => void (sampled(entry) && destination.info(entry, 'access')), flush: () => undefined, close: () => undefined };
+  }
+  const stream = pino.destination({ fd: destination, sync: true, minLength: flushMs > 0 ? 4096 : 0 });
+  const prefix = '{"level":30,"time":"';
+  const middle = `","pid":${process.pid},"name":${JSON.stringify(name)}`;
   let flush = () => undefined as void;
   let close = () => undefined as void;
-  if (typeof destination === 'number') {
-    const stream = pino.destination({ fd: destination, sync: true, minLength: flushMs > 0 ? 4096 : 0 });
-    out = pino({ name, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime }, stream);
-    if (flushMs > 0) {
-      const onExit = () => stream.flushSync();
-      const timer = setInterval(() => stream.flush(), flushMs).unref();
-      process.once('exit', onExit);
-      flush = () => stream.flushSync();
-      close = () => {
-        clearInterval(timer);
-        process.off('exit', onExit);
-        stream.flushSync();
-      };
-    }
-  } else {
-    out = destination;
+  if (flushMs > 0) {
+    const onExit = () => stream.flushSync();
+    const timer = setInterval(() => stream.flush(), flushMs).unref();
+    process.once('exit', onExit);
+    flush = () => stream.flushSync();
+    close = () => {
+      clearInterval(timer);
+      process.off('exit', onExit);
+      stream.flushSync();
+    };
   }
   return {
     write: (entry) => {
-      if (entry.status < 500 && sample < 1 && random() >= sample) return;
-      out.info(entry, 'access');
+      if (!sampled(entry)) return;
+      const fields = JSON.stringify(entry);
+      stream.write(`${prefix}${new Date().toISOString()}${middle}${fields.length > 2 ? `,${fields.slice(1, -1)}` : ''},"msg":"access"}\n`);
     },
     flush,
     close,

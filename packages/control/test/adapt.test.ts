@@ -76,3 +76,19 @@ test('reports carry one byte count per priority ring, zeros before any traffic, 
   }
   t.false(reportSchema.safeParse({ type: 'report', load: 0, healthy: true, tunnels: [], ringBytes: [] }).success, 'the manager refuses an empty list');
 });
+
+test('a back-end registered with a TLS tunnel is dialled with the front-end\'s own TLS settings; plain ones stay plain', (t) => {
+  const withTls = { ...state, backEnds: { ...state.backEnds, 'be-1': { ...state.backEnds['be-1'], tunnelTls: true } } } as ManagerState;
+  const tls = { ca: '/etc/overlay/ca.pem', cert: '/etc/overlay/pop-b.pem', key: '/etc/overlay/pop-b.key' };
+  const b = frontEndStateFrom(withTls, { id: 'pop-b', httpHost: '127.0.1.2', key: 'front-end-key-0123456789', tunnelTls: tls });
+  t.deepEqual(b.backEnds?.['be-1']?.tls, tls);
+  t.is(b.backEnds?.['be-2']?.tls, undefined);
+  // Without settings of its own the front-end still speaks TLS to it (system CAs), rather than plain TCP it would refuse.
+  t.deepEqual(frontEndStateFrom(withTls, { id: 'pop-a', httpHost: '127.0.1.1', key: 'front-end-key-0123456789' }).backEnds?.['be-1']?.tls, {});
+});
+
+test('a back-end takes a site\'s originHost and healthCheck', (t) => {
+  const site = { ...state.sites.shop, originHost: 'internal.shop:8080', healthCheck: { path: '/status', expectStatus: [204], intervalMs: 500 } } as ManagerState['sites'][string];
+  const taken = backEndStateFrom({ ...state, sites: { shop: site } } as ManagerState, { id: 'be-1' });
+  t.like(taken.sites?.shop, { originHost: 'internal.shop:8080', healthCheck: { path: '/status', expectStatus: [204], intervalMs: 500 } });
+});

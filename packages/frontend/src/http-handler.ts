@@ -117,6 +117,8 @@ async function serve(flow: Flow): Promise<void> {
   const cacheRequest: CacheRequest = { method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers };
   const lookup: LookupResult = context.cache ? context.cache.lookup(cacheRequest) : CACHE_DISABLED;
   if (lookup.status === 'hit') {
+    const stored = lookup.response.headers[STORED_BACKEND_FIELD];
+    if (typeof stored === 'string') flow.backEnd = stored;
     headSent(flow, 'HIT');
     countOut(flow, lookup.response.body.length);
     serveCached(res, lookup.response, { ...flow.stamp, cache: 'HIT' });

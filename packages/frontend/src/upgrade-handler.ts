@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { AdmissionTicket } from '@overlay/admission';
 import { ignoreError } from '@overlay/common';
+import { requestTrace, withTrace } from './access-log.js';
 import { IDEMPOTENT_METHODS, pathOf, type GatewayContext } from './context.js';
 import { ExchangeError, FrontEndErrorCode } from './errors.js';
 import { closeOf, exchangeFor } from './exchange.js';
@@ -37,8 +38,11 @@ async function upgrade(context: GatewayContext, req: IncomingMessage, socket: Du
   const method = req.method ?? 'GET';
   const clientIp = clientAddress(req.socket.remoteAddress);
   const { priority } = site.classify({ clientIp, path: pathOf(req.url ?? '/'), method, headers: req.headers });
-  const stamp = { frontEnd: context.id, priority, cache: 'BYPASS' as const };
+  const trace = requestTrace(req.headers);
+  const stamp = { frontEnd: context.id, priority, cache: 'BYPASS' as const, requestId: trace.requestId };
+  const record: UpgradeRecord = { status: 0 };
   const answer = (status: number, text: string, code: string, extra: Array<[string, string]> = []) => {
+    record.status = status;
     metrics.upgrades.inc({ site: site.name, status: String(status) });
     rawAnswer(socket, status, text, [...stampPairs(stamp), ['x-overlay-error', code], ...extra]);
   };
@@ -51,11 +55,13 @@ async function upgrade(context: GatewayContext, req: IncomingMessage, socket: Du
   }
   const ticket = admission.ticket;
   socket.on('close', finisher(ticket));
+  socket.on('close', accessLine(context, req, record, { priority, requestId: trace.requestId, traceparent: trace.traceparent }));
 
   const requestHead = buildRequestHead(
     { method, url: req.url ?? '/', rawHeaders: req.rawHeaders, headers: req.headers },
     { site: site.name, frontEnd: context.id, clientIp, clientPort: req.socket.remotePort ?? 0, priority, upgrade: true, proto: protoOf(req.socket) },
   );
+  requestHead.headers = withTrace(requestHead.headers, trace);
   const problem = headLimitProblem(requestHead);
   if (problem) return answer(431, `request head too large: ${problem}`, FrontEndErrorCode.headTooLarge);
   let exchanged;
@@ -74,12 +80,14 @@ async function upgrade(context: GatewayContext, req: IncomingMessage, socket: Du
     if (!(err instanceof ExchangeError)) throw err;
     if (err.status === 499 || socket.destroyed) return;
     metrics.backEndFailures.inc({ backend: err.backEnd ?? '', code: err.code });
+    record.backEnd = err.backEnd;
     const retry: Array<[string, string]> = err.retryAfterSeconds === undefined ? [] : [['retry-after', String(err.retryAfterSeconds)]];
     return answer(err.status, err.message, err.code, retry);
   }
   const { route, stream, reply } = exchanged;
   ticket.start();
   metrics.upgrades.inc({ site: site.name, status: String(reply.status) });
+  Object.assign(record, { status: reply.status, backEnd: route.id, origin: reply.origin });
   const count = metrics.bytesOf(site.name);
   const pairs = relayedPairs(reply, stamp);
   if (reply.status === 101) {
@@ -105,3 +113,23 @@ function finisher(ticket: AdmissionTicket): () => void {
   return () => ticket.finish();
 }
 
+/** What the access line of an upgraded connection says, filled in as it goes (status 0 until answered). */
+interface UpgradeRecord {
+  status: number;
+  backEnd?: string;
+  origin?: string;
+}
+
+/**
+ * The upgrade's access line, written when the client connection closes (a WebSocket's whole life). Its
+ * bytes are the client connection's own counts, heads included: no counter per WebSocket.
+ */
+function accessLine(context: GatewayContext, req: IncomingMessage, record: UpgradeRecord, fixed: { priority: number; requestId: string; traceparent: string }): () => void {
+  const startedAt = performance.now();
+  const socket = req.socket;
+  const base = { client: clientAddress(socket.remoteAddress), method: req.method ?? 'GET', host: req.headers.host, path: req.url ?? '/' };
+  return () => context.accessLog({
+    ...base, ...record, bytesIn: socket.bytesRead, bytesOut: socket.bytesWritten, status: record.status || 499, priority: fixed.priority, cache: 'BYPASS',
+    durationMs: Math.round((performance.now() - startedAt) * 1000) / 1000, requestId: fixed.requestId, traceparent: fixed.traceparent,
+  });
+}

@@ -1,3 +1,7 @@
+import { closeSync, openSync } from 'node:fs';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import test from 'ava';
 import { createAccessLog, silentLogger, type AccessEntry, type Logger } from '@overlay/common';
 import { requestTrace, withTrace } from '@overlay/frontend';
@@ -42,4 +46,21 @@ test('sampling: a share of ordinary requests, every error answer; disabled logs 
   const silent = createAccessLog('test', silentLogger, { enabled: true, sample: 1, flushMs: 0 }).write;
   silent(entry(500));
   t.is(lines.length, 35, 'a silent process logger means a silent access log');
+});
+
+test('lines written to a file descriptor are JSON of the process log shape, batched until flushed', async (t) => {
+  const file = join(await mkdtemp(join(tmpdir(), 'access-log-')), 'access.log');
+  const fd = openSync(file, 'w');
+  const enabled = { info: () => undefined, isLevelEnabled: () => true } as unknown as Logger;
+  const log = createAccessLog('front-end', enabled, { enabled: true, sample: 1, flushMs: 60_000 }, { destination: fd });
+  log.write({ client: '10.0.0.1', method: 'GET', host: 'shop.test', path: '/a "quoted" path', status: 200, bytesIn: 0, bytesOut: 10, durationMs: 1.5, requestId: 'r1', cache: undefined });
+  t.is(await readFile(file, 'utf8'), '', 'held in the batch');
+  log.close();
+  closeSync(fd);
+  const [line, ...rest] = (await readFile(file, 'utf8')).trim().split('\n');
+  t.is(rest.length, 0);
+  const parsed = JSON.parse(line as string);
+  t.like(parsed, { level: 30, pid: process.pid, name: 'front-end', msg: 'access', path: '/a "quoted" path', requestId: 'r1', status: 200 });
+  t.false('cache' in parsed);
+  t.false(Number.isNaN(Date.parse(parsed.time)));
 });

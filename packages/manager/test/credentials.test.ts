@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import test from 'ava';
 import { startProcess, type StartedProcess } from '@overlay/common';
 import WebSocket from 'ws';
-import { OVERLAY, requireCommand, run } from '../../../test/helpers.js';
+import { eventually, OVERLAY, requireCommand, run } from '../../../test/helpers.js';
 import { createTestPki, type TestPki } from '../../../test/pki.js';
 
 // Scoped manager credentials through real processes: `overlay manager` over HTTPS, `overlay back-end` with a
@@ -51,15 +51,6 @@ async function curl(path: string, token: string | undefined, method = 'GET', bod
   return { status: Number(lines.pop()), body: lines.join('\n') };
 }
 
-async function eventually<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 test.before(async () => {
   await requireCommand('curl', 'curl');

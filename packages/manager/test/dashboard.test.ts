@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { chromium, type Browser } from 'playwright-core';
 import { subscribe } from '@overlay/manager';
 import { api, report, siteBody, startTestManager, tempDir, TOKEN, waitFor } from './helpers/manager.js';
@@ -17,13 +17,30 @@ async function launch(): Promise<Browser> {
   });
 }
 
-test('the dashboard shows sites, gateways and live tunnel RTT from the feed, in a real browser', async (t) => {
+/** A manager with the site `shop` on pop-a-1 and be-1, once chromium is known to be there (the test fails, not skips, without it). */
+async function managerWithSite(t: ExecutionContext) {
   t.true(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium`);
-  if (!existsSync(CHROMIUM)) return;
-
+  if (!existsSync(CHROMIUM)) return undefined;
   const manager = await startTestManager({ feed: { reportPushDelayMs: 20 } });
   t.teardown(() => manager.close());
   await api(manager.url, 'PUT', '/v1/sites/shop', siteBody({ frontEnds: ['pop-a-1'], backEnds: ['be-1'] }));
+  return manager;
+}
+
+/** A browser on the dashboard with the token, collecting the page's script errors. */
+async function openDashboard(t: ExecutionContext, url: string) {
+  const browser = await launch();
+  t.teardown(() => browser.close());
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const pageErrors: string[] = [];
+  page.on('pageerror', (err) => pageErrors.push(err.message));
+  await page.goto(`${url}/#token=${TOKEN}`);
+  return { browser, page, pageErrors };
+}
+
+test('the dashboard shows sites, gateways and live tunnel RTT from the feed, in a real browser', async (t) => {
+  const manager = await managerWithSite(t);
+  if (!manager) return;
   const gateway = subscribe({
     url: manager.url,
     token: TOKEN,
@@ -40,12 +57,7 @@ test('the dashboard shows sites, gateways and live tunnel RTT from the feed, in 
   t.teardown(() => clearInterval(reporter));
   await waitFor('report stored', async () => (await api(manager.url, 'GET', '/v1/front-ends/pop-a-1')).body.lastReport !== null);
 
-  const browser = await launch();
-  t.teardown(() => browser.close());
-  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  const pageErrors: string[] = [];
-  page.on('pageerror', (err) => pageErrors.push(err.message));
-  await page.goto(`${manager.url}/#token=${TOKEN}`);
+  const { browser, page, pageErrors } = await openDashboard(t, manager.url);
 
   await page.locator('#status', { hasText: 'live' }).waitFor({ timeout: 10_000 });
   await page.locator('#sites td', { hasText: 'shop.demo.test' }).waitFor();
@@ -103,4 +115,32 @@ test('the dashboard says so when the token is wrong', async (t) => {
   await page.goto(`${manager.url}/#token=wrong-token-000000000`);
   await page.locator('#status', { hasText: 'disconnected' }).waitFor({ timeout: 10_000 });
   t.is(await page.locator('#sites tbody').innerText(), '');
+});
+
+test('a back-end whose tunnel cannot come up shows as unreachable, and the tunnel as down with its reason', async (t) => {
+  const manager = await managerWithSite(t);
+  if (!manager) return;
+  const backEnd = subscribe({ url: manager.url, token: TOKEN, hello: { role: 'back-end', id: 'be-1', addresses: { tunnel: '127.0.0.1:7000' }, tunnelTls: true }, onState: () => undefined });
+  const frontEnd = subscribe({ url: manager.url, token: TOKEN, hello: { role: 'front-end', id: 'pop-a-1', addresses: { http: '127.0.1.1:8080' } }, onState: () => undefined });
+  t.teardown(() => Promise.all([backEnd.close(), frontEnd.close()]).then(() => undefined));
+  await waitFor('both connected', () => backEnd.connected && frontEnd.connected);
+  const reason = 'TLS: the back-end asks for a client certificate (mutual TLS): set the front-end\'s tunnel TLS cert and key';
+  const send = () => {
+    backEnd.report(report({ tunnels: [] }));
+    frontEnd.report(report({ healthy: false, tunnels: [{ peer: 'be-1', rttMs: 0, jitterMs: 0, throughputBps: 0, connected: false, error: reason }] }));
+  };
+  send();
+  const reporter = setInterval(send, 1000);
+  t.teardown(() => clearInterval(reporter));
+  const view = await waitFor('unreachable in the API', async () => (await api(manager.url, 'GET', '/v1/back-ends/be-1')).body.unreachableFrom);
+  t.deepEqual(view, [{ frontEnd: 'pop-a-1', error: reason }]);
+
+  const { browser, page, pageErrors } = await openDashboard(t, manager.url);
+  const row = page.locator('#gateways tbody tr', { hasText: 'be-1' });
+  await row.waitFor({ timeout: 10_000 });
+  await page.waitForFunction(() => /unreachable/.test(document.querySelector('#gateways tbody')?.textContent ?? ''), undefined, { timeout: 10_000 });
+  t.regex(await row.innerText(), /be-1\s+back-end[\s\S]*unreachable/);
+  t.notRegex(await row.innerText(), /\bup\b/);
+  t.regex(await page.locator('#tunnels tbody').innerText(), /pop-a-1\s+be-1\s+down: TLS: the back-end asks for a client certificate/);
+  t.deepEqual(pageErrors, []);
 });
