@@ -35,7 +35,7 @@ export class StreamExchange {
   /** Sends a REPLY head and counts it. */
   respond(head: ResponseHead): void {
     this.stream.respond(head);
-    this.gateway.metrics.requests.inc({ site: this.site, status: String(head.status), origin: head.origin ?? '' });
+    this.gateway.metrics.countRequest(this.site, String(head.status), head.origin ?? '');
   }
 
   /** Answers for the back-end itself (queue, health, connect failures…): status, `error.code`, short body. */
@@ -46,7 +46,7 @@ export class StreamExchange {
     gateway.log[level]({ site: this.site, code: answer.code, status: answer.status, origin, frontEnd: frontEndOf(stream), reason: answer.message }, 'answered with an error');
     gateway.metrics.errorAnswers.inc({ site: this.site, code: answer.code });
     if (stream.destroyed) return;
-    gateway.metrics.requests.inc({ site: this.site, status: String(answer.status), origin: origin ?? '' });
+    gateway.metrics.countRequest(this.site, String(answer.status), origin ?? '');
     sendErrorAnswer(stream, gateway.id, answer, { withBody: this.withBody, origin });
   }
 

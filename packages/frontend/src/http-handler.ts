@@ -33,6 +33,9 @@ interface Flow {
   cacheStatus: CacheStatus | '';
   /** The back-end's stream being relayed, once there is one. */
   stream: TunnelStream | undefined;
+  /** Body bytes from and to the client, counted in the metrics once, when the request finishes. */
+  bytesIn: number;
+  bytesOut: number;
 }
 
 export type RequestHandler = (req: IncomingMessage, res: ServerResponse, expectsContinue: boolean) => void;
@@ -52,7 +55,7 @@ async function handle(context: GatewayContext, req: IncomingMessage, res: Server
   const { metrics } = context;
   const site = context.sites().forHost(req.headers.host);
   if (!site) {
-    metrics.requests.inc({ site: '', status: '404', priority: '', cache: '' });
+    metrics.countRequest('', '404', '', '');
     sendLocal(res, 404, 'unknown site', { frontEnd: context.id }, { code: FrontEndErrorCode.unknownSite, close: expectsContinue });
     return;
   }
@@ -64,7 +67,7 @@ async function handle(context: GatewayContext, req: IncomingMessage, res: Server
   const admission = context.gate.admit({ established: isEstablished });
   if (!admission.admitted) {
     metrics.admissionRefusals.inc({ reason: admission.reason });
-    metrics.requests.inc({ site: site.name, status: '503', priority: String(priority), cache: '' });
+    metrics.countRequest(site.name, '503', String(priority), '');
     sendLocal(res, 503, 'front-end overloaded, retry later', stamp, {
       code: FrontEndErrorCode.overloaded,
       retryAfterSeconds: admission.retryAfterSeconds,
@@ -72,7 +75,7 @@ async function handle(context: GatewayContext, req: IncomingMessage, res: Server
     });
     return;
   }
-  const flow: Flow = { context, site, req, res, stamp, ticket: admission.ticket, expectsContinue, startedAt, cacheStatus: '', stream: undefined };
+  const flow: Flow = { context, site, req, res, stamp, ticket: admission.ticket, expectsContinue, startedAt, cacheStatus: '', stream: undefined, bytesIn: 0, bytesOut: 0 };
   res.once('close', () => finish(flow));
   await serve(flow);
 }
@@ -89,7 +92,10 @@ function finish(flow: Flow): void {
   ticket.finish();
   if (res.writableFinished) established.add(req.socket);
   const status = res.headersSent ? String(res.statusCode) : '499';
-  context.metrics.requests.inc({ site: site.name, status, priority: String(stamp.priority), cache: flow.cacheStatus });
+  const { metrics } = context;
+  metrics.countRequest(site.name, status, String(stamp.priority), flow.cacheStatus);
+  if (flow.bytesIn > 0) metrics.bytesOf(site.name).in(flow.bytesIn);
+  if (flow.bytesOut > 0) metrics.bytesOf(site.name).out(flow.bytesOut);
   context.log.debug({ site: site.name, method: req.method, url: req.url, status, priority: stamp.priority, cache: flow.cacheStatus, ms: Math.round(performance.now() - flow.startedAt) }, 'request');
 }
 
@@ -177,7 +183,7 @@ function forward(flow: Flow, conditional: Record<string, string> | undefined): P
         return;
       }
       if (flow.expectsContinue) res.writeContinue();
-      req.on('data', (chunk: Buffer) => context.metrics.bytes.inc({ site: site.name, direction: 'in' }, chunk.length));
+      req.on('data', (chunk: Buffer) => (flow.bytesIn += chunk.length));
       req.pipe(stream);
     },
     retryable: IDEMPOTENT_METHODS.has(head.method) && !head.hasBody,
@@ -229,5 +235,5 @@ function relay(flow: Flow, { route, stream, reply }: Exchanged, cacheStatus: Cac
 }
 
 function countOut(flow: Flow, bytes: number): void {
-  flow.context.metrics.bytes.inc({ site: flow.site.name, direction: 'out' }, bytes);
+  flow.bytesOut += bytes;
 }

@@ -1,7 +1,7 @@
 import type { AdmissionGate } from '@overlay/admission';
 import type { HttpCache } from '@overlay/cache';
 import { Counter, Gauge, Histogram, type Registry } from '@overlay/common';
-import { byteCountsBySite, type ByteCounts } from '@overlay/stream-heads';
+import { byteCountsBySite, Tally, type ByteCounts } from '@overlay/stream-heads';
 import type { BackEndRoute } from './backends.js';
 
 export interface MetricSources {
@@ -22,14 +22,19 @@ export class FrontEndMetrics {
   readonly responseHeadSeconds: Histogram<'priority'>;
   /** `bytes` for one site, shared by all its connections. */
   readonly bytesOf: (site: string) => ByteCounts;
+  private readonly answered = new Tally<'site' | 'status' | 'priority' | 'cache'>();
 
   constructor(registry: Registry, sources: MetricSources) {
     const registers = [registry];
+    const answered = this.answered;
     this.requests = new Counter({
       name: 'overlay_frontend_requests_total',
       help: 'HTTP requests answered, by site, status (499: client left first), priority and cache result',
       labelNames: ['site', 'status', 'priority', 'cache'],
       registers,
+      collect() {
+        answered.drainInto(this);
+      },
     });
     this.bytes = new Counter({
       name: 'overlay_frontend_body_bytes_total',
@@ -76,6 +81,11 @@ export class FrontEndMetrics {
     });
     this.bytesOf = byteCountsBySite(this.bytes);
     registerLiveGauges(registry, sources);
+  }
+
+  /** One relayed request answered: `requests` without hashing labels on the request path. */
+  countRequest(site: string, status: string, priority: string, cache: string): void {
+    this.answered.add(`${site}\n${status}\n${priority}\n${cache}`, { site, status, priority, cache });
   }
 }
 

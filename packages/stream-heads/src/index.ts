@@ -4,3 +4,4 @@ export {
 } from './heads.js';
 export { HOP_BY_HOP, endToEndHeaders, flatPairs, headerPairs } from './headers.js';
 export { byteCountsBySite, relayBytes, type ByteCounts } from './raw.js';
+export { Tally } from './tally.js';
