@@ -1,24 +1,24 @@
-import { endToEndHeaders, type RequestHead } from '@overlay/stream-heads';
+import { endToEndFlat, type RequestHead } from '@overlay/stream-heads';
 import type { OriginRuntime } from './origin.js';
 
 /** Request fields never forwarded as sent: Host is the origin's own; Expect is the front-end's business. */
 const REPLACED = new Set(['host', 'expect']);
 
 /**
- * The header pairs sent to the origin: the head's end-to-end fields in order (X-Forwarded-* and Via as the
- * front-end set them), Host set to the origin's host.
+ * The header fields sent to the origin as a flat list (`[name, value …]`, what undici takes): the head's
+ * end-to-end fields in order (X-Forwarded-* and Via as the front-end set them), Host set to the origin's host.
  */
-export function originRequestHeaders(head: RequestHead, origin: OriginRuntime): Array<[string, string]> {
-  const pairs: Array<[string, string]> = [];
-  for (const pair of endToEndHeaders(head.headers)) if (!REPLACED.has(pair[0])) pairs.push(pair);
-  pairs.push(['host', origin.hostHeader]);
-  return pairs;
+export function originRequestHeaders(head: RequestHead, origin: OriginRuntime): string[] {
+  const list = endToEndFlat(head.headers, REPLACED);
+  list.push('host', origin.hostHeader);
+  return list;
 }
 
-/** node:http's object form; a repeated field becomes an array (sent as several lines). */
-export function headerObject(pairs: ReadonlyArray<readonly [string, string]>): Record<string, string | string[]> {
+/** A flat field list in node:http's object form; a repeated field becomes an array (sent as several lines). */
+export function headerObject(list: readonly string[]): Record<string, string | string[]> {
   const object: Record<string, string | string[]> = {};
-  for (const [name, value] of pairs) {
+  for (let i = 0; i + 1 < list.length; i += 2) {
+    const [name, value] = [list[i], list[i + 1]];
     const existing = object[name];
     object[name] = existing === undefined ? value : [...(Array.isArray(existing) ? existing : [existing]), value];
   }

@@ -3,13 +3,12 @@ import type { Socket } from 'node:net';
 import type { AdmissionTicket } from '@overlay/admission';
 import type { CacheRequest, LookupResult } from '@overlay/cache';
 import type { TunnelStream } from '@overlay/tunnel';
-import { flatPairs } from '@overlay/stream-heads';
 import { IDEMPOTENT_METHODS, pathOf, type GatewayContext } from './context.js';
 import { ExchangeError, FrontEndErrorCode } from './errors.js';
 import { closeOf, exchangeFor, type Exchanged } from './exchange.js';
 import { buildRequestHead, clientAddress, headLimitProblem } from './request-head.js';
 import {
-  STORED_BACKEND_FIELD, headerMap, relayedPairs, sendLocal, serveCached, type CacheStatus, type OverlayStamp,
+  STORED_BACKEND_FIELD, headerMap, relayedFields, sendLocal, serveCached, type CacheStatus, type OverlayStamp,
 } from './response.js';
 import type { Site } from './sites.js';
 
@@ -231,7 +230,7 @@ function relay(flow: Flow, { route, stream, reply }: Exchanged, cacheStatus: Cac
   });
   if (reply.error) context.log.info({ backEnd: route.id, code: reply.error.code, status: reply.status }, 'back-end answered with an error');
   headSent(flow, cacheStatus);
-  res.writeHead(reply.status, flatPairs(relayedPairs(reply, { ...flow.stamp, cache: cacheStatus })));
+  res.writeHead(reply.status, relayedFields(reply, { ...flow.stamp, cache: cacheStatus }));
 }
 
 function countOut(flow: Flow, bytes: number): void {
