@@ -1,10 +1,11 @@
 import type { TunnelStream } from '@overlay/tunnel';
-import { endToEndHeaders, type ResponseHead } from '@overlay/stream-heads';
-import { util } from 'undici';
+import { endToEndFromRaw, type ResponseHead } from '@overlay/stream-heads';
 import type { ErrorAnswer } from './errors.js';
 
 /** The response header every answer carries: which back-end served it. */
 export const BACKEND_HEADER = 'x-overlay-backend';
+
+const OWN_FIELD = new Set([BACKEND_HEADER]);
 
 /** Longest message quoted in an error body, characters (details go to the log). */
 const MAX_MESSAGE_CHARS = 200;
@@ -15,14 +16,7 @@ const MAX_MESSAGE_CHARS = 200;
  * headers only, x-overlay-backend set to this back-end.
  */
 export function originResponseHead(status: number, rawHeaders: ReadonlyArray<Buffer | string>, backEnd: string, origin: string): ResponseHead {
-  const pairs: Array<[string, string]> = [];
-  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
-    const name = util.headerNameToString(rawHeaders[i]);
-    if (name === BACKEND_HEADER) continue;
-    const value = rawHeaders[i + 1];
-    pairs.push([name, typeof value === 'string' ? value : value.toString('latin1')]);
-  }
-  const forwarded = endToEndHeaders(pairs);
+  const forwarded = endToEndFromRaw(rawHeaders, OWN_FIELD);
   forwarded.push([BACKEND_HEADER, backEnd]);
   return { status, headers: forwarded, backEnd, origin };
 }

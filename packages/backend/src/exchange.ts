@@ -42,7 +42,7 @@ export class StreamExchange {
     this.stream.respond(head);
     this.record.status = head.status;
     this.record.origin = head.origin;
-    this.gateway.metrics.requests.inc({ site: this.site, status: String(head.status), origin: head.origin ?? '' });
+    this.gateway.metrics.countRequest(this.site, String(head.status), head.origin ?? '');
   }
 
   /** Answers for the back-end itself (queue, health, connect failures…): status, `error.code`, short body. */
@@ -55,7 +55,7 @@ export class StreamExchange {
     gateway.log[level]({ site: this.site, code: answer.code, status: answer.status, origin, frontEnd: frontEndOf(stream), reason: answer.message }, 'answered with an error');
     gateway.metrics.errorAnswers.inc({ site: this.site, code: answer.code });
     if (stream.destroyed) return;
-    gateway.metrics.requests.inc({ site: this.site, status: String(answer.status), origin: origin ?? '' });
+    gateway.metrics.countRequest(this.site, String(answer.status), origin ?? '');
     sendErrorAnswer(stream, gateway.id, answer, { withBody: this.withBody, origin });
   }
 

@@ -1,5 +1,5 @@
 import type { OverlayError } from '@overlay/common';
-import { flatPairs, type RequestHead } from '@overlay/stream-heads';
+import type { RequestHead } from '@overlay/stream-heads';
 import type { TunnelStream } from '@overlay/tunnel';
 import type { Dispatcher } from 'undici';
 import { demandReader } from './demand-reader.js';
@@ -36,7 +36,7 @@ function forwardRequest(exchange: StreamExchange, lease: OriginLease, head: Requ
     lease.origin.pool.dispatch({
       path: head.target,
       method: head.method as Dispatcher.HttpMethod,
-      headers: flatPairs(originRequestHeaders(head, lease.origin, originHost)),
+      headers: originRequestHeaders(head, lease.origin, originHost),
       body: reader?.body ?? null,
       headersTimeout: pool.responseTimeoutMs,
       bodyTimeout: pool.bodyTimeoutMs,

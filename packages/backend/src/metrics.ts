@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from '@overlay/common';
-import { byteCountsBySite, type ByteCounts } from '@overlay/stream-heads';
+import { byteCountsBySite, Tally, type ByteCounts } from '@overlay/stream-heads';
 import type { TunnelSession } from '@overlay/tunnel';
 import type { OriginRuntime } from './origin.js';
 
@@ -27,17 +27,22 @@ export class BackEndMetrics {
   readonly streamFailures: Counter<'reason'>;
   /** `bodyBytes` for one site, shared by all its streams. */
   readonly bytesOf: (site: string) => ByteCounts;
+  private readonly answered = new Tally<'site' | 'status' | 'origin'>();
   /** Ring bytes of sessions that have closed; open ones are read live. */
   private readonly closedRingBytes: number[] = [];
   private readonly sessions: MetricSources['sessions'];
 
   constructor(registry: Registry, sources: MetricSources) {
     const registers = [registry];
+    const answered = this.answered;
     this.requests = new Counter({
       name: 'overlay_backend_requests_total',
       help: 'Streams answered, by site, status sent in the REPLY and origin ("" when the back-end answered itself)',
       labelNames: ['site', 'status', 'origin'],
       registers,
+      collect() {
+        answered.drainInto(this);
+      },
     });
     this.errorAnswers = new Counter({
       name: 'overlay_backend_error_answers_total',
@@ -184,6 +189,11 @@ export class BackEndMetrics {
   }
 
   /** Bytes sent per priority ring since start: closed sessions' totals plus the open ones'. */
+  /** One stream answered: `requests` without hashing labels on the request path. */
+  countRequest(site: string, status: string, origin: string): void {
+    this.answered.add(`${site}\n${status}\n${origin}`, { site, status, origin });
+  }
+
   ringBytes(): number[] {
     const totals = [...this.closedRingBytes];
     for (const session of this.sessions()) addInto(totals, session.getStats().ringBytes);

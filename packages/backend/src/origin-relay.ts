@@ -58,8 +58,7 @@ export class OriginRelay implements Dispatcher.DispatchHandler {
 
   /** Returns false, pausing the origin read, while the stream's window is full; 'drain' resumes it. */
   onData(chunk: Buffer): boolean {
-    this.lease.bytes += chunk.length;
-    this.exchange.countOut(chunk.length);
+    this.lease.bytes += chunk.length; // counted in the metrics once, at the end
     return this.exchange.stream.write(chunk);
   }
 
@@ -101,6 +100,7 @@ export class OriginRelay implements Dispatcher.DispatchHandler {
     this.settled = true;
     this.exchange.gone.removeEventListener('abort', this.abort);
     this.exchange.stream.off('drain', this.resume);
+    if (this.lease.bytes > 0) this.exchange.countOut(this.lease.bytes);
     this.lease.end(outcome, detail);
     this.settle(connectFailure);
   }

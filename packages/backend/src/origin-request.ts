@@ -1,4 +1,4 @@
-import { endToEndHeaders, type RequestHead } from '@overlay/stream-heads';
+import { endToEndFlat, type RequestHead } from '@overlay/stream-heads';
 import type { OriginRuntime } from './origin.js';
 
 /** Request fields never forwarded as sent: Host is the origin's own; Expect is the front-end's business. */
@@ -14,21 +14,21 @@ export function originHost(head: RequestHead, origin: OriginRuntime, siteOriginH
 }
 
 /**
- * The header pairs sent to the origin: the head's end-to-end fields in order (X-Forwarded-* and Via as the
- * front-end set them), then Host (`originHost`).
+ * The header fields sent to the origin as a flat list (`[name, value …]`, what undici takes): the head's
+ * end-to-end fields in order (X-Forwarded-* and Via as the front-end set them), then Host (`originHost`).
  */
-export function originRequestHeaders(head: RequestHead, origin: OriginRuntime, siteOriginHost?: string): Array<[string, string]> {
-  const pairs: Array<[string, string]> = [];
-  for (const pair of endToEndHeaders(head.headers)) if (!REPLACED.has(pair[0])) pairs.push(pair);
-  pairs.push(['host', originHost(head, origin, siteOriginHost)]);
-  return pairs;
+export function originRequestHeaders(head: RequestHead, origin: OriginRuntime, siteOriginHost?: string): string[] {
+  const list = endToEndFlat(head.headers, REPLACED);
+  list.push('host', originHost(head, origin, siteOriginHost));
+  return list;
 }
 
-/** node:http's object form; a repeated field becomes an array (sent as several lines). */
-export function headerObject(pairs: ReadonlyArray<readonly [string, string]>): Record<string, string | string[]> {
+/** A flat field list in node:http's object form; a repeated field becomes an array (sent as several lines). */
+export function headerObject(list: readonly string[]): Record<string, string | string[]> {
   // No prototype: a field named `constructor` or `__proto__` is just a field.
   const object: Record<string, string | string[]> = Object.create(null);
-  for (const [name, value] of pairs) {
+  for (let i = 0; i + 1 < list.length; i += 2) {
+    const [name, value] = [list[i], list[i + 1]];
     const existing = object[name];
     object[name] = existing === undefined ? value : [...(Array.isArray(existing) ? existing : [existing]), value];
   }

@@ -85,9 +85,10 @@ function wrkPercentile(output: string, label: string): number {
   return match[2] === 'us' ? value / 1000 : match[2] === 's' ? value * 1000 : value;
 }
 
-/** One wrk run (one thread, keep-alive connections); fails on any non-2xx/3xx answer or socket error. */
-export async function wrk(url: string, options: { connections: number; seconds: number; host: string }): Promise<WrkResult> {
-  const { stdout } = await run('wrk', ['-t1', `-c${options.connections}`, `-d${options.seconds}s`, '--latency', '-H', `Host: ${options.host}`, url], { maxBuffer: 1 << 20 });
+/** One wrk run (one thread, keep-alive connections); fails on any non-2xx/3xx answer or socket error (a timeout: none in `timeoutSeconds`, wrk's 2 s by default). */
+export async function wrk(url: string, options: { connections: number; seconds: number; host: string; timeoutSeconds?: number }): Promise<WrkResult> {
+  const timeout = options.timeoutSeconds === undefined ? [] : ['--timeout', `${options.timeoutSeconds}s`];
+  const { stdout } = await run('wrk', ['-t1', `-c${options.connections}`, `-d${options.seconds}s`, ...timeout, '--latency', '-H', `Host: ${options.host}`, url], { maxBuffer: 1 << 20 });
   const errors = /Non-2xx or 3xx responses: (\d+)/.exec(stdout) ?? /(Socket errors: .*)/.exec(stdout);
   if (errors) throw new Error(`wrk against ${url}: ${errors[0]}`);
   return {

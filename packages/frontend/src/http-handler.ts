@@ -3,14 +3,13 @@ import type { Socket } from 'node:net';
 import type { AdmissionTicket } from '@overlay/admission';
 import type { CacheRequest, LookupResult } from '@overlay/cache';
 import type { TunnelStream } from '@overlay/tunnel';
-import { flatPairs } from '@overlay/stream-heads';
 import { requestTrace, withTrace, type RequestTrace } from './access-log.js';
 import { IDEMPOTENT_METHODS, pathOf, type GatewayContext } from './context.js';
 import { ExchangeError, FrontEndErrorCode } from './errors.js';
 import { closeOf, exchangeFor, type Exchanged } from './exchange.js';
 import { buildRequestHead, clientAddress, headLimitProblem, protoOf } from './request-head.js';
 import {
-  STORED_BACKEND_FIELD, headerMap, relayedPairs, sendLocal, serveCached, type CacheStatus, type OverlayStamp,
+  STORED_BACKEND_FIELD, headerMap, relayedFields, sendLocal, serveCached, type CacheStatus, type OverlayStamp,
 } from './response.js';
 import type { Site } from './sites.js';
 
@@ -35,7 +34,7 @@ interface Flow {
   /** The back-end's stream being relayed, once there is one. */
   stream: TunnelStream | undefined;
   trace: RequestTrace;
-  /** Body bytes from and to the client, and who served the request, for the access log. */
+  /** Body bytes from and to the client (counted in the metrics once, when the request finishes), and who served it, for the access log. */
   bytesIn: number;
   bytesOut: number;
   backEnd?: string;
@@ -60,7 +59,7 @@ async function handle(context: GatewayContext, req: IncomingMessage, res: Server
   const trace = requestTrace(req.headers);
   const site = context.sites().forHost(req.headers.host);
   if (!site) {
-    metrics.requests.inc({ site: '', status: '404', priority: '', cache: '' });
+    metrics.countRequest('', '404', '', '');
     sendLocal(res, 404, 'unknown site', { frontEnd: context.id, requestId: trace.requestId }, { code: FrontEndErrorCode.unknownSite, close: expectsContinue });
     return;
   }
@@ -72,7 +71,7 @@ async function handle(context: GatewayContext, req: IncomingMessage, res: Server
   const admission = context.gate.admit({ established: isEstablished });
   if (!admission.admitted) {
     metrics.admissionRefusals.inc({ reason: admission.reason });
-    metrics.requests.inc({ site: site.name, status: '503', priority: String(priority), cache: '' });
+    metrics.countRequest(site.name, '503', String(priority), '');
     sendLocal(res, 503, 'front-end overloaded, retry later', stamp, {
       code: FrontEndErrorCode.overloaded,
       retryAfterSeconds: admission.retryAfterSeconds,
@@ -97,7 +96,10 @@ function finish(flow: Flow): void {
   ticket.finish();
   if (res.writableFinished) established.add(req.socket);
   const status = res.headersSent ? String(res.statusCode) : '499';
-  context.metrics.requests.inc({ site: site.name, status, priority: String(stamp.priority), cache: flow.cacheStatus });
+  const { metrics } = context;
+  metrics.countRequest(site.name, status, String(stamp.priority), flow.cacheStatus);
+  if (flow.bytesIn > 0) metrics.bytesOf(site.name).in(flow.bytesIn);
+  if (flow.bytesOut > 0) metrics.bytesOf(site.name).out(flow.bytesOut);
   context.accessLog({
     client: clientAddress(req.socket.remoteAddress), method: req.method ?? 'GET', host: req.headers.host, path: req.url ?? '/', status: Number(status),
     bytesIn: flow.bytesIn, bytesOut: flow.bytesOut, priority: stamp.priority, cache: flow.cacheStatus || undefined, backEnd: flow.backEnd, origin: flow.origin,
@@ -193,10 +195,7 @@ function forward(flow: Flow, conditional: Record<string, string> | undefined): P
         return;
       }
       if (flow.expectsContinue) res.writeContinue();
-      req.on('data', (chunk: Buffer) => {
-        flow.bytesIn += chunk.length;
-        context.metrics.bytes.inc({ site: site.name, direction: 'in' }, chunk.length);
-      });
+      req.on('data', (chunk: Buffer) => (flow.bytesIn += chunk.length));
       req.pipe(stream);
     },
     retryable: IDEMPOTENT_METHODS.has(head.method) && !head.hasBody,
@@ -246,10 +245,9 @@ function relay(flow: Flow, { route, stream, reply }: Exchanged, cacheStatus: Cac
   });
   if (reply.error) context.log.info({ backEnd: route.id, code: reply.error.code, status: reply.status }, 'back-end answered with an error');
   headSent(flow, cacheStatus);
-  res.writeHead(reply.status, flatPairs(relayedPairs(reply, { ...flow.stamp, cache: cacheStatus })));
+  res.writeHead(reply.status, relayedFields(reply, { ...flow.stamp, cache: cacheStatus }));
 }
 
 function countOut(flow: Flow, bytes: number): void {
   flow.bytesOut += bytes;
-  flow.context.metrics.bytes.inc({ site: flow.site.name, direction: 'out' }, bytes);
 }

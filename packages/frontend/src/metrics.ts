@@ -1,7 +1,7 @@
 import type { AdmissionGate } from '@overlay/admission';
 import type { HttpCache } from '@overlay/cache';
 import { Counter, Gauge, Histogram, type Registry } from '@overlay/common';
-import { byteCountsBySite, type ByteCounts } from '@overlay/stream-heads';
+import { byteCountsBySite, Tally, type ByteCounts } from '@overlay/stream-heads';
 import type { BackEndRoute } from './backends.js';
 
 export interface MetricSources {
@@ -23,9 +23,11 @@ export class FrontEndMetrics {
   /** `bytes` for one site, shared by all its connections. */
   readonly bytesOf: (site: string) => ByteCounts;
   readonly clientRefusals: Counter<'reason'>;
+  private readonly answered = new Tally<'site' | 'status' | 'priority' | 'cache'>();
 
   constructor(registry: Registry, sources: MetricSources) {
     const registers = [registry];
+    const answered = this.answered;
     this.clientRefusals = new Counter({
       name: 'overlay_frontend_client_refusals_total',
       help: 'Client connections cut or requests refused before reaching a site: head-slot-evicted, duplicate-host, malformed',
@@ -37,6 +39,9 @@ export class FrontEndMetrics {
       help: 'HTTP requests answered, by site, status (499: client left first), priority and cache result',
       labelNames: ['site', 'status', 'priority', 'cache'],
       registers,
+      collect() {
+        answered.drainInto(this);
+      },
     });
     this.bytes = new Counter({
       name: 'overlay_frontend_body_bytes_total',
@@ -83,6 +88,11 @@ export class FrontEndMetrics {
     });
     this.bytesOf = byteCountsBySite(this.bytes);
     registerLiveGauges(registry, sources);
+  }
+
+  /** One relayed request answered: `requests` without hashing labels on the request path. */
+  countRequest(site: string, status: string, priority: string, cache: string): void {
+    this.answered.add(`${site}\n${status}\n${priority}\n${cache}`, { site, status, priority, cache });
   }
 }
 

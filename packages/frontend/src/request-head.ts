@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { endToEndHeaders, headerPairs, type RequestHead } from '@overlay/stream-heads';
+import { endToEndFromRaw, type RequestHead } from '@overlay/stream-heads';
 import { MAX_FIELD_NAME_BYTES, MAX_FORWARDED_FIELDS } from './options.js';
 
 /** Fields the front-end answers or rewrites itself; the client's values never cross the tunnel as sent. */
@@ -72,7 +72,7 @@ export function buildRequestHead(req: ClientRequestView, context: ForwardContext
   const priorVia: string[] = [];
   const priorForwarded: string[] = [];
   const headers: Array<[string, string]> = [];
-  for (const [name, value] of endToEndHeaders(headerPairs(req.rawHeaders))) {
+  for (const [name, value] of endToEndFromRaw(req.rawHeaders)) {
     if (name === 'x-forwarded-for') priorFor.push(value);
     else if (name === 'via') priorVia.push(value);
     else if (name === 'forwarded') priorForwarded.push(value);

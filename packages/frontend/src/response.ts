@@ -1,6 +1,6 @@
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { CachedResponse } from '@overlay/cache';
-import { endToEndHeaders, flatPairs, type ResponseHead } from '@overlay/stream-heads';
+import { endToEndFlat, flatPairs, type ResponseHead } from '@overlay/stream-heads';
 
 export type CacheStatus = 'HIT' | 'MISS' | 'BYPASS';
 
@@ -16,6 +16,8 @@ export interface OverlayStamp {
 
 /** Response fields the front-end sets itself; a back-end's copies are dropped. */
 const OWN_FIELDS = new Set(['x-overlay-frontend', 'x-overlay-priority', 'x-overlay-cache', 'x-overlay-backend', 'x-overlay-error', 'x-request-id']);
+/** The same, and Content-Length: for an answer whose end is the connection's close. */
+const OWN_FIELDS_AND_LENGTH = new Set([...OWN_FIELDS, 'content-length']);
 
 export function stampPairs(stamp: OverlayStamp): Array<[string, string]> {
   const pairs: Array<[string, string]> = [['x-overlay-frontend', stamp.frontEnd]];
@@ -26,12 +28,14 @@ export function stampPairs(stamp: OverlayStamp): Array<[string, string]> {
   return pairs;
 }
 
-/** The back-end's end-to-end response fields (order kept, repeated fields kept), then the stamp. */
-export function relayedPairs(reply: ResponseHead, stamp: OverlayStamp): Array<[string, string]> {
-  const pairs: Array<[string, string]> = [];
-  for (const pair of endToEndHeaders(reply.headers)) if (!OWN_FIELDS.has(pair[0])) pairs.push(pair);
-  for (const pair of stampPairs({ ...stamp, backEnd: reply.backEnd })) pairs.push(pair);
-  return pairs;
+/**
+ * The back-end's end-to-end response fields (order kept, repeated fields kept), then the stamp, as a flat
+ * list; without Content-Length when the body is delimited by closing the connection.
+ */
+export function relayedFields(reply: ResponseHead, stamp: OverlayStamp, closeDelimited = false): string[] {
+  const list = endToEndFlat(reply.headers, closeDelimited ? OWN_FIELDS_AND_LENGTH : OWN_FIELDS);
+  for (const [name, value] of stampPairs({ ...stamp, backEnd: reply.backEnd })) list.push(name, value);
+  return list;
 }
 
 /** Pairs as a map for the cache: repeated fields become arrays. */

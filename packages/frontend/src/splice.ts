@@ -1,6 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { relayBytes, type ByteCounts } from '@overlay/stream-heads';
+import { flatPairs, relayBytes, type ByteCounts } from '@overlay/stream-heads';
 import type { TunnelStream } from '@overlay/tunnel';
 
 /**
@@ -24,8 +24,9 @@ export function splice(client: Duplex, stream: TunnelStream, count: ByteCounts):
 }
 
 /** Writes a whole HTTP/1.1 response head on a raw socket (upgrade path, where no ServerResponse exists). */
-export function rawHead(status: number, pairs: ReadonlyArray<readonly [string, string]>): string {
-  const lines = pairs.map(([name, value]) => `${name}: ${value}\r\n`).join('');
+export function rawHead(status: number, fields: readonly string[]): string {
+  let lines = '';
+  for (let i = 0; i + 1 < fields.length; i += 2) lines += `${fields[i]}: ${fields[i + 1]}\r\n`;
   return `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Unknown'}\r\n${lines}\r\n`;
 }
 
@@ -33,10 +34,10 @@ export function rawHead(status: number, pairs: ReadonlyArray<readonly [string, s
 export function rawAnswer(socket: Duplex, status: number, text: string, pairs: ReadonlyArray<readonly [string, string]>): void {
   const body = Buffer.from(`${text}\n`);
   const head = rawHead(status, [
-    ['content-type', 'text/plain; charset=utf-8'],
-    ['content-length', String(body.length)],
-    ['connection', 'close'],
-    ...pairs,
+    'content-type', 'text/plain; charset=utf-8',
+    'content-length', String(body.length),
+    'connection', 'close',
+    ...flatPairs(pairs),
   ]);
   socket.end(Buffer.concat([Buffer.from(head, 'latin1'), body]));
 }

@@ -7,7 +7,7 @@ import { IDEMPOTENT_METHODS, pathOf, type GatewayContext } from './context.js';
 import { ExchangeError, FrontEndErrorCode } from './errors.js';
 import { closeOf, exchangeFor } from './exchange.js';
 import { buildRequestHead, clientAddress, headLimitProblem, protoOf } from './request-head.js';
-import { relayedPairs, stampPairs } from './response.js';
+import { relayedFields, stampPairs } from './response.js';
 import { rawAnswer, rawHead, splice } from './splice.js';
 
 export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
@@ -89,17 +89,16 @@ async function upgrade(context: GatewayContext, req: IncomingMessage, socket: Du
   metrics.upgrades.inc({ site: site.name, status: String(reply.status) });
   Object.assign(record, { status: reply.status, backEnd: route.id, origin: reply.origin });
   const count = metrics.bytesOf(site.name);
-  const pairs = relayedPairs(reply, stamp);
   if (reply.status === 101) {
     // Read and relayed: the stream need not keep the head (its header pairs) for the WebSocket's life.
     stream.reply = undefined;
     route.hold(stream);
-    socket.write(rawHead(101, [['connection', 'Upgrade'], ['upgrade', req.headers.upgrade ?? 'websocket'], ...pairs]));
+    socket.write(rawHead(101, ['connection', 'Upgrade', 'upgrade', req.headers.upgrade ?? 'websocket', ...relayedFields(reply, stamp)]));
     splice(socket, stream, count);
     return;
   }
   // Not switched: relay the answer, its end delimited by closing the connection.
-  socket.write(rawHead(reply.status, [...pairs.filter(([name]) => name !== 'content-length'), ['connection', 'close']]));
+  socket.write(rawHead(reply.status, [...relayedFields(reply, stamp, true), 'connection', 'close']));
   stream.on('data', (chunk: Buffer) => count.out(chunk.length));
   stream.pipe(socket);
   socket.once('close', () => stream.destroy());

@@ -19,9 +19,18 @@ export const SITE = 'bench.test';
 const KEY = 'gateway-benchmark-key-0123456789';
 const WRK_SECONDS = 4;
 const WARMUP_SECONDS = 5;
+/**
+ * A warm-up lasts at least WARMUP_SECONDS and until the path has answered this many requests (at most
+ * WARMUP_MAX_SECONDS): on a loaded machine 5 s can be a few thousand requests, too few for the gateways'
+ * JIT, and their CPU per request would count unoptimized code.
+ */
+const WARMUP_REQUESTS = 20_000;
+const WARMUP_MAX_SECONDS = 20;
 /** Measurement rounds, each path once per round, interleaved: the median round stands, so one noisy moment on this shared machine does not decide a ratio. */
 const ROUNDS = 3;
 const CONNECTIONS = 64;
+/** wrk's per-request timeout, s: a cold path on a loaded shared machine can take longer than wrk's 2 s. */
+const WRK_TIMEOUT_SECONDS = 10;
 const DOWNLOAD = 64 * 1024 * 1024;
 const SMALL = '/bytes/1024';
 const BIG = `/bytes/${DOWNLOAD}`;
@@ -37,10 +46,20 @@ type Figures = Record<string, number>;
 
 /** One wrk run on `url`, with the CPU each hop spent per request. */
 async function wrkRun(url: string, hops: readonly Hop[], seconds: number): Promise<Figures> {
-  const { value, cpuMicros } = await withCpu(hops.map((hop) => hop.pid), () => wrk(url, { connections: CONNECTIONS, seconds, host: SITE }));
+  const { value, cpuMicros } = await withCpu(hops.map((hop) => hop.pid), () => wrk(url, { connections: CONNECTIONS, seconds, host: SITE, timeoutSeconds: WRK_TIMEOUT_SECONDS }));
   const figures: Figures = { rps: value.rps, p50: value.p50, p99: value.p99 };
   hops.forEach((hop, i) => { figures[`cpu ${hop.name}`] = cpuMicros[i] / value.requests; });
   return figures;
+}
+
+/** Runs `once` (seconds → requests answered) until the warm-up has lasted long enough and served enough. */
+async function warmUp(once: (seconds: number) => Promise<number>): Promise<void> {
+  let [seconds, answered] = [0, 0];
+  while (seconds < WARMUP_MAX_SECONDS && (seconds < WARMUP_SECONDS || answered < WARMUP_REQUESTS)) {
+    const step = seconds === 0 ? WARMUP_SECONDS : 2;
+    answered += await once(step);
+    seconds += step;
+  }
 }
 
 /** One 64 MiB download with curl: MB/s and the CPU ms each hop spent on it. */
@@ -171,7 +190,7 @@ export async function overlay(dir: string, origins: string[], limits?: Record<st
 
 export const gatewayScenario: Scenario = {
   name: 'gateway',
-  description: `1 KiB requests/s, p50/p99 and CPU µs per request of every process (wrk -t1 -c${CONNECTIONS}, ${WARMUP_SECONDS} s warm-up per path, then the median of ${ROUNDS} interleaved ${WRK_SECONDS} s rounds) and 64 MiB downloads (curl, median of ${ROUNDS} interleaved): nginx (one process) and the Node demo origin, each directly, through HAProxy → HAProxy (http-reuse always) and through overlay front-end → tunnel → back-end; Node's floors (bare node:http server, undici Pool client) beside them`,
+  description: `1 KiB requests/s, p50/p99 and CPU µs per request of every process (wrk -t1 -c${CONNECTIONS}, a warm-up per path of ${WARMUP_SECONDS}–${WARMUP_MAX_SECONDS} s and at least ${WARMUP_REQUESTS} requests where the time allows, then the median of ${ROUNDS} interleaved ${WRK_SECONDS} s rounds) and 64 MiB downloads (curl, median of ${ROUNDS} interleaved): nginx (one process) and the Node demo origin, each directly, through HAProxy → HAProxy (http-reuse always) and through overlay front-end → tunnel → back-end; Node's floors (bare node:http server, undici Pool client) beside them`,
   async run(progress) {
     for (const [command, pkg] of [['wrk', 'wrk'], ['haproxy', 'haproxy'], ['curl', 'curl'], ['nginx', 'nginx-light']]) await requireTool(command, pkg);
     const dir = await mkdtemp(join(tmpdir(), 'overlay-bench-gateway-'));
@@ -195,14 +214,21 @@ export const gatewayScenario: Scenario = {
         await pathSet(dir, 'node', demo, origins.child.pid!, stops),
       ];
 
-      const wrkPaths = sets.flatMap((set) => [set.direct, set.chain, set.overlay]).map(({ url, hops }) =>
-        (phase: 'warm-up' | 'round') => wrkRun(`${url}${SMALL}`, hops, phase === 'warm-up' ? WARMUP_SECONDS : WRK_SECONDS));
-      const bareServer = (phase: 'warm-up' | 'round') => wrkRun(`${bare}${SMALL}`, [{ name: 'server', pid: floorServer.child.pid! }], phase === 'warm-up' ? WARMUP_SECONDS : WRK_SECONDS);
+      const wrkPath = (url: string, hops: Hop[]) => async (phase: 'warm-up' | 'round'): Promise<Figures> => {
+        if (phase === 'round') return wrkRun(url, hops, WRK_SECONDS);
+        await warmUp(async (seconds) => (await wrk(url, { connections: CONNECTIONS, seconds, host: SITE, timeoutSeconds: WRK_TIMEOUT_SECONDS })).requests);
+        return {};
+      };
+      const wrkPaths = sets.flatMap((set) => [set.direct, set.chain, set.overlay]).map(({ url, hops }) => wrkPath(`${url}${SMALL}`, hops));
+      const bareServer = wrkPath(`${bare}${SMALL}`, [{ name: 'server', pid: floorServer.child.pid! }]);
+      const undiciLoad = (seconds: number) => floorClient.call<number>('load', { url: nginx.url, path: SMALL, host: SITE, connections: CONNECTIONS, seconds });
       const undiciClient = async (phase: 'warm-up' | 'round'): Promise<Figures> => {
-        const seconds = phase === 'warm-up' ? WARMUP_SECONDS : WRK_SECONDS;
-        const load = () => floorClient.call<number>('load', { url: nginx.url, path: SMALL, host: SITE, connections: CONNECTIONS, seconds });
-        const { value: answered, cpuMicros } = await withCpu([floorClient.child.pid!], load);
-        return { rps: answered / seconds, 'cpu client': cpuMicros[0] / answered };
+        if (phase === 'warm-up') {
+          await warmUp(undiciLoad);
+          return {};
+        }
+        const { value: answered, cpuMicros } = await withCpu([floorClient.child.pid!], () => undiciLoad(WRK_SECONDS));
+        return { rps: answered / WRK_SECONDS, 'cpu client': cpuMicros[0] / answered };
       };
       progress('wrk, each round: nginx direct / HAProxy / overlay, demo origin direct / HAProxy / overlay, bare node:http; then an undici Pool client on nginx');
       const loads = await medianOfRounds([...wrkPaths, bareServer, undiciClient], ROUNDS, (round, figures) =>

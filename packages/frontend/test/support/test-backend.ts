@@ -1,7 +1,7 @@
 import { request as httpRequest, Agent, type OutgoingHttpHeaders } from 'node:http';
 import { connect } from 'node:net';
 import type { TlsOptions } from 'node:tls';
-import { endToEndHeaders, headerPairs, parseStreamHead, type RequestHead, type ResponseHead, type TcpHead } from '@overlay/stream-heads';
+import { endToEndFromRaw, parseStreamHead, type RequestHead, type ResponseHead, type TcpHead } from '@overlay/stream-heads';
 import { TunnelServer, type TunnelStream } from '@overlay/tunnel';
 
 /**
@@ -109,13 +109,13 @@ function serveHttp(id: string, stream: TunnelStream, head: RequestHead, site: Te
   let answered = false;
   request.on('response', (response) => {
     answered = true;
-    reply(stream, { status: response.statusCode ?? 502, headers: endToEndHeaders(headerPairs(response.rawHeaders)), backEnd: id, origin: 'probe' });
+    reply(stream, { status: response.statusCode ?? 502, headers: endToEndFromRaw(response.rawHeaders), backEnd: id, origin: 'probe' });
     response.pipe(stream);
     response.on('error', () => stream.destroy());
   });
   request.on('upgrade', (response, socket, rest) => {
     answered = true;
-    reply(stream, { status: 101, headers: endToEndHeaders(headerPairs(response.rawHeaders)), backEnd: id });
+    reply(stream, { status: 101, headers: endToEndFromRaw(response.rawHeaders), backEnd: id });
     if (rest.length) stream.write(rest);
     socket.on('error', () => stream.destroy());
     socket.pipe(stream);
