@@ -2,7 +2,7 @@ import { priorityRulesSchema } from '@overlay/classifier';
 import { z } from 'zod';
 import { managerLimits } from './defaults.js';
 import { domainSchema, gatewayIdSchema, hostPortSchema } from './names.js';
-import { originSchema, qosTargetSchema, ringWeightsSchema, routeSchema } from './site-schema.js';
+import { originSchema, packetSizeSchema, qosTargetSchema, ringWeightsSchema, routeSchema } from './site-schema.js';
 
 /** Which part of the configuration a manager owns (docs/manager.md "Roles"). */
 export const managerRoleSchema = z.enum(['front-end', 'back-end', 'both']);
@@ -96,7 +96,8 @@ export const managerStateSchema = z.object({
   /** The sender's role: fields it does not own carry neutral values (empty lists, default rules). */
   role: managerRoleSchema,
   sites: z.record(z.string(), siteStateSchema),
-  rings: z.object({ weights: ringWeightsSchema }),
+  /** Ring weights and, when set through the API, the tunnel packet size (bytes) for the blenders. */
+  rings: z.object({ weights: ringWeightsSchema, packetSize: packetSizeSchema.optional() }),
   frontEnds: z.record(z.string(), gatewayStateSchema),
   backEnds: z.record(z.string(), gatewayStateSchema),
 });

@@ -92,6 +92,12 @@ export type QosTarget = z.output<typeof qosTargetSchema>;
 
 export const ringWeightsSchema = z.array(z.number().positive().finite()).length(DEFAULT_RING_WEIGHTS.length);
 
+/**
+ * Tunnel packet size, bytes (seed 001: set by the front-end manager): the blender fills packets of about
+ * this many bytes with sub-packets of at most 512; at least 512, at most the tunnel's 64 KiB write batch.
+ */
+export const packetSizeSchema = z.number().int().min(512).max(65_536);
+
 /** Body of `PUT /v1/rings`. */
-export const ringsBodySchema = z.strictObject({ weights: ringWeightsSchema });
+export const ringsBodySchema = z.strictObject({ weights: ringWeightsSchema, packetSize: packetSizeSchema.optional() });
 export type RingsBody = z.output<typeof ringsBodySchema>;
