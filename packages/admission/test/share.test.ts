@@ -121,3 +121,25 @@ test('long-lived connections are judged by accept latency with every slot still 
   for (let i = 0; i < 10; i++) connect(20);
   t.true(origin.limit < 12, `limit ${origin.limit}`);
 });
+
+test('ranked release: a waiter goes before every waiter of a higher rank, FIFO within a rank', async (t) => {
+  const timers = new FakeTimers();
+  const origin = new OriginLimit('o', new StaticLimit(1));
+  const queue = new SiteQueue([origin], { queueTimeoutMs: 10_000, maxQueue: 100 }, { timers });
+  const order: string[] = [];
+  const first = await queue.submit((candidates) => candidates[0]);
+  const grants: Grant[] = [];
+  for (const [name, rank] of [['big-1', 5], ['small-1', 0], ['mid', 2], ['small-2', 0], ['big-2', 5]] as const) {
+    void queue.submit((candidates) => candidates[0], { rank }).then((grant) => {
+      order.push(name);
+      grants.push(grant);
+    });
+  }
+  first.release(OK);
+  for (let i = 0; i < 5; i++) {
+    await flush();
+    grants.shift()?.release(OK);
+  }
+  await flush();
+  t.deepEqual(order, ['small-1', 'small-2', 'mid', 'big-1', 'big-2']);
+});

@@ -1,6 +1,6 @@
 import { dirname, resolve } from 'node:path';
 import { defaultLimitControllerOptions, verifyLimitControllerOptions } from '@overlay/admission';
-import { RouteTable, siteLimits } from '@overlay/balancer';
+import { RouteTable, requestTypes, siteLimits, type RequestType } from '@overlay/balancer';
 import { managerLinkSchema, gatewayIdSchema as gatewayId, hostPortSchema as hostPort, loadConfigFile, ORIGIN_SCHEMES as SCHEMES, originUrlProblem, siteNameSchema as siteName, validate, type SiteMode } from '@overlay/common';
 import { z } from 'zod';
 import { backEndDefaults, backEndLimits } from './defaults.js';
@@ -50,6 +50,14 @@ export const siteSchema = z
     origins: z.array(originSchema).min(1).max(siteLimits.maxOrigins),
     /** Longest matching path prefix picks the origin list (seed 002); HTTP sites only. */
     routes: z.array(routeSchema).max(siteLimits.maxRoutes).default([]),
+    /**
+     * Release queued requests by type (the order given, types left out last) or by size (what the path
+     * answered last, smallest first) instead of FIFO (seed 001). release-order.ts.
+     */
+    queueRelease: z.discriminatedUnion('by', [
+      z.strictObject({ by: z.literal('type'), order: z.array(z.enum(requestTypes as [RequestType, ...RequestType[]])).min(1).max(4) }),
+      z.strictObject({ by: z.literal('size') }),
+    ]).optional(),
   })
   .superRefine((site, ctx) => {
     const check = (origins: ReadonlyArray<{ url: string }>, path: Array<string | number>) =>

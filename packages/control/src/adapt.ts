@@ -34,7 +34,7 @@ export function backEndStateFrom(state: ManagerState, self: { id: string }): Bac
   const sites: NonNullable<BackEndStateInput['sites']> = {};
   for (const [name, site] of Object.entries(state.sites)) {
     if (!site.backEnds.includes(self.id)) continue;
-    sites[name] = { mode: site.mode, origins: site.origins, routes: site.routes };
+    sites[name] = { mode: site.mode, origins: site.origins, routes: site.routes, ...(site.queueRelease ? { queueRelease: site.queueRelease } : {}) };
   }
   const originShares = state.backEnds[self.id]?.originShares;
   return { sites, rings: { weights: [...state.rings.weights] }, ...(originShares ? { originShares } : {}) };

@@ -2,7 +2,7 @@ import { priorityRulesSchema } from '@overlay/classifier';
 import { z } from 'zod';
 import { managerLimits } from './defaults.js';
 import { domainSchema, gatewayIdSchema, hostPortSchema } from './names.js';
-import { originSchema, packetSizeSchema, qosTargetSchema, ringWeightsSchema, routeSchema } from './site-schema.js';
+import { originSchema, packetSizeSchema, qosTargetSchema, queueReleaseSchema, ringWeightsSchema, routeSchema } from './site-schema.js';
 
 /** Which part of the configuration a manager owns (docs/manager.md "Roles"). */
 export const managerRoleSchema = z.enum(['front-end', 'back-end', 'both']);
@@ -72,6 +72,7 @@ export const siteStateSchema = z.object({
   backEnds: z.array(gatewayIdSchema),
   listen: hostPortSchema.optional(),
   qosTarget: qosTargetSchema.optional(),
+  queueRelease: queueReleaseSchema.optional(),
   priorities: priorityRulesSchema.required({ default: true }),
 });
 

@@ -30,6 +30,15 @@ export const routeSchema = z.strictObject({
   origins: originListSchema,
 });
 
+/**
+ * How the back-ends release the site's queued requests instead of FIFO (seed 001): by request type in the
+ * order given, or by size (what the path answered last, smallest first). docs/admission.md.
+ */
+export const queueReleaseSchema = z.discriminatedUnion('by', [
+  z.strictObject({ by: z.literal('type'), order: z.array(z.enum(['static', 'dynamic', 'media', 'other'])).min(1).max(4) }),
+  z.strictObject({ by: z.literal('size') }),
+]);
+
 /** The QoS a site asks for; the capacity reaction assigns more gateways while it is not met. */
 export const qosTargetSchema = z
   .strictObject({
@@ -58,6 +67,7 @@ export const siteBodySchema = z
     /** TCP sites only: the front-ends' dedicated listener for this site. */
     listen: hostPortSchema.optional(),
     qosTarget: qosTargetSchema.optional(),
+    queueRelease: queueReleaseSchema.optional(),
   })
   .superRefine((site, ctx) => {
     const schemes = SCHEMES[site.mode];
