@@ -27,6 +27,11 @@ export interface Grant {
 export interface SubmitOptions {
   /** Abort when the client goes away: the request leaves the queue and the promise rejects ERR_ABORTED. */
   signal?: AbortLike;
+  /**
+   * Release class (seed 001: release by size or type): a waiter is served before every waiter of a
+   * higher rank, FIFO within a rank. Default 0 for all: plain FIFO.
+   */
+  rank?: number;
 }
 
 export interface SiteQueueDeps {
@@ -41,6 +46,7 @@ interface Waiter extends Linked<Waiter> {
   readonly resolve: (grant: Grant) => void;
   readonly reject: (error: unknown) => void;
   readonly signal: AbortLike | undefined;
+  readonly rank: number;
   timer: TimerHandle;
   onAbort: (() => void) | undefined;
 }
@@ -98,7 +104,9 @@ export class SiteQueue {
       }
     }
     if (this.waiting.length >= this.options.maxQueue) return Promise.reject(queueFullError(this.options.maxQueue));
-    return new Promise<Grant>((resolve, reject) => this.enqueue(pick, signal, resolve, reject));
+    const rank = options.rank ?? 0;
+    if (!Number.isFinite(rank)) return Promise.reject(new RangeError('rank: a finite number'));
+    return new Promise<Grant>((resolve, reject) => this.enqueue(pick, signal, rank, resolve, reject));
   }
 
   /**
@@ -131,15 +139,19 @@ export class SiteQueue {
   private enqueue(
     pick: PickOrigin,
     signal: AbortLike | undefined,
+    rank: number,
     resolve: (grant: Grant) => void,
     reject: (error: unknown) => void,
   ): void {
     const enqueuedAt = this.timers.now();
     const waiter: Waiter = {
-      pick, enqueuedAt, resolve, reject, signal,
+      pick, enqueuedAt, resolve, reject, signal, rank,
       timer: undefined, onAbort: undefined, prev: undefined, next: undefined, linked: false,
     };
-    this.waiting.push(waiter);
+    // Behind every waiter of its rank or better; from the tail, so plain FIFO (all rank 0) costs O(1).
+    let anchor = this.waiting.last();
+    while (anchor && anchor.rank > rank) anchor = anchor.prev;
+    this.waiting.insertAfter(waiter, anchor);
     waiter.timer = this.timers.setTimeout(
       () => this.abandon(waiter, queueTimeoutError(this.timers.now() - enqueuedAt)),
       this.options.queueTimeoutMs,

@@ -20,6 +20,30 @@ export class WaitList<T extends Linked<T>> {
     return this.head;
   }
 
+  /** The newest item (the tail), for inserting by rank from the back. */
+  last(): T | undefined {
+    return this.tail;
+  }
+
+  /** Puts `item` right after `anchor` (at the head when `anchor` is undefined). */
+  insertAfter(item: T, anchor: T | undefined): void {
+    if (!anchor) {
+      item.prev = undefined;
+      item.next = this.head;
+      if (this.head) this.head.prev = item;
+      else this.tail = item;
+      this.head = item;
+    } else {
+      item.prev = anchor;
+      item.next = anchor.next;
+      if (anchor.next) anchor.next.prev = item;
+      else this.tail = item;
+      anchor.next = item;
+    }
+    item.linked = true;
+    this.size++;
+  }
+
   push(item: T): void {
     item.prev = this.tail;
     item.next = undefined;

@@ -21,11 +21,14 @@ function harness(options: Partial<LimitControllerOptions> = {}) {
         controller.onSample({ latencyMs, ok: true, bytes: 100 }, { inFlight: 1, queued: 0 });
       }
     },
-    window(latencyMs: number, queued: number, { count = minSamples, failed = 0 } = {}) {
+    advance(ms: number) {
+      now += ms;
+    },
+    window(latencyMs: number, queued: number, { count = minSamples, failed = 0, inFlight = undefined as number | undefined } = {}) {
       for (let i = 0; i < count; i++) {
         now += windowMs / count;
         const ok = i >= failed;
-        controller.onSample({ latencyMs, ok, bytes: 100 }, { inFlight: controller.limit, queued });
+        controller.onSample({ latencyMs, ok, bytes: 100 }, { inFlight: inFlight ?? controller.limit, queued });
       }
     },
   };
@@ -223,4 +226,49 @@ test('property: the limit never leaves [minLimit, maxLimit] and no request is se
     { numRuns: 60 },
   );
   t.pass();
+});
+
+test('a ceiling caps the adaptive law: the limit drops to it at once and grows no further', (t) => {
+  const h = harness({ initialLimit: 9 });
+  h.probe(10);
+  h.controller.setCeiling(6);
+  t.is(h.controller.limit, 6);
+  t.is(h.reasons.at(-1), 'share');
+  for (let i = 0; i < 10; i++) h.window(10, 50);
+  t.is(h.controller.limit, 6, 'work queued and latency flat, yet the share holds it');
+  h.controller.setCeiling(Infinity);
+  h.window(10, 50);
+  t.true(h.controller.limit > 6, 'without the cap the law grows again');
+});
+
+test('a due probe waits while work is queued, and runs once the queue empties', (t) => {
+  const h = harness({ initialLimit: 16, probeIntervalMs: 5_000, probeMaxDeferMs: 60_000 });
+  h.probe(10);
+  h.advance(10_000);
+  for (let i = 0; i < 5; i++) h.window(11, 20);
+  t.is(h.controller.snapshot.phase, 'adapting', 'loaded: no probe');
+  t.false(h.reasons.includes('probe-start'));
+  t.true(h.controller.limit >= 16);
+  h.window(11, 0);
+  t.is(h.controller.snapshot.phase, 'probing', 'nothing queued: the probe runs');
+});
+
+test('a probe deferred for probeMaxDeferMs runs even under load', (t) => {
+  const h = harness({ initialLimit: 16, probeIntervalMs: 5_000, probeMaxDeferMs: 20_000 });
+  h.probe(10);
+  h.advance(10_000);
+  h.window(11, 20);
+  t.is(h.controller.snapshot.phase, 'adapting');
+  h.advance(20_000);
+  h.window(11, 20);
+  t.is(h.controller.snapshot.phase, 'probing');
+});
+
+test('slow requests on a quiet origin do not drag its limit down', (t) => {
+  const h = harness({ initialLimit: 16 });
+  h.probe(10);
+  for (let i = 0; i < 10; i++) h.window(500, 0, { inFlight: 2 }); // 2 in flight of 16, 50× the baseline
+  t.is(h.controller.limit, 16);
+  h.window(500, 0, { inFlight: 12 }); // the same latency with most of the limit in use is congestion
+  t.true(h.controller.limit < 16);
 });

@@ -1,48 +1,10 @@
 import test from 'ava';
-import { LimitController, OriginLimit, SiteQueue, StaticLimit, type Grant, type LimitControllerOptions } from '@overlay/admission';
+import { LimitController, OriginLimit, SiteQueue, StaticLimit, type Grant } from '@overlay/admission';
 import { FakeTimers, flush } from './fake-timers.js';
 
 const OK = { latencyMs: 10, ok: true, bytes: 100 };
 
-/** A controller on a hand-moved clock, with helpers that feed whole windows. */
-function harness(options: Partial<LimitControllerOptions> = {}) {
-  let now = 0;
-  const reasons: string[] = [];
-  const controller = new LimitController(options, { now: () => now, random: () => 0.5, onAdjust: (a) => reasons.push(a.reason) });
-  const { windowMs, minSamples, probeSamples } = controller.options;
-  return {
-    controller,
-    reasons,
-    advance(ms: number) {
-      now += ms;
-    },
-    probe(latencyMs: number) {
-      for (let i = 0; i < probeSamples; i++) {
-        now += 1;
-        controller.onSample({ latencyMs, ok: true, bytes: 100 }, { inFlight: 1, queued: 0 });
-      }
-    },
-    window(latencyMs: number, queued: number, inFlight = controller.limit) {
-      for (let i = 0; i < minSamples; i++) {
-        now += windowMs / minSamples;
-        controller.onSample({ latencyMs, ok: true, bytes: 100 }, { inFlight, queued });
-      }
-    },
-  };
-}
 
-test('a ceiling caps the adaptive law: the limit drops to it at once and grows no further', (t) => {
-  const h = harness({ initialLimit: 9 });
-  h.probe(10);
-  h.controller.setCeiling(6);
-  t.is(h.controller.limit, 6);
-  t.is(h.reasons.at(-1), 'share');
-  for (let i = 0; i < 10; i++) h.window(10, 50);
-  t.is(h.controller.limit, 6, 'work queued and latency flat, yet the share holds it');
-  h.controller.setCeiling(Infinity);
-  h.window(10, 50);
-  t.true(h.controller.limit > 6, 'without the cap the law grows again');
-});
 
 test('an OriginLimit never grants past its share; raising the share hands slots to waiters at once', async (t) => {
   const timers = new FakeTimers();
@@ -70,37 +32,8 @@ test('an OriginLimit never grants past its share; raising the share hands slots 
   t.throws(() => origin.setCeiling(-1), { instanceOf: RangeError });
 });
 
-test('a due probe waits while work is queued, and runs once the queue empties', (t) => {
-  const h = harness({ initialLimit: 16, probeIntervalMs: 5_000, probeMaxDeferMs: 60_000 });
-  h.probe(10);
-  h.advance(10_000);
-  for (let i = 0; i < 5; i++) h.window(11, 20);
-  t.is(h.controller.snapshot.phase, 'adapting', 'loaded: no probe');
-  t.false(h.reasons.includes('probe-start'));
-  t.true(h.controller.limit >= 16);
-  h.window(11, 0);
-  t.is(h.controller.snapshot.phase, 'probing', 'nothing queued: the probe runs');
-});
 
-test('a probe deferred for probeMaxDeferMs runs even under load', (t) => {
-  const h = harness({ initialLimit: 16, probeIntervalMs: 5_000, probeMaxDeferMs: 20_000 });
-  h.probe(10);
-  h.advance(10_000);
-  h.window(11, 20);
-  t.is(h.controller.snapshot.phase, 'adapting');
-  h.advance(20_000);
-  h.window(11, 20);
-  t.is(h.controller.snapshot.phase, 'probing');
-});
 
-test('slow requests on a quiet origin do not drag its limit down', (t) => {
-  const h = harness({ initialLimit: 16 });
-  h.probe(10);
-  for (let i = 0; i < 10; i++) h.window(500, 0, 2); // 2 in flight of 16, 50× the baseline
-  t.is(h.controller.limit, 16);
-  h.window(500, 0, 12); // the same latency with most of the limit in use is congestion
-  t.true(h.controller.limit < 16);
-});
 
 test('long-lived connections are judged by accept latency with every slot still held (no probe)', (t) => {
   let now = 0;
@@ -120,4 +53,26 @@ test('long-lived connections are judged by accept latency with every slot still 
   // Accept latency 10× the fastest window's with most of the limit open: the origin is struggling.
   for (let i = 0; i < 10; i++) connect(20);
   t.true(origin.limit < 12, `limit ${origin.limit}`);
+});
+
+test('ranked release: a waiter goes before every waiter of a higher rank, FIFO within a rank', async (t) => {
+  const timers = new FakeTimers();
+  const origin = new OriginLimit('o', new StaticLimit(1));
+  const queue = new SiteQueue([origin], { queueTimeoutMs: 10_000, maxQueue: 100 }, { timers });
+  const order: string[] = [];
+  const first = await queue.submit((candidates) => candidates[0]);
+  const grants: Grant[] = [];
+  for (const [name, rank] of [['big-1', 5], ['small-1', 0], ['mid', 2], ['small-2', 0], ['big-2', 5]] as const) {
+    void queue.submit((candidates) => candidates[0], { rank }).then((grant) => {
+      order.push(name);
+      grants.push(grant);
+    });
+  }
+  first.release(OK);
+  for (let i = 0; i < 5; i++) {
+    await flush();
+    grants.shift()?.release(OK);
+  }
+  await flush();
+  t.deepEqual(order, ['small-1', 'small-2', 'mid', 'big-1', 'big-2']);
 });

@@ -13,7 +13,7 @@ import { OriginRegistry } from './origins.js';
 import { serveStream } from './serve-stream.js';
 import { SiteRuntime } from './site.js';
 
-/** Retired queues are dropped once empty; checked this often, ms. */
+/** Retired queues are dropped once empty, idle origin connections past the limit closed; checked this often, ms. */
 const PRUNE_INTERVAL_MS = 1_000;
 
 export interface BackEndOptions {
@@ -164,6 +164,7 @@ export async function startBackEnd(input: BackEndConfigInput, options: BackEndOp
   tunnel.on('session', (session: TunnelSession) => session.once('close', () => metrics.sessionClosed(session)));
   const pruner = setInterval(() => {
     for (const site of sites.values()) site.prune();
+    for (const origin of origins.all()) origin.trimConnections();
   }, PRUNE_INTERVAL_MS);
   pruner.unref();
 

@@ -1,6 +1,6 @@
 import { dirname, resolve } from 'node:path';
 import { defaultLimitControllerOptions, verifyLimitControllerOptions } from '@overlay/admission';
-import { RouteTable, siteLimits } from '@overlay/balancer';
+import { RouteTable, requestTypes, siteLimits, type RequestType } from '@overlay/balancer';
 import { accessLogSchema, advertisedAddressSchema, bindsEveryAddress, hostHeaderSchema, siteHealthCheckSchema, managerLinkSchema, gatewayIdSchema as gatewayId, hostPortSchema as hostPort, loadConfigFile, ORIGIN_SCHEMES as SCHEMES, originUrlProblem, siteNameSchema as siteName, validate, type SiteMode } from '@overlay/common';
 import { z } from 'zod';
 import { backEndDefaults, backEndLimits } from './defaults.js';
@@ -60,6 +60,14 @@ export const siteSchema = z
     /** `Host` sent to the origins instead of the client's (which they get by default). HTTP sites only. */
     originHost: hostHeaderSchema.optional(),
     healthCheck: siteHealthCheckSchema.optional(),
+    /**
+     * Release queued requests by type (the order given, types left out last) or by size (what the path
+     * answered last, smallest first) instead of FIFO (seed 001). release-order.ts.
+     */
+    queueRelease: z.discriminatedUnion('by', [
+      z.strictObject({ by: z.literal('type'), order: z.array(z.enum(requestTypes as [RequestType, ...RequestType[]])).min(1).max(4) }),
+      z.strictObject({ by: z.literal('size') }),
+    ]).optional(),
   })
   .superRefine((site, ctx) => {
     if (site.mode === 'http' && site.proxyProtocol !== undefined) ctx.addIssue({ code: 'custom', path: ['proxyProtocol'], message: 'only tcp sites: HTTP origin connections are pooled across clients' });

@@ -23,7 +23,7 @@ export async function dispatchToOrigin(exchange: StreamExchange, site: SiteRunti
   for (;;) {
     let lease: OriginLease;
     try {
-      const grant = await route.queue.submit(site.picker(request, tried), { signal: gone });
+      const grant = await route.queue.submit(site.picker(request, tried), { signal: gone, rank: site.ranker.rank(request) });
       const origin = gateway.origins.of(grant.origin);
       if (!origin) {
         grant.release({ latencyMs: 0, ok: true, bytes: 0 });

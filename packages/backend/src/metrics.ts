@@ -93,6 +93,16 @@ export class BackEndMetrics {
       },
     });
     new Gauge({
+      name: 'overlay_backend_origin_connections',
+      help: 'Connections to each origin, in use and idle (they follow the limit: idle ones past it are closed)',
+      labelNames: ['origin'],
+      registers,
+      collect() {
+        this.reset();
+        for (const origin of sources.origins()) this.set({ origin: origin.id }, origin.connections);
+      },
+    });
+    new Gauge({
       name: 'overlay_backend_origin_limit',
       help: 'Current concurrency limit of each origin',
       labelNames: ['origin'],

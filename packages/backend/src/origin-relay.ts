@@ -63,7 +63,9 @@ export class OriginRelay implements Dispatcher.DispatchHandler {
   }
 
   onComplete(): void {
-    this.exchange.stream.end();
+    const { exchange } = this;
+    exchange.stream.end();
+    exchange.gateway.site(exchange.site)?.ranker.answered(exchange.request.path, this.lease.bytes);
     this.finish('ok');
   }
 

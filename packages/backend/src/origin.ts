@@ -1,7 +1,7 @@
 import { OriginLimit, type LimitAdjustment } from '@overlay/admission';
-import { Pool } from 'undici';
 import type { LimitsConfig, PoolConfig } from './config.js';
 import { ReplaceableLimit } from './limit-control.js';
+import { OriginConnections } from './origin-connections.js';
 
 export type OriginKind = 'http' | 'tcp';
 
@@ -21,7 +21,7 @@ export class OriginRuntime {
   readonly hostHeader: string;
   readonly limit: OriginLimit;
   private readonly control: ReplaceableLimit;
-  private currentPool: Pool | undefined;
+  private currentPool: OriginConnections | undefined;
   private poolConfig = '';
   private readonly closing = new Set<Promise<void>>();
 
@@ -41,11 +41,11 @@ export class OriginRuntime {
     this.hostHeader = this.url.host;
     this.control = new ReplaceableLimit(limits, (adjustment) => context.onAdjust(id, adjustment), this.kind === 'tcp');
     this.limit = new OriginLimit(id, this.control);
-    this.applyPool(pool, limits.max);
+    this.applyPool(pool);
   }
 
-  /** The pool new requests use; requests already sent keep the one they started on. */
-  get pool(): Pool {
+  /** The connections new requests use; requests already sent keep the set they started on. */
+  get pool(): OriginConnections {
     if (!this.currentPool) throw new Error(`origin ${this.id} is not an HTTP origin`);
     return this.currentPool;
   }
@@ -56,7 +56,7 @@ export class OriginRuntime {
 
   /** Applies a config push; true when the limit law changed (waiting work may now be dispatched). */
   apply(limits: LimitsConfig, pool: PoolConfig): boolean {
-    this.applyPool(pool, limits.max);
+    this.applyPool(pool);
     return this.control.apply(limits);
   }
 
@@ -66,23 +66,31 @@ export class OriginRuntime {
     await Promise.all(this.closing);
   }
 
-  private applyPool(pool: PoolConfig, maxLimit: number): void {
+  /** Closes idle origin connections past the current limit (seed 000 [0040]: shrink only by idle ones). */
+  trimConnections(): void {
+    this.currentPool?.trim();
+  }
+
+  /** Origin connections open or in use (HTTP origins; TCP ones hold one per client connection). */
+  get connections(): number {
+    return this.currentPool?.size ?? this.limit.inFlight;
+  }
+
+  private applyPool(pool: PoolConfig): void {
     if (this.kind !== 'http') return;
-    const config = JSON.stringify([pool, maxLimit]);
+    const config = JSON.stringify(pool);
     if (config === this.poolConfig) return;
     this.retirePool();
     this.poolConfig = config;
-    this.currentPool = new Pool(this.url.origin, {
-      // Never fewer connections than the limit allows requests, so undici never queues: the admission
-      // limit is the only gate, and each request has a connection to itself (seed 000).
-      connections: maxLimit,
+    // One request per connection at a time, as many connections as the limit lets requests in (seed 000).
+    this.currentPool = new OriginConnections(this.url.origin, {
       pipelining: 1,
       keepAliveTimeout: pool.idleTimeoutMs,
       keepAliveMaxTimeout: pool.idleTimeoutMs,
       headersTimeout: pool.responseTimeoutMs,
       bodyTimeout: pool.bodyTimeoutMs,
       connect: { timeout: pool.connectTimeoutMs },
-    });
+    }, () => this.limit.limit);
   }
 
   private retirePool(): void {

@@ -2,6 +2,7 @@ import type { OriginLimit, PickOrigin } from '@overlay/admission';
 import { OriginBalancer, RouteTable, requestTypeOf, type Origin, type OriginHealthView, type RequestInfo } from '@overlay/balancer';
 import type { QueueConfig, SiteConfig, SiteMode } from './config.js';
 import type { OriginRegistry } from './origins.js';
+import { ReleaseRanker } from './release-order.js';
 import { RouteQueue } from './route-queue.js';
 
 /** Metric label and log name of a site's own origin list (routes are named by their prefix). */
@@ -37,6 +38,9 @@ export class SiteRuntime {
   private readonly balancer: OriginBalancer;
   private readonly queues = new Map<string, RouteQueue>();
   private listKeys = new Map<readonly Origin[], string>();
+  /** The queue rank of each request (FIFO unless the site asks for release by type or size). */
+  ranker: ReleaseRanker;
+  private releaseOrder: SiteConfig['queueRelease'];
 
   constructor(name: string, config: SiteConfig, queue: QueueConfig, private readonly deps: SiteDeps) {
     this.name = name;
@@ -45,6 +49,7 @@ export class SiteRuntime {
     this.originHost = config.originHost;
     this.table = new RouteTable(config);
     this.balancer = new OriginBalancer({ site: config, health: deps.health, load: (id) => deps.origins.get(id)?.limit });
+    this.ranker = new ReleaseRanker(config.queueRelease);
     this.apply(config, queue);
   }
 
@@ -55,6 +60,8 @@ export class SiteRuntime {
     this.originHost = config.originHost;
     this.table = new RouteTable(config);
     this.balancer.setSite(config);
+    if (JSON.stringify(config.queueRelease) !== JSON.stringify(this.releaseOrder)) this.ranker = new ReleaseRanker(config.queueRelease);
+    this.releaseOrder = config.queueRelease;
     const lists = new Map<string, readonly Origin[]>([[SITE_LIST, this.table.siteOrigins]]);
     for (const route of config.routes) lists.set(route.pathPrefix, this.table.originsFor(route.pathPrefix));
     this.listKeys = new Map([...lists].map(([key, list]) => [list, key]));

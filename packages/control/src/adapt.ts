@@ -54,6 +54,7 @@ export function backEndStateFrom(state: ManagerState, self: { id: string }): Bac
       ...(site.proxyProtocol ? { proxyProtocol: site.proxyProtocol } : {}),
       ...(site.originHost === undefined ? {} : { originHost: site.originHost }),
       ...(site.healthCheck === undefined ? {} : { healthCheck: site.healthCheck }),
+      ...(site.queueRelease ? { queueRelease: site.queueRelease } : {}),
     };
   }
   const originShares = state.backEnds[self.id]?.originShares;

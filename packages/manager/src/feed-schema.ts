@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { zoneRecordSchema } from './zone-records.js';
 import { managerLimits } from './defaults.js';
 import { domainSchema, gatewayIdSchema, hostPortSchema } from './names.js';
-import { originSchema, qosTargetSchema, ringWeightsSchema, routeSchema } from './site-schema.js';
+import { originSchema, packetSizeSchema, qosTargetSchema, queueReleaseSchema, ringWeightsSchema, routeSchema } from './site-schema.js';
 
 /** Which part of the configuration a manager owns (docs/manager.md "Roles"). */
 export const managerRoleSchema = z.enum(['front-end', 'back-end', 'both']);
@@ -83,6 +83,7 @@ export const siteStateSchema = z.object({
   proxyProtocol: z.union([z.literal(1), z.literal(2)]).optional(),
   originHost: hostHeaderSchema.optional(),
   healthCheck: siteHealthCheckSchema.optional(),
+  queueRelease: queueReleaseSchema.optional(),
   priorities: priorityRulesSchema.required({ default: true }),
 });
 
@@ -108,7 +109,8 @@ export const managerStateSchema = z.object({
   /** The sender's role: fields it does not own carry neutral values (empty lists, default rules). */
   role: managerRoleSchema,
   sites: z.record(z.string(), siteStateSchema),
-  rings: z.object({ weights: ringWeightsSchema }),
+  /** Ring weights and, when set through the API, the tunnel packet size (bytes) for the blenders. */
+  rings: z.object({ weights: ringWeightsSchema, packetSize: packetSizeSchema.optional() }),
   /** Zone apex → static records for the redirector (zone-records.ts); older managers send none. */
   zoneRecords: z.record(z.string(), z.array(zoneRecordSchema)).default({}),
   frontEnds: z.record(z.string(), gatewayStateSchema),

@@ -107,7 +107,7 @@ function routes(core: ManagerCore): Route[] {
       pattern: /^rings$/,
       methods: {
         GET: ({ res }) => sendJson(res, 200, core.rings()),
-        PUT: async (call) => sendJson(call.res, 200, await core.putRings(parseBody(ringsBodySchema, await call.body()).weights)),
+        PUT: async (call) => sendJson(call.res, 200, await core.putRings(parseBody(ringsBodySchema, await call.body()))),
       },
     },
     {

@@ -8,7 +8,7 @@ import { ApiError, conflict, notFound, wrongRole } from './errors.js';
 import type { Hello, ManagerRole, ManagerState, Report } from './feed-schema.js';
 import { GatewayRuntime } from './gateway-runtime.js';
 import type { ManagerMetrics } from './metrics.js';
-import type { SiteBody } from './site-schema.js';
+import type { RingsBody, SiteBody } from './site-schema.js';
 import { OriginBudgets } from './origin-budget.js';
 import type { ZoneRecord } from './zone-records.js';
 import { STORE_CONFLICT, type Store } from './store.js';
@@ -139,9 +139,9 @@ export class ManagerCore {
     return prioritiesInForce(this.existingSite(name));
   }
 
-  rings(): { weights: number[] } {
+  rings(): RingsBody {
     this.requireKind('frontEnds', 'ring weights');
-    return { weights: [...this.durable.rings.weights] };
+    return { ...this.durable.rings, weights: [...this.durable.rings.weights] };
   }
 
   /** The static records of one zone (empty when none were put). */
@@ -196,10 +196,10 @@ export class ManagerCore {
     });
   }
 
-  putRings(weights: number[]): Promise<{ weights: number[] }> {
+  putRings(rings: RingsBody): Promise<RingsBody> {
     return this.write(() => {
       this.requireKind('frontEnds', 'ring weights');
-      return { changes: [{ op: 'putRings', weights }], answer: () => this.rings() };
+      return { changes: [{ op: 'putRings', ...rings }], answer: () => this.rings() };
     });
   }
 

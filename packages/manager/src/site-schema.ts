@@ -31,6 +31,15 @@ export const routeSchema = z.strictObject({
   origins: originListSchema,
 });
 
+/**
+ * How the back-ends release the site's queued requests instead of FIFO (seed 001): by request type in the
+ * order given, or by size (what the path answered last, smallest first). docs/admission.md.
+ */
+export const queueReleaseSchema = z.discriminatedUnion('by', [
+  z.strictObject({ by: z.literal('type'), order: z.array(z.enum(['static', 'dynamic', 'media', 'other'])).min(1).max(4) }),
+  z.strictObject({ by: z.literal('size') }),
+]);
+
 /** The QoS a site asks for; the capacity reaction assigns more gateways while it is not met. */
 export const qosTargetSchema = z
   .strictObject({
@@ -97,6 +106,7 @@ export const siteBodySchema = z
     originHost: hostHeaderSchema.optional(),
     /** How the back-ends probe this site's origins (path, expected statuses, interval), instead of their own defaults. */
     healthCheck: siteHealthCheckSchema.optional(),
+    queueRelease: queueReleaseSchema.optional(),
   })
   .superRefine((site, ctx) => {
     if (site.mode === 'http' && site.proxyProtocol !== undefined) ctx.addIssue({ code: 'custom', path: ['proxyProtocol'], message: 'only tcp sites: HTTP origin connections are pooled across clients' });
@@ -137,6 +147,12 @@ export type QosTarget = z.output<typeof qosTargetSchema>;
 
 export const ringWeightsSchema = z.array(z.number().positive().finite()).length(DEFAULT_RING_WEIGHTS.length);
 
+/**
+ * Tunnel packet size, bytes (seed 001: set by the front-end manager): the blender fills packets of about
+ * this many bytes with sub-packets of at most 512; at least 512, at most the tunnel's 64 KiB write batch.
+ */
+export const packetSizeSchema = z.number().int().min(512).max(65_536);
+
 /** Body of `PUT /v1/rings`. */
-export const ringsBodySchema = z.strictObject({ weights: ringWeightsSchema });
+export const ringsBodySchema = z.strictObject({ weights: ringWeightsSchema, packetSize: packetSizeSchema.optional() });
 export type RingsBody = z.output<typeof ringsBodySchema>;

@@ -7,6 +7,7 @@ import { freePort, requireTool, stopChild } from '../tools.js';
 import { closedLoop, failures, type ClosedLoopResult } from './closed-loop.js';
 import { haproxy, overlay, SITE } from './gateway.js';
 import { COLLAPSING_ORIGIN, describe, ORIGIN_PEER, limitState, prime, PRIME_MS, startCollapsingOrigins, watchLimits, WORK_PATH } from './load.js';
+import { haproxyTwoInners, overlayTwoBackEnds } from './two-back-ends.js';
 
 /** Offered load as multiples of the origin's capacity: closed-loop clients = multiple × capacity. */
 const MULTIPLES = [1, 2, 5, 10];
@@ -22,6 +23,12 @@ const UNTUNED = 'HAProxy two-tier without maxconn';
 const TUNED = `HAProxy two-tier, maxconn ${COLLAPSING_ORIGIN.capacity} + timeout queue ${QUEUE_TIMEOUT_MS / 1000}s (hand-tuned)`;
 const TARGETS = [OVERLAY, UNTUNED, TUNED] as const;
 type Target = (typeof TARGETS)[number];
+
+/** The two-back-end case: offered load, × capacity, at which it is measured. */
+const TWO_MULTIPLE = 10;
+const TWO_ROUNDS = 2;
+const OVERLAY_TWO = `overlay, two back-ends sharing maxConcurrency ${COLLAPSING_ORIGIN.capacity}`;
+const TUNED_TWO = `HAProxy edge → two inner HAProxies, maxconn ${COLLAPSING_ORIGIN.capacity / 2} each (summed ${COLLAPSING_ORIGIN.capacity}) + timeout queue ${QUEUE_TIMEOUT_MS / 1000}s (hand-tuned)`;
 
 export const loadingScenario: Scenario = {
   name: 'loading',
@@ -77,7 +84,8 @@ export const loadingScenario: Scenario = {
         }
       }
       progress(`overlay's limit changes by reason: ${JSON.stringify((await limitState(gateways.backEndAdmin)).changes)}`);
-      return { results: results(measured, limits), charts: charts(measured) };
+      const two = await twoBackEnds(dir, origins, stops, progress);
+      return { results: [...results(measured, limits), ...two], charts: charts(measured) };
     } finally {
       for (const stop of stops.reverse()) await stop().catch(() => {});
       await origins.call('stop').catch(() => {});
@@ -86,6 +94,42 @@ export const loadingScenario: Scenario = {
     }
   },
 };
+
+/**
+ * One origin served by two back-ends (the budget split by the manager) vs HAProxy's static split of
+ * maxconn over two inner proxies, at TWO_MULTIPLE× capacity; rounds interleaved, the median goodput kept.
+ */
+async function twoBackEnds(dir: string, origins: Peer, stops: Array<() => Promise<unknown>>, progress: (line: string) => void): Promise<BenchResult[]> {
+  const [forOverlay, forTuned] = await startCollapsingOrigins(origins, ['origin-two-overlay', 'origin-two-tuned']);
+  progress('starting a manager, two back-ends and a front-end sharing one origin budget; HAProxy edge over two inners');
+  const gateways = await overlayTwoBackEnds(dir, [forOverlay], COLLAPSING_ORIGIN.capacity);
+  stops.push(() => Promise.all(gateways.processes.map((p) => p.stop())));
+  const tuned = await haproxyTwoInners(dir, forTuned, COLLAPSING_ORIGIN.capacity / 2, QUEUE_TIMEOUT_MS / 1000);
+  stops.push(() => tuned.stop());
+  await prime(`${gateways.url}${WORK_PATH}`, SITE, COLLAPSING_ORIGIN.capacity);
+  const connections = TWO_MULTIPLE * COLLAPSING_ORIGIN.capacity;
+  const runs: Record<string, ClosedLoopResult[]> = { [OVERLAY_TWO]: [], [TUNED_TWO]: [] };
+  for (let round = 0; round < TWO_ROUNDS; round++) {
+    for (const [name, url] of [[OVERLAY_TWO, gateways.url], [TUNED_TWO, tuned.url]] as const) {
+      const watch = name === OVERLAY_TWO ? gateways.backEndAdmins.map((admin) => watchLimits(admin)) : [];
+      const r = await closedLoop({ url: `${url}${WORK_PATH}`, host: SITE, connections, warmupMs: WARMUP_MS, durationMs: MEASURE_MS, deadlineMs: CLIENT_DEADLINE_MS });
+      runs[name].push(r);
+      progress(describe(`${TWO_MULTIPLE}× (${connections} clients) round ${round + 1} ${name}`, r));
+      if (watch.length === 0) continue;
+      const seen = await Promise.all(watch.map((w) => w.stop()));
+      progress(`two back-ends' limits (each capped by its share): max ${seen.map((limit) => limit.max).join(' + ')}, mean ${seen.map((limit) => limit.mean.toFixed(1)).join(' + ')}`);
+    }
+  }
+  const total = (measured: ClosedLoopResult[]) => measured.reduce((sum, r) => sum + failures(r), 0);
+  const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+  const pick = (name: string, field: 'goodput' | 'p99') => median(runs[name].map((r) => r[field]));
+  const level = `at ${TWO_MULTIPLE}× capacity, two back-ends`;
+  return [
+    result(`goodput ${level}`, '2xx/s', pick(OVERLAY_TWO, 'goodput'), TUNED_TWO, pick(TUNED_TWO, 'goodput')),
+    result(`p99 latency ${level}`, 'ms', pick(OVERLAY_TWO, 'p99'), TUNED_TWO, pick(TUNED_TWO, 'p99')),
+    result(`requests not goodput ${level}, all rounds`, 'requests', total(runs[OVERLAY_TWO]), TUNED_TWO, total(runs[TUNED_TWO])),
+  ];
+}
 
 function results(measured: Map<Target, ClosedLoopResult[]>, limits: number[]): BenchResult[] {
   const rows: BenchResult[] = [];
