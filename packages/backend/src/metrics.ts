@@ -24,6 +24,7 @@ export class BackEndMetrics {
   readonly healthChanges: Counter<'origin' | 'state' | 'reason'>;
   readonly limitChanges: Counter<'origin' | 'reason'>;
   readonly streamFailures: Counter<'reason'>;
+  readonly abandoned: Counter<'site' | 'reason'>;
   /** Ring bytes of sessions that have closed; open ones are read live. */
   private readonly closedRingBytes: number[] = [];
   private readonly sessions: MetricSources['sessions'];
@@ -65,6 +66,12 @@ export class BackEndMetrics {
       name: 'overlay_backend_origin_limit_changes_total',
       help: 'Adaptive concurrency limit changes, by reason',
       labelNames: ['origin', 'reason'],
+      registers,
+    });
+    this.abandoned = new Counter({
+      name: 'overlay_backend_abandoned_requests_total',
+      help: 'Origin requests given up to free their slot: slow-reader (the client read nothing for pool.stallTimeoutMs), slow-upload (body below pool.minUploadBytesPerS)',
+      labelNames: ['site', 'reason'],
       registers,
     });
     this.streamFailures = new Counter({
