@@ -46,15 +46,20 @@ export async function startRole(t: Cleanup, dir: string, role: string, config: u
   return child;
 }
 
-export async function startOrigin(t: Cleanup): Promise<string> {
+export async function startOriginProcess(t: Cleanup): Promise<StartedProcess> {
   const child = await startProcess(process.execPath, [ORIGIN_MAIN, 'origin-h', '127.0.0.1', '0']);
   t.teardown(() => child.stop(3_000));
-  return String(child.ready.url);
+  return child;
+}
+
+export async function startOrigin(t: Cleanup): Promise<string> {
+  return String((await startOriginProcess(t)).ready.url);
 }
 
 export interface Stack {
   dir: string;
   origin: string;
+  originPid: number;
   backEnd: StartedProcess;
   tunnel: string;
   frontEnd: StartedProcess;
@@ -82,7 +87,8 @@ export function frontEndConfig(tunnel: string, http: Record<string, unknown> = {
 
 export async function startStack(t: Cleanup, options: StackOptions = {}): Promise<Stack> {
   const dir = await tempDir(t);
-  const origin = await startOrigin(t);
+  const originProcess = await startOriginProcess(t);
+  const origin = String(originProcess.ready.url);
   const backEnd = await startRole(t, dir, 'back-end', {
     id: 'be-h',
     tunnel: { listen: '127.0.0.1:0', keys: [TUNNEL_KEY] },
@@ -95,7 +101,7 @@ export async function startStack(t: Cleanup, options: StackOptions = {}): Promis
   const http = String(frontEnd.ready.http);
   // The ready line means listening; the tunnel comes up just after.
   if (!(await pollUntil(async () => (await get(http, '/')).status === 200, { timeoutMs: 15_000 }))) throw new Error('the stack never served a request');
-  return { dir, origin, backEnd, tunnel, frontEnd, http };
+  return { dir, origin, originPid: originProcess.child.pid!, backEnd, tunnel, frontEnd, http };
 }
 
 export interface Reply {
