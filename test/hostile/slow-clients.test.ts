@@ -5,10 +5,11 @@
  * (counted in overlay_backend_abandoned_requests_total) and good requests keep their bar while the
  * attackers stay connected.
  */
-import { connect, type Socket } from 'node:net';
+import { createServer } from 'node:http';
+import { connect, type AddressInfo, type Socket } from 'node:net';
 import test from 'ava';
 import { parseHostPort, pollUntil } from '@overlay/common';
-import { SITE, goodTraffic, metric, sleep, startStack, withinBar, type Stack } from './stack.js';
+import { SITE, TUNNEL_KEY, frontEndConfig, get, goodTraffic, metric, startRole, startStack, tempDir, withinBar, type Stack } from './stack.js';
 
 const STALL_MS = 1_500;
 const UPLOAD_WINDOW_MS = 1_500;
@@ -76,4 +77,49 @@ test('40 uploads trickling 1 byte/s are cut (408 before a head, a reset after) a
   t.log('unattacked', baseline, 'first moments of the attack', early, 'after', attacked);
   t.true(early.successRate >= 0.99);
   t.true(withinBar(attacked, baseline));
+});
+
+test('an upload slower than the minimum rate to an origin that waits for the whole body gets 408 ERR_UPLOAD_TOO_SLOW; a fast one is served', async (t) => {
+  // An origin that answers only once it has the whole body, so the cut comes before any response head.
+  const origin = createServer((req, res) => {
+    let size = 0;
+    req.on('data', (chunk: Buffer) => (size += chunk.length));
+    req.on('end', () => res.end(`got ${size}`));
+  });
+  await new Promise<void>((resolve) => origin.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => {
+    origin.closeAllConnections();
+    origin.close();
+  });
+  const dir = await tempDir(t);
+  const backEnd = await startRole(t, dir, 'back-end', {
+    id: 'be-h', tunnel: { listen: '127.0.0.1:0', keys: [TUNNEL_KEY] }, admin: '127.0.0.1:0',
+    state: { sites: { shop: { origins: [{ url: `http://127.0.0.1:${(origin.address() as AddressInfo).port}` }] } }, pool: { minUploadBytesPerS: 256, uploadWindowMs: UPLOAD_WINDOW_MS } },
+  });
+  const frontEnd = await startRole(t, dir, 'front-end', frontEndConfig(String(backEnd.ready.tunnel)));
+  const http = String(frontEnd.ready.http);
+  t.true(await pollUntil(async () => (await get(http, '/')).status === 200, { timeoutMs: 15_000 }));
+
+  const [slow] = attackers(t, http, 1, `POST /upload HTTP/1.1\r\nHost: ${SITE}\r\nContent-Length: 1000\r\n\r\n`);
+  let answer = '';
+  slow.on('data', (chunk: Buffer) => (answer += chunk.toString('latin1')));
+  const trickle = setInterval(() => slow.destroyed || slow.write('x'), 1_000);
+  t.teardown(() => clearInterval(trickle));
+  const started = Date.now();
+  t.true(await pollUntil(() => answer.includes('\r\n\r\n'), { timeoutMs: 20_000 }));
+  t.regex(answer, /^HTTP\/1\.1 408 /);
+  t.regex(answer, /ERR_UPLOAD_TOO_SLOW/);
+  t.log(`cut after ${Date.now() - started} ms`);
+
+  const { host, port } = parseHostPort(http);
+  const fast = await new Promise<string>((resolve, reject) => {
+    const socket = connect({ host, port });
+    let text = '';
+    socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
+    socket.on('error', reject);
+    socket.on('close', () => resolve(text));
+    socket.write(`POST /upload HTTP/1.1\r\nHost: ${SITE}\r\nContent-Length: 100000\r\nConnection: close\r\n\r\n${'y'.repeat(100_000)}`);
+  });
+  t.regex(fast, /^HTTP\/1\.1 200 /);
+  t.regex(fast, /got 100000/);
 });
