@@ -144,6 +144,9 @@ const poolSchema = z.strictObject({
   responseTimeoutMs: positiveMs.default(backEndDefaults.pool.responseTimeoutMs),
   bodyTimeoutMs: ms.default(backEndDefaults.pool.bodyTimeoutMs),
   connectRetries: z.number().int().min(0).max(16).default(backEndDefaults.pool.connectRetries),
+  stallTimeoutMs: ms.default(backEndDefaults.pool.stallTimeoutMs),
+  minUploadBytesPerS: z.number().int().min(0).default(backEndDefaults.pool.minUploadBytesPerS),
+  uploadWindowMs: positiveMs.default(backEndDefaults.pool.uploadWindowMs),
 });
 
 /** The live part: what `update(state)` replaces and a manager pushes. */

@@ -54,6 +54,18 @@ export const backEndDefaults = Object.freeze({
     bodyTimeoutMs: 300_000,
     /** Other origins of the same list tried after a connect failure (nothing was sent, so it is safe). */
     connectRetries: 1,
+    /**
+     * A response whose reader takes nothing for this long (the stream's window stays full) is abandoned:
+     * the origin request is cut, its slot freed, the stream reset, ms (0 disables).
+     */
+    stallTimeoutMs: 30_000,
+    /**
+     * A request body must arrive at least this fast, bytes/s, measured over each `uploadWindowMs` in which
+     * the origin was taking it as fast as it came (0 disables). Slower: 408 ERR_UPLOAD_TOO_SLOW, slot freed.
+     */
+    minUploadBytesPerS: 512,
+    /** The window the upload rate is measured over, ms. */
+    uploadWindowMs: 10_000,
   }),
   /** How long close() lets streams finish after GOAWAY before cutting them, ms. */
   drainTimeoutMs: 30_000,

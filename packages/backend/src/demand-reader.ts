@@ -8,6 +8,10 @@ export interface DemandReader {
   readonly body: Readable;
   /** Stops taking data from the source and leaves it paused, with every unread byte still in it. */
   detach(): void;
+  /** The source ended: the whole body has moved. */
+  readonly ended: boolean;
+  /** Whether the consumer held the source back (stopped asking) at any time since the last call. */
+  takeHeldBack(): boolean;
 }
 
 /**
@@ -18,11 +22,19 @@ export interface DemandReader {
  */
 export function demandReader(source: Readable, onChunk: (chunk: Buffer) => void): DemandReader {
   let attached = true;
+  let ended = false;
+  let heldBack = false;
   const onData = (chunk: Buffer) => {
     onChunk(chunk);
-    if (!body.push(chunk)) source.pause();
+    if (!body.push(chunk)) {
+      heldBack = true;
+      source.pause();
+    }
   };
-  const onEnd = () => body.push(null);
+  const onEnd = () => {
+    ended = true;
+    body.push(null);
+  };
   const onError = (error: Error) => body.destroy(error);
   const detach = () => {
     if (!attached) return;
@@ -43,5 +55,17 @@ export function demandReader(source: Readable, onChunk: (chunk: Buffer) => void)
   // Paused first: adding a 'data' listener would otherwise start the flow before anyone asked.
   source.pause();
   source.on('data', onData).on('end', onEnd).on('error', onError);
-  return { body, detach };
+  return {
+    body,
+    detach,
+    get ended() {
+      return ended;
+    },
+    takeHeldBack: () => {
+      // Still held back now counts too: the window that starts now begins held back.
+      const was = heldBack || source.isPaused();
+      heldBack = false;
+      return was;
+    },
+  };
 }

@@ -16,6 +16,8 @@ export const BackEndErrorCode = {
   originFailed: 'ERR_ORIGIN_FAILED',
   /** The origin's response head did not arrive within `pool.responseTimeoutMs`. */
   originTimeout: 'ERR_ORIGIN_TIMEOUT',
+  /** The request body arrived slower than `pool.minUploadBytesPerS`: the origin request was abandoned. */
+  uploadTooSlow: 'ERR_UPLOAD_TOO_SLOW',
 } as const;
 
 /** What the front-end gets when the back-end answers for itself. */
@@ -37,6 +39,7 @@ const STATUS_BY_CODE: Record<string, number> = {
   [BackEndErrorCode.originConnect]: 502,
   [BackEndErrorCode.originFailed]: 502,
   [BackEndErrorCode.originTimeout]: 504,
+  [BackEndErrorCode.uploadTooSlow]: 408,
 };
 
 /** The answer for an OverlayError raised on the way to an origin; anything else is an internal failure (502). */
@@ -91,6 +94,10 @@ export function originError(error: unknown, originId: string): OverlayError {
 
 export function unknownSiteError(site: string, kind: string): OverlayError {
   return new OverlayError(BackEndErrorCode.unknownSite, `no ${kind} site "${site}" on this back-end`, { origin: 'downstream' });
+}
+
+export function uploadTooSlowError(bytes: number, windowMs: number, minBytesPerS: number): OverlayError {
+  return new OverlayError(BackEndErrorCode.uploadTooSlow, `request body arrived at ${bytes} bytes in ${windowMs} ms, below ${minBytesPerS} bytes/s`, { origin: 'downstream' });
 }
 
 export function badRequestError(message: string): OverlayError {

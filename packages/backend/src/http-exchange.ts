@@ -31,8 +31,15 @@ export async function serveHttp(gateway: Gateway, stream: TunnelStream, head: Re
  */
 function forwardRequest(exchange: StreamExchange, lease: OriginLease, head: RequestHead, originHost: string | undefined): Promise<OverlayError | undefined> {
   const { pool } = exchange.gateway.state;
-  const reader = head.hasBody ? demandReader(exchange.stream, (chunk) => exchange.countIn(chunk.length)) : undefined;
+  let relay: OriginRelay | undefined;
+  const reader = head.hasBody
+    ? demandReader(exchange.stream, (chunk) => {
+        exchange.countIn(chunk.length);
+        relay?.uploadedBytes(chunk.length);
+      })
+    : undefined;
   return new Promise((settle) => {
+    relay = new OriginRelay(exchange, lease, reader, settle);
     lease.origin.pool.dispatch({
       path: head.target,
       method: head.method as Dispatcher.HttpMethod,
@@ -40,6 +47,6 @@ function forwardRequest(exchange: StreamExchange, lease: OriginLease, head: Requ
       body: reader?.body ?? null,
       headersTimeout: pool.responseTimeoutMs,
       bodyTimeout: pool.bodyTimeoutMs,
-    }, new OriginRelay(exchange, lease, reader, settle));
+    }, relay);
   });
 }

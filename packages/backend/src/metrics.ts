@@ -28,6 +28,7 @@ export class BackEndMetrics {
   /** `bodyBytes` for one site, shared by all its streams. */
   readonly bytesOf: (site: string) => ByteCounts;
   private readonly answered = new Tally<'site' | 'status' | 'origin'>();
+  readonly abandoned: Counter<'site' | 'reason'>;
   /** Ring bytes of sessions that have closed; open ones are read live. */
   private readonly closedRingBytes: number[] = [];
   private readonly sessions: MetricSources['sessions'];
@@ -74,6 +75,12 @@ export class BackEndMetrics {
       name: 'overlay_backend_origin_limit_changes_total',
       help: 'Adaptive concurrency limit changes, by reason',
       labelNames: ['origin', 'reason'],
+      registers,
+    });
+    this.abandoned = new Counter({
+      name: 'overlay_backend_abandoned_requests_total',
+      help: 'Origin requests given up to free their slot: slow-reader (the client read nothing for pool.stallTimeoutMs), slow-upload (body below pool.minUploadBytesPerS)',
+      labelNames: ['site', 'reason'],
       registers,
     });
     this.streamFailures = new Counter({

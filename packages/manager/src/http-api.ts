@@ -190,7 +190,8 @@ export function createApiRoute(options: ApiOptions): (req: IncomingMessage, res:
         headers.connection = 'close';
         res.once('finish', () => {
           req.socket.pause();
-          setTimeout(() => req.socket.destroy(), 1_000).unref();
+          // Long enough for a busy client to read the answer before the close (a reset could discard it).
+          setTimeout(() => req.socket.destroy(), 3_000).unref();
         });
       }
       if (!res.headersSent) sendError(res, error, headers);
