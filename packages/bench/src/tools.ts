@@ -89,10 +89,11 @@ function wrkPercentile(output: string, label: string): number {
 
 /**
  * One wrk run (one thread, keep-alive connections unless `headers` say `Connection: close`); fails on any
- * non-2xx/3xx answer or socket error.
+ * non-2xx/3xx answer or socket error (a request unanswered after `timeoutSeconds`, wrk's 2 s by default, is one).
  */
-export async function wrk(url: string, options: { connections: number; seconds: number; host: string; headers?: string[] }): Promise<WrkResult> {
+export async function wrk(url: string, options: { connections: number; seconds: number; host: string; headers?: string[]; timeoutSeconds?: number }): Promise<WrkResult> {
   const extra = (options.headers ?? []).flatMap((header) => ['-H', header]);
+  if (options.timeoutSeconds !== undefined) extra.push('--timeout', `${options.timeoutSeconds}s`);
   const { stdout } = await run('wrk', ['-t1', `-c${options.connections}`, `-d${options.seconds}s`, '--latency', '-H', `Host: ${options.host}`, ...extra, url], { maxBuffer: 1 << 20 });
   const errors = /Non-2xx or 3xx responses: (\d+)/.exec(stdout) ?? /(Socket errors: .*)/.exec(stdout);
   if (errors) throw new Error(`wrk against ${url}: ${errors[0]}`);
