@@ -13,3 +13,7 @@ export {
 } from './options.js';
 export { buildRequestHead, clientAddress, requestHasBody, type ForwardContext } from './request-head.js';
 export { SiteTable, hostName, type Site } from './sites.js';
+export {
+  CertificateStore, newTicketKeys, readCertificates, defaultTlsSettings,
+  type CertificatePem, type CertificateSource, type CertificateInfo, type SiteCertificate, type TlsSettings,
+} from './tls.js';
