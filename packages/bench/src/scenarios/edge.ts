@@ -42,10 +42,13 @@ export const edgeScenario: Scenario = {
       await writeFile(pem, `${leaf.cert}${leaf.key}`);
       const origin = await origins.call<string>('start', { id: 'origin-1' });
       const originPort = Number(new URL(origin).port);
-      const [tlsPort, innerPort, httpsPort] = [await freePort(), await freePort(), await freePort()];
+      const [tlsPort, plainPort, innerPort, httpsPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
       const inner = await haproxy(dir, 'haproxy-inner', innerPort, `127.0.0.1:${originPort}`);
       const edge = await haproxy(dir, 'haproxy-tls', tlsPort, `127.0.0.1:${innerPort}`, [], { pem, ca: pki.ca.certFile });
+      // The same chain without TLS: what the machine's load does to each side, apart from TLS.
+      const plainEdge = await haproxy(dir, 'haproxy-plain', plainPort, `127.0.0.1:${innerPort}`);
       stops.push(async () => {
+        await stopChild(plainEdge);
         await stopChild(edge);
         await stopChild(inner);
       });
@@ -66,9 +69,9 @@ export const edgeScenario: Scenario = {
         ROUNDS,
         (round, figures) => progress(`round ${round}/${ROUNDS}: ${figures.map((f) => Math.round(f.rps)).join(' / ')} handshakes/s`),
       );
-      progress('1 KiB over kept-alive TLS, HTTP/1.1 (overlay / HAProxy / overlay plain HTTP)');
-      const [h1, haproxyH1, plain] = await medianOfRounds(
-        [...both, `${url}${PATH}`].map((target) => async (phase: 'warm-up' | 'round') => {
+      progress('1 KiB over kept-alive TLS, HTTP/1.1 (overlay / HAProxy), then plain HTTP/1.1 (overlay / HAProxy)');
+      const [h1, haproxyH1, plain, haproxyPlain] = await medianOfRounds(
+        [...both, `${url}${PATH}`, `http://127.0.0.1:${plainPort}${PATH}`].map((target) => async (phase: 'warm-up' | 'round') => {
           const { rps, p99 } = await wrk(target, { connections: KEPT_ALIVE_CONNECTIONS, seconds: seconds(phase), host: SITE });
           return { rps, p99 };
         }),
@@ -88,6 +91,7 @@ export const edgeScenario: Scenario = {
         result('1 KiB requests/s, kept-alive TLS, HTTP/2', 'req/s', h2.rps, haproxyName, haproxyH2.rps, 'ratio >= 0.8'),
         result('1 KiB p99 latency, kept-alive TLS, HTTP/1.1', 'ms', h1.p99, haproxyName, haproxyH1.p99),
         result('1 KiB requests/s, kept-alive TLS, HTTP/1.1', 'req/s', h1.rps, 'overlay, plain HTTP/1.1', plain.rps),
+        result('1 KiB requests/s, plain HTTP/1.1', 'req/s', plain.rps, 'HAProxy → HAProxy → origin, plain', haproxyPlain.rps),
       ];
       return results;
     } finally {
