@@ -1,6 +1,7 @@
 import { formatTable, writeReport, type Scenario, type ScenarioReport } from './harness.js';
 import { writeHtmlReport } from './report.js';
 import { dnsScenario } from './scenarios/dns.js';
+import { edgeScenario } from './scenarios/edge.js';
 import { feedScenario } from './scenarios/feed.js';
 import { gatewayScenario } from './scenarios/gateway.js';
 import { loadingScenario } from './scenarios/loading.js';
@@ -19,7 +20,7 @@ export { startEtcdCluster, type EtcdCluster } from './peers/etcd-cluster.js';
 
 /** Every scenario `overlay bench` knows, in the order a full run takes them. */
 export const scenarios: Scenario[] = [
-  tunnelScenario, gatewayScenario, dnsScenario, ttfbScenario, priorityScenario, loadingScenario, seed003Scenario, scaleScenario, feedScenario,
+  tunnelScenario, gatewayScenario, edgeScenario, dnsScenario, ttfbScenario, priorityScenario, loadingScenario, seed003Scenario, scaleScenario, feedScenario,
 ];
 
 export interface BenchOptions {

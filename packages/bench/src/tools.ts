@@ -33,6 +33,8 @@ export async function freePort(): Promise<number> {
 export interface HaproxyConfigOptions {
   /** Listen address, host:port. */
   bind: string;
+  /** Further options of the bind line, e.g. `ssl crt site.pem alpn h2,http/1.1`. */
+  bindOptions?: string;
   /** Server address, host:port, optionally followed by server-line options such as `maxconn 8`. */
   server: string;
   /** Extra lines for the backend section (e.g. `timeout queue 5s`). */
@@ -48,7 +50,7 @@ export interface HaproxyConfigOptions {
  * connections for any client (`http-reuse always`), in front of one server.
  */
 export function haproxyConfig(options: HaproxyConfigOptions): string {
-  const { bind, server, backendLines = [], maxconn = 4096, idleTimeout = '60s' } = options;
+  const { bind, bindOptions, server, backendLines = [], maxconn = 4096, idleTimeout = '60s' } = options;
   return `global
   nbthread 1
   maxconn ${maxconn}
@@ -62,7 +64,7 @@ defaults
   timeout tunnel ${idleTimeout}
   http-reuse always
 frontend in
-  bind ${bind}
+  bind ${bind}${bindOptions ? ` ${bindOptions}` : ''}
   default_backend out
 backend out
 ${backendLines.map((line) => `  ${line}\n`).join('')}  server s1 ${server}
@@ -85,10 +87,14 @@ function wrkPercentile(output: string, label: string): number {
   return match[2] === 'us' ? value / 1000 : match[2] === 's' ? value * 1000 : value;
 }
 
-/** One wrk run (one thread, keep-alive connections); fails on any non-2xx/3xx answer or socket error (a timeout: none in `timeoutSeconds`, wrk's 2 s by default). */
-export async function wrk(url: string, options: { connections: number; seconds: number; host: string; timeoutSeconds?: number }): Promise<WrkResult> {
-  const timeout = options.timeoutSeconds === undefined ? [] : ['--timeout', `${options.timeoutSeconds}s`];
-  const { stdout } = await run('wrk', ['-t1', `-c${options.connections}`, `-d${options.seconds}s`, ...timeout, '--latency', '-H', `Host: ${options.host}`, url], { maxBuffer: 1 << 20 });
+/**
+ * One wrk run (one thread, keep-alive connections unless `headers` say `Connection: close`); fails on any
+ * non-2xx/3xx answer or socket error (a request unanswered after `timeoutSeconds`, wrk's 2 s by default, is one).
+ */
+export async function wrk(url: string, options: { connections: number; seconds: number; host: string; headers?: string[]; timeoutSeconds?: number }): Promise<WrkResult> {
+  const extra = (options.headers ?? []).flatMap((header) => ['-H', header]);
+  if (options.timeoutSeconds !== undefined) extra.push('--timeout', `${options.timeoutSeconds}s`);
+  const { stdout } = await run('wrk', ['-t1', `-c${options.connections}`, `-d${options.seconds}s`, '--latency', '-H', `Host: ${options.host}`, ...extra, url], { maxBuffer: 1 << 20 });
   const errors = /Non-2xx or 3xx responses: (\d+)/.exec(stdout) ?? /(Socket errors: .*)/.exec(stdout);
   if (errors) throw new Error(`wrk against ${url}: ${errors[0]}`);
   return {
@@ -97,6 +103,19 @@ export async function wrk(url: string, options: { connections: number; seconds: 
     p50: wrkPercentile(stdout, '50'),
     p99: wrkPercentile(stdout, '99'),
   };
+}
+
+/**
+ * One h2load run over HTTP/2 (ALPN h2 on https URLs): `clients` connections, `streams` concurrent streams
+ * each, for `seconds`; fails when any request failed.
+ */
+export async function h2load(url: string, options: { clients: number; streams: number; seconds: number; host: string }): Promise<{ rps: number }> {
+  const { stdout } = await run('h2load', [`-c${options.clients}`, `-m${options.streams}`, `-D${options.seconds}`, '-H', `:authority: ${options.host}`, url], { maxBuffer: 1 << 20 });
+  const failed = Number(/requests: .*?(\d+) failed/.exec(stdout)?.[1] ?? NaN);
+  const errored = Number(/requests: .*?(\d+) errored/.exec(stdout)?.[1] ?? NaN);
+  const rps = Number(/finished in [\d.]+\w*, ([\d.]+) req\/s/.exec(stdout)?.[1] ?? NaN);
+  if (!(failed === 0 && errored === 0) || !Number.isFinite(rps)) throw new Error(`h2load against ${url}: ${stdout.split('\n').filter((line) => /requests:|status codes|finished/.test(line)).join('; ')}`);
+  return { rps };
 }
 
 /** SIGTERM to an outside program (HAProxy, NSD) and its exit; nothing when it has already gone. */

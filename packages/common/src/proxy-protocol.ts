@@ -106,28 +106,18 @@ function decodeV2(data: Buffer): ProxyDecode {
   const body = data.subarray(V2_HEADER_BYTES, length);
   // LOCAL, or a family other than TCP (0x1) over IPv4 (0x1_) / IPv6 (0x2_): the balancer's own connection.
   if (command === 0 || (family !== 0x11 && family !== 0x21)) return { done: true, length, header: { proxied: false, version: 2 } };
-  const need = family === 0x11 ? 12 : 36;
+  // Source address, destination address, source port, destination port.
+  const [size, text] = family === 0x11 ? [4, (bytes: Buffer) => [...bytes].join('.')] : [16, ipv6];
+  const need = 2 * size + 4;
   if (body.length < need) throw new ProxyProtocolError(`PROXY v2 address block of ${body.length} bytes, needs ${need}`);
-  if (family === 0x11) {
-    return {
-      done: true,
-      length,
-      header: {
-        proxied: true,
-        version: 2,
-        source: { address: [...body.subarray(0, 4)].join('.'), port: body.readUInt16BE(8) },
-        destination: { address: [...body.subarray(4, 8)].join('.'), port: body.readUInt16BE(10) },
-      },
-    };
-  }
   return {
     done: true,
     length,
     header: {
       proxied: true,
       version: 2,
-      source: { address: ipv6(body.subarray(0, 16)), port: body.readUInt16BE(32) },
-      destination: { address: ipv6(body.subarray(16, 32)), port: body.readUInt16BE(34) },
+      source: { address: text(body.subarray(0, size)), port: body.readUInt16BE(2 * size) },
+      destination: { address: text(body.subarray(size, 2 * size)), port: body.readUInt16BE(2 * size + 2) },
     },
   };
 }

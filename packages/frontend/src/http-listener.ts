@@ -139,9 +139,11 @@ export async function startHttpListener(
     intercept<[Socket]>(server, 'connection', (httpAccept) => (socket) => readPreamble(socket, { ...preamble, sniffH2: true }, ({ h2 }) => {
       metrics.connections.inc({ listener: name, protocol: h2 ? 'h2' : 'h1' });
       if (h2) {
-        // The session reads what the preamble put back itself; resuming here would drop it.
+        // The session reads what the preamble put back on the next tick; resuming before would drop it,
+        // and left paused the socket would stop reading what comes after.
         settled(socket);
         http2.accept(socket);
+        setImmediate(() => socket.resume());
         return;
       }
       httpAccept(socket);

@@ -14,3 +14,7 @@ export {
 export { buildRequestHead, clientAddress, requestHasBody, type ForwardContext } from './request-head.js';
 export { SiteTable, hostName, type Site } from './sites.js';
 export { requestTrace, withTrace, type RequestTrace } from './access-log.js';
+export {
+  CertificateStore, newTicketKeys, readCertificates, defaultTlsSettings,
+  type CertificatePem, type CertificateSource, type CertificateInfo, type SiteCertificate, type TlsSettings,
+} from './tls.js';

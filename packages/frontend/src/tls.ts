@@ -134,13 +134,18 @@ export class CertificateStore {
     this.index();
   }
 
-  /** Replaces the sites' certificates; a bad one is logged and left out (its site falls back to the configured ones). */
+  /**
+   * Replaces the sites' certificates; a bad one is logged and left out (its site falls back to the
+   * configured ones). An unchanged certificate keeps its context: every state push does not re-parse them all.
+   */
   setSites(certificates: readonly SiteCertificate[]): void {
+    const previous = new Map(this.sites.map((entry) => [`${entry.pem.cert}\0${entry.pem.key}`, entry]));
     const loaded = [];
     for (const certificate of certificates) {
       try {
         const names = certificate.domains.map((domain) => domain.toLowerCase());
-        loaded.push({ ...load(certificate, this.ticketKeys, this.settings), names, pem: certificate, source: `site ${certificate.site}` });
+        const known = previous.get(`${certificate.cert}\0${certificate.key}`);
+        loaded.push({ ...(known ?? load(certificate, this.ticketKeys, this.settings)), names, source: `site ${certificate.site}` });
       } catch (err) {
         this.log.error({ site: certificate.site, reason: (err as Error).message }, 'site certificate refused; its domains use the configured certificates');
       }

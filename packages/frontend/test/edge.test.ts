@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { connect as http2Connect } from 'node:http2';
+import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
@@ -137,6 +138,24 @@ test.serial('HTTP/2 streams on one connection: many requests at once, a POST bod
   const unknown = await ask({ ':path': '/', ':authority': 'nowhere.test' });
   t.is(unknown.status, 404);
   t.is(unknown.headers['x-overlay-error'], 'ERR_UNKNOWN_SITE');
+});
+
+test.serial('garbage on either listener, a broken HTTP/2 session and a failed handshake end only that connection', async (t) => {
+  const { frontEnd } = t.context;
+  const send = (port: number, bytes: Buffer) => new Promise<void>((resolve) => {
+    const socket = netConnect({ host: '127.0.0.1', port }, () => socket.end(bytes));
+    socket.on('error', () => resolve());
+    socket.on('close', () => resolve());
+    socket.resume();
+  });
+  // Not a ClientHello; a ClientHello cut short; an h2 preface followed by a frame that is no frame.
+  await send(frontEnd.https?.port as number, Buffer.from('GET / HTTP/1.1\r\nHost: a.test\r\n\r\n'));
+  await send(frontEnd.https?.port as number, Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01]));
+  await send(frontEnd.http.port, Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), Buffer.alloc(64, 0xff)]));
+  const reply = await curlHttps(t.context, 'a.test', ['--http2']);
+  t.is(reply.httpVersion, '2', 'the front-end still serves');
+  const metrics = await scrape(frontEnd.admin);
+  t.true(metricSum(metrics, 'overlay_frontend_tls_errors_total') >= 1);
 });
 
 test.serial('TLS: 1.3 by default, 1.2 accepted, sessions resume with a ticket', async (t) => {

@@ -1,5 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { connect as http2Connect } from 'node:http2';
 import { createServer, connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -139,10 +140,9 @@ test.serial('h2c with prior knowledge after a PROXY header', async (t) => {
   // curl cannot send a PROXY header and h2 at once over plain TCP; HAProxy does below. Here: raw bytes.
   const header = encodeProxyHeader(1, { address: '10.1.4.4', port: 1234 }, { address: '10.0.0.1', port: 80 });
   const socket = netConnect({ host: '127.0.0.1', port: t.context.frontEnd.http.port });
-  const { connect } = await import('node:http2');
   await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
   socket.write(header);
-  const session = connect('http://p.test', { createConnection: () => socket });
+  const session = http2Connect('http://p.test', { createConnection: () => socket });
   t.teardown(() => session.destroy());
   const priority = await new Promise<string>((resolve, reject) => {
     const stream = session.request({ ':path': '/headers', ':authority': 'p.test' });

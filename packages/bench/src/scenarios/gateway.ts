@@ -128,13 +128,18 @@ function setResults(set: PathSet, load: Figures[], big: Figures[], targets: bool
 
 /**
  * HAProxy forwarding 127.0.0.1:`listen` to `server` (host:port, optionally followed by server-line options
- * such as `maxconn 8`); `backendLines` are added to its backend section (e.g. `timeout queue 5s`).
+ * such as `maxconn 8`); `backendLines` are added to its backend section (e.g. `timeout queue 5s`). With
+ * `tls` it terminates TLS with `tls.pem` (certificate then key; ALPN h2 and http/1.1, TLS 1.2 and up).
  */
-export async function haproxy(dir: string, name: string, listen: number, server: string, backendLines: string[] = []): Promise<ChildProcess> {
+export async function haproxy(dir: string, name: string, listen: number, server: string, backendLines: string[] = [], tls?: { pem: string; ca: string }): Promise<ChildProcess> {
   const file = join(dir, `${name}.cfg`);
-  await writeFile(file, haproxyConfig({ bind: `127.0.0.1:${listen}`, server, backendLines }));
+  const bindOptions = tls ? `ssl crt ${tls.pem} alpn h2,http/1.1 ssl-min-ver TLSv1.2` : undefined;
+  await writeFile(file, haproxyConfig({ bind: `127.0.0.1:${listen}`, bindOptions, server, backendLines }));
   const child = spawn('haproxy', ['-f', file, '-db'], { stdio: 'ignore' });
-  const up = () => run('curl', ['-sf', '-o', '/dev/null', `http://127.0.0.1:${listen}/healthz`]).then(() => true);
+  const probe = tls
+    ? ['--cacert', tls.ca, '--resolve', `${SITE}:${listen}:127.0.0.1`, `https://${SITE}:${listen}/healthz`]
+    : [`http://127.0.0.1:${listen}/healthz`];
+  const up = () => run('curl', ['-sf', '-o', '/dev/null', ...probe]).then(() => true);
   if (await pollUntil(up, { timeoutMs: 5_000, intervalMs: 50 })) return child;
   child.kill();
   throw new Error(`haproxy ${name} did not come up on ${listen}`);
@@ -155,9 +160,10 @@ export interface RunningOverlay {
 
 /**
  * A front-end and a back-end on 127.0.0.1 carrying site `bench.test` to `origins` (ids origin-1, origin-2, …),
- * no cache; `limits` is the back-end's per-origin limits block, its defaults (adaptive) when left out.
+ * no cache; `limits` is the back-end's per-origin limits block, its defaults (adaptive) when left out;
+ * `https` adds the front-end's HTTPS listener (its config section).
  */
-export async function overlay(dir: string, origins: string[], limits?: Record<string, unknown>): Promise<RunningOverlay> {
+export async function overlay(dir: string, origins: string[], limits?: Record<string, unknown>, https?: Record<string, unknown>): Promise<RunningOverlay> {
   const backEndConfig = join(dir, 'back-end.json');
   await writeFile(backEndConfig, JSON.stringify({
     id: 'be-bench',
@@ -172,6 +178,7 @@ export async function overlay(dir: string, origins: string[], limits?: Record<st
     id: 'fe-bench',
     pop: 'bench',
     http: { listen: `127.0.0.1:${httpPort}` },
+    ...(https ? { https } : {}),
     admin: '127.0.0.1:0',
     // The baselines cache nothing; neither does the overlay here, so every request crosses the tunnel.
     cache: { enabled: false },
