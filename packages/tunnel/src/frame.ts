@@ -52,6 +52,8 @@ export const WireError = {
   TIMEOUT: 10,
   OVERLOADED: 11,
   UPSTREAM_ERROR: 12,
+  /** The peer made this end queue more control frames than it reads (maxControlBytes). */
+  ENHANCE_YOUR_CALM: 13,
 } as const;
 export type WireError = (typeof WireError)[keyof typeof WireError];
 

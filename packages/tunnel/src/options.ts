@@ -40,6 +40,11 @@ export interface SessionOptions {
   qosIntervalMs: number;
   /** How long a closed session waits for its streams after GOAWAY before it ends them, ms. */
   drainTimeoutMs: number;
+  /**
+   * Control frames (replies, resets, window updates, answers to PINGs) a connection may have waiting
+   * unsent, bytes. Past it the peer is not reading what it asks for: GOAWAY ENHANCE_YOUR_CALM, close.
+   */
+  maxControlBytes: number;
   blender: BlenderOptions;
 }
 
@@ -63,6 +68,7 @@ export const defaultSessionOptions: Readonly<SessionOptions> = Object.freeze({
   deadPeerTimeoutMs: 15_000,
   qosIntervalMs: 2_000,
   drainTimeoutMs: 30_000,
+  maxControlBytes: 4 * 1024 * 1024,
   blender: defaultBlenderOptions,
 });
 
@@ -99,5 +105,6 @@ export function verifySessionOptions(options: SessionOptions): void {
   positive('streamHighWaterMark', options.streamHighWaterMark);
   positive('pingIntervalMs', options.pingIntervalMs);
   positive('qosIntervalMs', options.qosIntervalMs);
+  positive('maxControlBytes', options.maxControlBytes);
   if (options.deadPeerTimeoutMs <= options.pingIntervalMs) throw new RangeError('tunnel deadPeerTimeoutMs: must exceed pingIntervalMs');
 }

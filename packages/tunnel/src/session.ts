@@ -35,6 +35,8 @@ export interface SessionStats {
   queuedBytes: number;
   /** Per-ring bytes this connection sent since it began. */
   ringBytes: number[];
+  /** Control frames waiting to be written, bytes (bounded by maxControlBytes). */
+  controlBytes: number;
 }
 
 /** Recently reset stream ids remembered, so frames the peer sent before it saw the reset are dropped quietly. */
@@ -98,7 +100,11 @@ export class TunnelSession extends EventEmitter implements StreamHost {
     this.peerSettings = { ...peer.settings };
     this.nextStreamId = role === 'initiator' ? 1 : 2;
     this.writer = context.writer ?? new TunnelWriter(options);
-    this.lane = this.writer.attach(socket, this.peerSettings, { finSent: (stream) => this.onFinSent(stream) });
+    this.lane = this.writer.attach(socket, this.peerSettings, {
+      finSent: (stream) => this.onFinSent(stream),
+      controlOverflow: (queued) => this.failProtocol(new TunnelError(TunnelErrorCode.CONTROL_OVERFLOW,
+        `peer left ${queued} bytes of control frames unread (maxControlBytes ${options.maxControlBytes})`, { wire: WireError.ENHANCE_YOUR_CALM })),
+    });
     this.recvSession = new ReceiveWindow(options.settings.sessionWindow, options.settings.sessionWindow, 0.25, this.clock());
     this.decoder = new FrameDecoder(options.settings.maxFramePayload, this.onFrame);
     this.lastReceivedAt = this.clock();
@@ -196,6 +202,7 @@ export class TunnelSession extends EventEmitter implements StreamHost {
       streams: this.streams.size,
       queuedBytes: this.queuedBytes(),
       ringBytes: [...this.lane.ringBytes],
+      controlBytes: this.lane.controlBytes,
     };
   }
 
@@ -475,7 +482,8 @@ export class TunnelSession extends EventEmitter implements StreamHost {
       if (sample >= 0 && sample < 600_000) this.rtt.add(sample);
       return;
     }
-    this.queueControl(encodeFrame(FrameType.PING, FrameFlag.ACK, 0, payload));
+    // Only the latest PING is answered: a peer that pings and never reads gets one waiting answer.
+    if (!this.closed) this.lane.queueLatest('pingAck', encodeFrame(FrameType.PING, FrameFlag.ACK, 0, payload));
   }
 
   private onSettings(id: number, payload: Buffer): void {
@@ -547,7 +555,7 @@ export class TunnelSession extends EventEmitter implements StreamHost {
   private sendPing(): void {
     const payload = Buffer.allocUnsafe(8);
     payload.writeDoubleBE(this.clock(), 0);
-    this.queueControl(encodeFrame(FrameType.PING, 0, 0, payload));
+    if (!this.closed) this.lane.queueLatest('ping', encodeFrame(FrameType.PING, 0, 0, payload));
   }
 
   private sendQos(): void {
@@ -560,7 +568,7 @@ export class TunnelSession extends EventEmitter implements StreamHost {
       rxBytesPerSec: Math.round((this.stats.bytesReceived - this.qosWindow.received) / seconds),
     };
     this.qosWindow = { at: now, sent, received: this.stats.bytesReceived };
-    this.queueControl(encodeFrame(FrameType.QOS, 0, 0, packPayload(report)));
+    if (!this.closed) this.lane.queueLatest('qos', encodeFrame(FrameType.QOS, 0, 0, packPayload(report)));
   }
 }
 

@@ -11,7 +11,16 @@ import { WriteBatch } from './write-batch.js';
 export interface LaneHooks {
   /** The stream's last bytes (its FIN) left in a batch. */
   finSent(stream: TunnelStream): void;
+  /** More than maxControlBytes of control frames wait unsent: the peer does not read. */
+  controlOverflow(queued: number): void;
 }
+
+/**
+ * Control frames of which only the latest matters: a newer one replaces the one still waiting, so a
+ * peer that sends PINGs and never reads gets one answer, not one per PING.
+ */
+export type LatestSlot = 'pingAck' | 'ping' | 'qos';
+const SLOTS: readonly LatestSlot[] = ['pingAck', 'ping', 'qos'];
 
 /** Bytes one connection sent, for the session's stats. */
 export interface LaneStats {
@@ -34,6 +43,9 @@ export class WriteLane {
   readonly ringBytes: number[];
   readonly stats: LaneStats = { bytesSent: 0, dataBytesSent: 0, framesSent: 0, compressionSaved: 0 };
   control: Buffer[] = [];
+  /** Bytes of control frames waiting (list and slots). */
+  controlBytes = 0;
+  private readonly latest: Record<LatestSlot, Buffer | null> = { pingAck: null, ping: null, qos: null };
   /** Bytes handed to the socket and not yet taken by the kernel. */
   inFlight = 0;
   closed = false;
@@ -54,10 +66,56 @@ export class WriteLane {
     return this.inFlight < this.writer.options.writeLowWatermark;
   }
 
+  get hasControl(): boolean {
+    return this.controlBytes > 0;
+  }
+
   queueControl(frame: Buffer): void {
     if (this.closed) return;
     this.control.push(frame);
+    this.addControlBytes(frame.length);
+  }
+
+  /** Queues `frame` in `slot`, replacing the frame still waiting there. */
+  queueLatest(slot: LatestSlot, frame: Buffer): void {
+    if (this.closed) return;
+    const previous = this.latest[slot];
+    this.latest[slot] = frame;
+    this.addControlBytes(frame.length - (previous?.length ?? 0));
+  }
+
+  /** Moves every waiting control frame into the batch; returns how many. */
+  takeControl(): number {
+    let frames = 0;
+    for (const slot of SLOTS) {
+      const frame = this.latest[slot];
+      if (!frame) continue;
+      this.batch.appendFrame(frame);
+      this.latest[slot] = null;
+      frames++;
+    }
+    for (const frame of this.control) this.batch.appendFrame(frame);
+    frames += this.control.length;
+    this.control = [];
+    this.controlBytes = 0;
+    return frames;
+  }
+
+  private addControlBytes(bytes: number): void {
+    this.controlBytes += bytes;
+    if (this.controlBytes > this.writer.options.maxControlBytes) {
+      const queued = this.controlBytes;
+      this.clearControl();
+      this.hooks.controlOverflow(queued);
+      return;
+    }
     this.writer.scheduleFlush();
+  }
+
+  clearControl(): void {
+    this.control = [];
+    for (const slot of SLOTS) this.latest[slot] = null;
+    this.controlBytes = 0;
   }
 
   /** The peer granted `increment` more bytes on this connection; false past the protocol's ceiling. */
@@ -102,7 +160,7 @@ export class TunnelWriter {
   /** The connection closed: its streams were closed by its session, it no longer holds the others back. */
   detach(lane: WriteLane): void {
     lane.closed = true;
-    lane.control = [];
+    lane.clearControl();
     this.lanes = this.lanes.filter((other) => other !== lane);
     this.scheduleFlush();
   }
@@ -160,11 +218,7 @@ export class TunnelWriter {
         allBelow = false;
         continue;
       }
-      if (lane.control.length === 0) continue;
-      const control = lane.control;
-      lane.control = [];
-      for (const frame of control) lane.batch.appendFrame(frame);
-      lane.stats.framesSent += control.length;
+      if (lane.hasControl) lane.stats.framesSent += lane.takeControl();
     }
     if (allBelow) this.takePackets();
     let wrote = false;
@@ -255,7 +309,7 @@ export class TunnelWriter {
     const done = () => {
       lane.inFlight -= out.bytes;
       lane.batch.recycle(out.owners);
-      if (this.blender.hasReady || lane.control.length) this.scheduleFlush();
+      if (this.blender.hasReady || lane.hasControl) this.scheduleFlush();
     };
     const last = out.chunks.length - 1;
     if (last > 0) socket.cork();
