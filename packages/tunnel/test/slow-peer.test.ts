@@ -26,15 +26,15 @@ async function deafPeer(server: TunnelServer, port: number): Promise<{ socket: S
 }
 
 /**
- * Writes frames from `next` as fast as the socket takes them, for `ms`, `batch` frames per write (the
- * same batch again when `repeat`). Returns how many were written.
+ * Writes frames from `next` as fast as the socket takes them, for `ms` or until `frames` were written,
+ * `batch` frames per write (the same batch again when `repeat`). Returns how many were written.
  */
-async function flood(socket: Socket, next: (i: number) => Buffer, ms: number, options: { batch?: number; repeat?: boolean } = {}): Promise<number> {
+async function flood(socket: Socket, next: (i: number) => Buffer, ms: number, options: { batch?: number; repeat?: boolean; frames?: number } = {}): Promise<number> {
   const end = Date.now() + ms;
   const size = options.batch ?? 1_000;
   let i = 0;
   let bytes: Buffer | undefined;
-  while (Date.now() < end && !socket.destroyed) {
+  while (Date.now() < end && !socket.destroyed && i < (options.frames ?? Infinity)) {
     if (!bytes || !options.repeat) bytes = Buffer.concat(Array.from({ length: size }, (_, j) => next(i + j)));
     i += size;
     if (!socket.write(bytes)) await Promise.race([once(socket, 'drain'), once(socket, 'close')]);
@@ -50,7 +50,7 @@ test('a peer that sends PINGs and never reads gets one waiting answer: control b
   const rssBefore = process.memoryUsage().rss;
   let maxControl = 0;
   const sampler = setInterval(() => (maxControl = Math.max(maxControl, peer.session.getStats().controlBytes)), 20);
-  const pings = await flood(peer.socket, () => PING, 3_000, { batch: 10_000, repeat: true });
+  const pings = await flood(peer.socket, () => PING, 30_000, { batch: 10_000, repeat: true, frames: 2_000_000 });
   clearInterval(sampler);
   const grown = process.memoryUsage().rss - rssBefore;
   t.log(`${pings} PINGs, most control bytes waiting ${maxControl}, RSS grew ${Math.round(grown / 2 ** 20)} MiB`);
