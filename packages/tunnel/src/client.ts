@@ -93,7 +93,7 @@ export class TunnelClient extends EventEmitter {
     this.key = keyBytes(options.key);
     this.log = options.log ?? silentLogger;
     this.clock = options.clock ?? monotonicNow;
-    this.writer = new TunnelWriter(this.sessionOptions);
+    this.writer = new TunnelWriter(this.sessionOptions, this.clock);
   }
 
   /** Starts connecting; keeps the tunnel up until close(). */

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { SmoothedValue, monotonicNow, silentLogger, type Clock, type Logger } from '@overlay/common';
-import { encodeFrame, encodeWindow, FrameDecoder, packPayload, unpackPayload } from './codec.js';
+import { decodeAck, encodeAck, encodeFrame, encodeWindow, FrameDecoder, packPayload, unpackPayload } from './codec.js';
 import { decompress } from './compress.js';
 import { protocolError, resetError, TunnelError, TunnelErrorCode } from './errors.js';
 import { ReceiveWindow } from './flow.js';
@@ -79,6 +79,10 @@ export class TunnelSession extends EventEmitter implements StreamHost {
   private windowsTotal = 0;
   private lastReceivedAt: number;
   private touched: TunnelStream[] = [];
+  /** Frames other than ACK arrived since the last ACK went out (ACKs themselves are not acknowledged). */
+  private unacked = false;
+  private ackedUpTo = 0;
+  private ackTimer: NodeJS.Timeout | null = null;
   private readonly timers: NodeJS.Timeout[] = [];
   private drainTimer: NodeJS.Timeout | undefined;
   private closingSocket = false;
@@ -99,7 +103,7 @@ export class TunnelSession extends EventEmitter implements StreamHost {
     this.clock = context.clock ?? monotonicNow;
     this.peerSettings = { ...peer.settings };
     this.nextStreamId = role === 'initiator' ? 1 : 2;
-    this.writer = context.writer ?? new TunnelWriter(options);
+    this.writer = context.writer ?? new TunnelWriter(options, this.clock);
     this.lane = this.writer.attach(socket, this.peerSettings, {
       finSent: (stream) => this.onFinSent(stream),
       controlOverflow: (queued) => this.failProtocol(new TunnelError(TunnelErrorCode.CONTROL_OVERFLOW,
@@ -173,6 +177,7 @@ export class TunnelSession extends EventEmitter implements StreamHost {
     this.closeError = error;
     for (const timer of this.timers) clearInterval(timer);
     if (this.drainTimer) clearTimeout(this.drainTimer);
+    if (this.ackTimer) clearTimeout(this.ackTimer);
     const failure = error ?? new TunnelError(TunnelErrorCode.CLOSED, 'tunnel session closed', { retryable: true });
     for (const stream of [...this.streams.values()]) {
       this.remove(stream);
@@ -283,7 +288,7 @@ export class TunnelSession extends EventEmitter implements StreamHost {
     stream.removed = true;
     this.streams.delete(stream.id);
     this.windowsTotal -= stream.recv.window;
-    this.writer.blender.close(stream.queue);
+    this.writer.close(stream.queue);
     // Bytes received but never read would otherwise keep their share of the session window forever.
     // (A stream finished cleanly keeps its inbox for its reader; the credit is returned all the same.)
     const unread = stream.recv.discardBuffered();
@@ -351,7 +356,31 @@ export class TunnelSession extends EventEmitter implements StreamHost {
       return;
     }
     this.deliverTouched(chunk.length);
+    if (this.unacked) this.scheduleAck();
   };
+
+  /**
+   * Acknowledges what this connection received, for the peer's congestion control: at once past
+   * ackBytes, else within ackDelayMs (so a few ACKs per round trip, not one per read).
+   */
+  private scheduleAck(): void {
+    if (this.stats.bytesReceived - this.ackedUpTo >= this.options.ackBytes) {
+      this.sendAck();
+      return;
+    }
+    if (this.ackTimer) return;
+    this.ackTimer = setTimeout(() => {
+      this.ackTimer = null;
+      this.sendAck();
+    }, this.options.ackDelayMs);
+  }
+
+  private sendAck(): void {
+    if (this.closed) return;
+    this.unacked = false;
+    this.ackedUpTo = this.stats.bytesReceived;
+    this.lane.queueLatest('ack', encodeAck(this.ackedUpTo));
+  }
 
   /** Pushes what each stream received in this socket read as one buffer: one push per stream per read. */
   private deliverTouched(readLength: number): void {
@@ -370,6 +399,7 @@ export class TunnelSession extends EventEmitter implements StreamHost {
 
   private readonly onFrame = (type: number, flags: number, id: number, payload: Buffer): void => {
     this.stats.framesReceived++;
+    if (type !== FrameType.ACK) this.unacked = true;
     switch (type) {
       case FrameType.DATA: return this.onDataFrame(flags, id, payload);
       case FrameType.OPEN: return this.onOpen(id, payload);
@@ -380,6 +410,7 @@ export class TunnelSession extends EventEmitter implements StreamHost {
       case FrameType.SETTINGS: return this.onSettings(id, payload);
       case FrameType.GOAWAY: return this.onGoAway(id, payload);
       case FrameType.QOS: return this.onQos(id, payload);
+      case FrameType.ACK: return this.onAck(id, payload);
     }
   };
 
@@ -484,6 +515,12 @@ export class TunnelSession extends EventEmitter implements StreamHost {
     }
     // Only the latest PING is answered: a peer that pings and never reads gets one waiting answer.
     if (!this.closed) this.lane.queueLatest('pingAck', encodeFrame(FrameType.PING, FrameFlag.ACK, 0, payload));
+  }
+
+  private onAck(id: number, payload: Buffer): void {
+    if (id !== 0) throw protocolError('ACK on a stream');
+    if (payload.length !== 8) throw protocolError('ACK payload must be 8 bytes', WireError.FRAME_SIZE_ERROR);
+    if (!this.writer.onAck(this.lane, decodeAck(payload))) throw protocolError('ACK for bytes never sent, or fewer than before');
   }
 
   private onSettings(id: number, payload: Buffer): void {
