@@ -10,7 +10,7 @@ import type { QosReport } from './qos.js';
 import { keyBytes } from './server.js';
 import { TunnelSession, type OpenOptions } from './session.js';
 import type { TunnelStream } from './stream.js';
-import { TunnelWriter } from './writer.js';
+import { TunnelWriter, type DeliveryStats } from './writer.js';
 
 export interface StripingOptions {
   /** Most TCP connections one tunnel uses. */
@@ -60,6 +60,8 @@ export interface TunnelQos {
   /** The back-end's latest report over any connection (its view of load and of our traffic). */
   peer: QosReport | undefined;
   reconnects: number;
+  /** What this end sent on the tunnel and the back-end acknowledged, and the congestion control's view. */
+  delivery: DeliveryStats;
 }
 
 /**
@@ -164,6 +166,7 @@ export class TunnelClient extends EventEmitter {
       jitterMs: this.jitterMs,
       peer: this.lastPeerQos,
       reconnects: this.reconnects,
+      delivery: this.writer.delivery(),
     };
   }
 

@@ -10,3 +10,5 @@ export { ReceiveWindow } from './flow.js';
 export { defaultSessionOptions, defaultSettings, resolveSessionOptions, type SessionOptions, type Settings } from './options.js';
 export { emptyQosReport, readQosReport, type QosReport } from './qos.js';
 export { ADVISED_NOTSENT_LOWAT, notSentLowatAdvice } from './kernel.js';
+export { Congestion, defaultCongestionOptions, type CongestionOptions, type AckSample } from './congestion.js';
+export type { DeliveryStats } from './writer.js';
