@@ -47,7 +47,7 @@ export const defaultCongestionOptions: Readonly<CongestionOptions> = Object.free
   queueTargetMs: 4,
   queueTargetFraction: 0.1,
   minRttWindowMs: 10_000,
-  bandwidthWindowMs: 1_000,
+  bandwidthWindowMs: 2_500,
 });
 
 export function verifyCongestionOptions(options: CongestionOptions): void {
@@ -207,11 +207,13 @@ export class Congestion {
     if (this.phase === 'startup') return 2.89;
     if (this.phase === 'drain') return 1 / 2.89;
     let gain = 1;
-    // Queueing delay above the target: probing, or another flow, filled the queue; let it drain.
+    // A standing queue above the target: do not probe, and drain a little more often. Never drain all
+    // the time: delivery samples taken while draining are lower, and the bandwidth estimate would
+    // follow them down (a delay-based sender's collapse under event-loop noise or a competing flow).
     const queueing = this.standingRttMs - this.minRttMs;
-    if (queueing > this.queueTargetMs) gain = this.options.drainGain;
-    else if (this.cycleIndex === 0) gain = this.options.probeGain;
-    else if (this.cycleIndex === 1) gain = this.options.drainGain;
+    const queued = queueing > this.queueTargetMs;
+    if (this.cycleIndex === 0) gain = queued ? 1 : this.options.probeGain;
+    else if (this.cycleIndex === 1 || (queued && this.cycleIndex === 4)) gain = this.options.drainGain;
     if (now < this.backoffUntil) gain *= this.backoffFactor;
     return gain;
   }
