@@ -259,11 +259,6 @@ export class TunnelWriter {
     return true;
   }
 
-  /** The connections lost packets (kernel retransmissions): the congestion control backs off. */
-  onLoss(events: number): void {
-    this.congestion.onLoss(events, this.clock());
-  }
-
   inFlightBytes(): number {
     let inFlight = 0;
     for (const lane of this.lanes) inFlight += lane.stats.bytesSent - lane.acked;
