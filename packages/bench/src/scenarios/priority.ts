@@ -135,9 +135,9 @@ async function startGateways(lab: Lab, dir: string, originUrl: string): Promise<
         equal: { domains: [EQUAL], backEnds: ['be-bench'], priorities: { default: 2, rules: [] } },
       },
       rings: { weights: WEIGHTS },
-      // The probes queue behind 24 downloads on a loaded box; the admission gate is not what is measured.
-      threshold: 4_096,
     },
+    // The probes queue behind 24 downloads on a loaded box; the admission gate is not what is measured.
+    admission: { threshold: 4_096 },
   }));
   const frontEnd = await lab.start('pop-a', process.execPath, [overlayCli(), 'front-end', '--config', frontEndConfig]);
   const url = `http://${address(frontEnd.ready, 'http')}`;
