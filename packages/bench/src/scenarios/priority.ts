@@ -137,7 +137,7 @@ async function startGateways(lab: Lab, dir: string, originUrl: string): Promise<
       rings: { weights: WEIGHTS },
     },
     // The probes queue behind 24 downloads on a loaded box; the admission gate is not what is measured.
-    admission: { threshold: 4_096 },
+    admission: { threshold: 4_096, maxQueued: 8_192 },
   }));
   const frontEnd = await lab.start('pop-a', process.execPath, [overlayCli(), 'front-end', '--config', frontEndConfig]);
   const url = `http://${address(frontEnd.ready, 'http')}`;
