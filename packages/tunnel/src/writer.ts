@@ -32,6 +32,8 @@ interface SentMark {
   /** The tunnel's delivered bytes, and when they were last counted, at the time of the write. */
   delivered: number;
   deliveredAt: number;
+  /** When the newest write acknowledged by then had been written (BBR's first_sent_time). */
+  firstSentAt: number;
   appLimited: boolean;
 }
 
@@ -184,6 +186,8 @@ export class TunnelWriter {
   /** Bytes the peer acknowledged on every connection, ever, and when that last grew. */
   private delivered = 0;
   private deliveredAt = 0;
+  /** When the newest acknowledged write had been written. */
+  private deliveredSentAt = 0;
   /** Sent while the tunnel had less to send than it could: such samples may only raise the bandwidth. */
   private appLimitedUntil = 0;
   private tokens = 0;
@@ -201,6 +205,7 @@ export class TunnelWriter {
     this.blender = new Blender(options.blender);
     this.congestion = new Congestion(options.congestion);
     this.deliveredAt = clock();
+    this.deliveredSentAt = this.deliveredAt;
   }
 
   attach(socket: Socket, peerSettings: Settings, hooks: LaneHooks): WriteLane {
@@ -243,7 +248,10 @@ export class TunnelWriter {
       lane.marksHead = 0;
     }
     if (mark) {
-      const interval = now - mark.deliveredAt;
+      // The longer of the send and the ack intervals, as BBR: ACKs bunched by a busy event loop
+      // would otherwise make a short ack interval, and a delivery rate above the bottleneck's.
+      const interval = Math.max(now - mark.deliveredAt, mark.at - mark.firstSentAt);
+      this.deliveredSentAt = mark.at;
       this.congestion.onAck({
         now,
         acked,
@@ -477,7 +485,7 @@ export class TunnelWriter {
     lane.stats.bytesSent += out.bytes;
     lane.marks.push({
       end: lane.stats.bytesSent, at: this.clock(), delivered: this.delivered, deliveredAt: this.deliveredAt,
-      appLimited: this.delivered < this.appLimitedUntil,
+      firstSentAt: this.deliveredSentAt, appLimited: this.delivered < this.appLimitedUntil,
     });
     const socket = lane.socket;
     const done = () => {
