@@ -380,7 +380,8 @@ export class TunnelWriter {
     const window = this.congestion.cwnd - this.inFlightBytes();
     if (window <= 0) return 0;
     const rate = this.congestion.pacingRate(now);
-    this.pacing = Number.isFinite(rate);
+    // Below a few ms of RTT there is no long queue to keep short, and timers are too coarse to pace.
+    this.pacing = Number.isFinite(rate) && this.congestion.minRttMs >= this.options.pacingBurstMs;
     if (!this.pacing) return Math.floor(window);
     const burst = Math.max(4 * this.options.blender.packetSize, rate * this.options.pacingBurstMs);
     this.tokens = Math.min(burst, this.tokens + rate * (now - this.tokensAt));
