@@ -59,16 +59,17 @@ program
   .option('--delay-ms <ms>', 'one-way delay of the long leg', '40')
   .option('--rate-mbit <mbit>', 'long-leg rate each way, 0 = no cap', '0')
   .option('--jitter-ms <ms>', 'extra one-way delay, uniform 0..jitter, order kept', '0')
+  .option('--loss-pct <pct>', 'random loss each way on the long leg, percent of packets', '0')
   .option('--pops <n>', 'POPs near the clients, a front-end in each', '2')
   .option('--back-ends <n>', 'back-end gateways far away, all serving the demo site', '1')
   .option('--managers <n>', 'managers far away; more than one run as replicas on an etcd member each', '1')
-  .action(async (options: { delayMs: string; rateMbit: string; jitterMs: string; pops: string; backEnds: string; managers: string }) => {
+  .action(async (options: { delayMs: string; rateMbit: string; jitterMs: string; lossPct: string; pops: string; backEnds: string; managers: string }) => {
     const { planLabTopology, resolveLabOptions } = await import('@overlay/lab');
     let labOptions;
     let topology;
     try {
       topology = planLabTopology({ pops: Number(options.pops), backEnds: Number(options.backEnds), managers: Number(options.managers) });
-      labOptions = resolveLabOptions({ delayMs: Number(options.delayMs), rateMbit: Number(options.rateMbit), jitterMs: Number(options.jitterMs), near: topology.near, far: topology.far });
+      labOptions = resolveLabOptions({ delayMs: Number(options.delayMs), rateMbit: Number(options.rateMbit), jitterMs: Number(options.jitterMs), lossPct: Number(options.lossPct), near: topology.near, far: topology.far });
     } catch (err) {
       process.stderr.write(`overlay lab: ${err instanceof Error ? err.message : String(err)}\n`);
       process.exit(2);

@@ -8,6 +8,7 @@ the main routing table sends them on to the other side.
 
 Link model, per direction (netem-like):
   backlog      = bytes still waiting to be serialized = (last_departure - now) * rate
+  random loss  with probability loss_pct / 100, before the queue (netem's `loss random`)
   drop-tail    if backlog + size > queue_bytes (rate-capped links only)
   departure    = max(now, last_departure) + size / rate
   delivery     = max(departure + delay + uniform(0, jitter), last_delivery)   # jitter never reorders
@@ -46,12 +47,13 @@ class Stop(Exception):
 
 
 class Direction:
-    def __init__(self, name, delay, jitter, rate_bytes_per_s, queue_bytes, rng):
+    def __init__(self, name, delay, jitter, rate_bytes_per_s, queue_bytes, loss, rng):
         self.name = name
         self.delay = delay
         self.jitter = jitter
         self.rate = rate_bytes_per_s
         self.queue_bytes = queue_bytes
+        self.loss = loss
         self.rng = rng
         self.last_departure = 0.0
         self.last_delivery = 0.0
@@ -60,10 +62,14 @@ class Direction:
         self.packets = 0
         self.bytes = 0
         self.drops = 0
+        self.losses = 0
 
     def accept(self, packet, now):
         """Queues `packet` for delivery, or drops it (drop-tail) when the bottleneck queue is full."""
         size = len(packet)
+        if self.loss > 0 and self.rng.random() < self.loss:
+            self.losses += 1
+            return
         if self.in_flight_bytes + size > MAX_IN_FLIGHT_BYTES:
             self.drops += 1
             return
@@ -99,7 +105,7 @@ class Direction:
                 self.drops += 1
 
     def counters(self):
-        return {"packets": self.packets, "bytes": self.bytes, "drops": self.drops, "queued": len(self.in_flight)}
+        return {"packets": self.packets, "bytes": self.bytes, "drops": self.drops, "losses": self.losses, "queued": len(self.in_flight)}
 
 
 def exit_with_parent():
@@ -132,6 +138,7 @@ def parse_args(argv):
     parser.add_argument("--jitter-ms", type=float, default=0.0, help="extra delay, uniform 0..jitter, ms")
     parser.add_argument("--rate-mbit", type=float, default=0.0, help="rate each way, Mbit/s; 0 = uncapped")
     parser.add_argument("--queue-bytes", type=int, default=65536, help="bottleneck queue each way, bytes")
+    parser.add_argument("--loss-pct", type=float, default=0.0, help="random loss each way, percent of packets")
     parser.add_argument("--seed", type=int, default=None, help="jitter random seed")
     return parser.parse_args(argv)
 
@@ -142,7 +149,7 @@ def main(argv):
     far = ipaddress.ip_network(args.far)
     rng = random.Random(args.seed)
     rate = args.rate_mbit * 1e6 / 8
-    make = lambda name: Direction(name, args.delay_ms / 1000, args.jitter_ms / 1000, rate, args.queue_bytes, rng)
+    make = lambda name: Direction(name, args.delay_ms / 1000, args.jitter_ms / 1000, rate, args.queue_bytes, args.loss_pct / 100, rng)
     to_far, to_near = make("nearToFar"), make("farToNear")
     directions = (to_far, to_near)
     stray = {"packets": 0}

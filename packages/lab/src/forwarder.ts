@@ -14,6 +14,8 @@ export interface DirectionCounters {
   bytes: number;
   /** Packets dropped: bottleneck queue full (drop-tail), or refused by the stack on delivery. */
   drops: number;
+  /** Packets lost at random (lossPct), not counted in `drops`. */
+  losses: number;
   /** Packets on the link right now (queued or in flight). */
   queued: number;
 }
@@ -31,6 +33,7 @@ export interface LinkSettings {
   jitterMs: number;
   rateMbit: number;
   queueBytes: number;
+  lossPct: number;
 }
 
 export interface Forwarder {
@@ -50,6 +53,7 @@ export async function startForwarder(plan: LabPlan, link: LinkSettings, python: 
     '--jitter-ms', String(link.jitterMs),
     '--rate-mbit', String(link.rateMbit),
     '--queue-bytes', String(link.queueBytes),
+    '--loss-pct', String(link.lossPct),
   ];
   const started: StartedProcess = await startProcess('ip', inNamespace(plan.router.namespace, python, args), { readyTimeoutMs: 10_000 });
   // The counters lines come after the ready line; one listener hands each to whoever asked.

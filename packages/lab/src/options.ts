@@ -9,6 +9,8 @@ export interface LabOptions {
   rateMbit?: number;
   /** Bottleneck queue each way, bytes (drop-tail past it). Default: max(64 KiB, one bandwidth-delay product). */
   queueBytes?: number;
+  /** Random loss each way on the long leg, percent of packets (netem's `loss random`). Default 0. */
+  lossPct?: number;
   /** Hosts on the near side of the long leg (clients and POPs). Default ['client', 'pop-a', 'pop-b']. */
   near?: string[];
   /** Hosts on the far side (back-ends and origins). Default ['back-end', 'origin-1', 'origin-2']. */
@@ -19,6 +21,7 @@ export const defaultLabOptions = Object.freeze({
   delayMs: 40,
   jitterMs: 0,
   rateMbit: 0,
+  lossPct: 0,
   near: Object.freeze(['client', 'pop-a', 'pop-b']),
   far: Object.freeze(['back-end', 'origin-1', 'origin-2']),
 });
@@ -62,10 +65,12 @@ export function resolveLabOptions(options: LabOptions = {}): Required<LabOptions
   const rateMbit = nonNegative('rateMbit', options.rateMbit ?? defaultLabOptions.rateMbit);
   const queueBytes = options.queueBytes ?? Math.max(MIN_DEFAULT_QUEUE_BYTES, bandwidthDelayBytes(rateMbit, delayMs));
   if (!Number.isInteger(queueBytes) || queueBytes < 1500) invalid('queueBytes', `must be an integer >= 1500 (one packet), got ${queueBytes}`);
+  const lossPct = nonNegative('lossPct', options.lossPct ?? defaultLabOptions.lossPct);
+  if (lossPct >= 100) invalid('lossPct', `must be below 100, got ${lossPct}`);
   const near = hostList('near', options.near ?? defaultLabOptions.near);
   const far = hostList('far', options.far ?? defaultLabOptions.far);
   const all = [...near, ...far];
   const duplicate = all.find((name, index) => all.indexOf(name) !== index);
   if (duplicate) invalid('near/far', `host ${duplicate} is named twice`);
-  return { delayMs, jitterMs, rateMbit, queueBytes, near, far };
+  return { delayMs, jitterMs, rateMbit, queueBytes, lossPct, near, far };
 }

@@ -11,20 +11,21 @@ interface Outcome {
   /** Delivery time (s) of each accepted packet, in queue order. */
   deliveries: number[];
   drops: number;
+  losses: number;
 }
 
 /** Feeds `arrivals` ([time s, size bytes]) to one direction and reports when each packet would leave. */
-async function drive(link: { delay: number; jitter: number; rateBytes: number; queueBytes: number }, arrivals: Array<[number, number]>): Promise<Outcome> {
+async function drive(link: { delay: number; jitter: number; rateBytes: number; queueBytes: number; loss?: number }, arrivals: Array<[number, number]>): Promise<Outcome> {
   const program = `
 import importlib.util, json, random, sys
 spec = importlib.util.spec_from_file_location("delay_link", sys.argv[1])
 model = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(model)
 link, arrivals = json.loads(sys.argv[2]), json.loads(sys.argv[3])
-d = model.Direction("test", link["delay"], link["jitter"], link["rateBytes"], link["queueBytes"], random.Random(7))
+d = model.Direction("test", link["delay"], link["jitter"], link["rateBytes"], link["queueBytes"], link.get("loss", 0), random.Random(7))
 for at, size in arrivals:
     d.accept(b"x" * size, at)
-print(json.dumps({"deliveries": [t for t, _ in d.in_flight], "drops": d.drops}))
+print(json.dumps({"deliveries": [t for t, _ in d.in_flight], "drops": d.drops, "losses": d.losses}))
 `;
   const { stdout } = await run('python3', ['-c', program, FORWARDER, JSON.stringify(link), JSON.stringify(arrivals)]);
   return JSON.parse(stdout) as Outcome;
@@ -65,4 +66,12 @@ test('jitter adds up to its bound and never reorders', async (t) => {
   });
   const extras = deliveries.map((at, i) => at - arrivals[i][0] - 0.02);
   t.true(Math.max(...extras) - Math.min(...extras) > 0.015, 'the delay really varies');
+});
+
+test('random loss drops about its share of packets, independently of the queue', async (t) => {
+  const arrivals: Array<[number, number]> = Array.from({ length: 8_000 }, (_, i) => [i, 100]);
+  const { deliveries, drops, losses } = await drive({ delay: 0.02, jitter: 0, rateBytes: 0, queueBytes: 1500, loss: 0.025 }, arrivals);
+  t.is(drops, 0);
+  t.is(deliveries.length + losses, 8_000);
+  t.true(losses > 140 && losses < 260, `2.5 % of 8,000 is 200; lost ${losses}`);
 });

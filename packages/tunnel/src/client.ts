@@ -11,7 +11,7 @@ import { describeConnectFailure } from './tls-failure.js';
 import { keyBytes } from './server.js';
 import { TunnelSession, type OpenOptions } from './session.js';
 import type { TunnelStream } from './stream.js';
-import { TunnelWriter } from './writer.js';
+import { TunnelWriter, type DeliveryStats } from './writer.js';
 
 export interface StripingOptions {
   /** Most TCP connections one tunnel uses. */
@@ -61,6 +61,8 @@ export interface TunnelQos {
   /** The back-end's latest report over any connection (its view of load and of our traffic). */
   peer: QosReport | undefined;
   reconnects: number;
+  /** What this end sent on the tunnel and the back-end acknowledged, and the congestion control's view. */
+  delivery: DeliveryStats;
 }
 
 /**
@@ -96,7 +98,7 @@ export class TunnelClient extends EventEmitter {
     this.key = keyBytes(options.key);
     this.log = options.log ?? silentLogger;
     this.clock = options.clock ?? monotonicNow;
-    this.writer = new TunnelWriter(this.sessionOptions);
+    this.writer = new TunnelWriter(this.sessionOptions, this.clock);
   }
 
   /** Starts connecting; keeps the tunnel up until close(). */
@@ -172,6 +174,7 @@ export class TunnelClient extends EventEmitter {
       jitterMs: this.jitterMs,
       peer: this.lastPeerQos,
       reconnects: this.reconnects,
+      delivery: this.writer.delivery(),
     };
   }
 

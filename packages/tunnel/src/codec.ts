@@ -35,6 +35,18 @@ export function encodeFrame(type: number, flags: number, streamId: number, paylo
   return frame;
 }
 
+/** An ACK: `received` bytes of the connection read so far (up to 2^53). */
+export function encodeAck(received: number): Buffer {
+  const payload = Buffer.allocUnsafe(8);
+  payload.writeUInt32BE(Math.floor(received / 2 ** 32), 0);
+  payload.writeUInt32BE(received % 2 ** 32, 4);
+  return encodeFrame(FrameType.ACK, 0, 0, payload);
+}
+
+export function decodeAck(payload: Buffer): number {
+  return payload.readUInt32BE(0) * 2 ** 32 + payload.readUInt32BE(4);
+}
+
 export function encodeWindow(streamId: number, increment: number): Buffer {
   const payload = Buffer.allocUnsafe(4);
   payload.writeUInt32BE(increment, 0);

@@ -22,6 +22,8 @@ export const TunnelErrorCode = {
   TOO_MANY_STREAMS: 'ERR_TUNNEL_TOO_MANY_STREAMS',
   UNAVAILABLE: 'ERR_TUNNEL_UNAVAILABLE',
   CLOSED: 'ERR_TUNNEL_CLOSED',
+  /** The peer left more than maxControlBytes of our control frames unread. */
+  CONTROL_OVERFLOW: 'ERR_TUNNEL_CONTROL_OVERFLOW',
 } as const;
 export type TunnelErrorCode = (typeof TunnelErrorCode)[keyof typeof TunnelErrorCode];
 

@@ -24,9 +24,11 @@ export const FrameType = {
   GOAWAY: 0x7,
   /** Link-quality report; payload msgpack QosReport. */
   QOS: 0x8,
+  /** Bytes of this connection received so far; payload u32 BE high word | u32 BE low word (stream 0). */
+  ACK: 0x9,
 } as const;
 export type FrameType = (typeof FrameType)[keyof typeof FrameType];
-export const MAX_FRAME_TYPE = FrameType.QOS;
+export const MAX_FRAME_TYPE = FrameType.ACK;
 
 export const FrameFlag = {
   /** DATA: last bytes of the sender's side of the stream (half-close). */
@@ -52,6 +54,8 @@ export const WireError = {
   TIMEOUT: 10,
   OVERLOADED: 11,
   UPSTREAM_ERROR: 12,
+  /** The peer made this end queue more control frames than it reads (maxControlBytes). */
+  ENHANCE_YOUR_CALM: 13,
 } as const;
 export type WireError = (typeof WireError)[keyof typeof WireError];
 

@@ -11,3 +11,5 @@ export { defaultSessionOptions, defaultSettings, resolveSessionOptions, type Ses
 export { emptyQosReport, readQosReport, type QosReport } from './qos.js';
 export { ADVISED_NOTSENT_LOWAT, notSentLowatAdvice } from './kernel.js';
 export { describeConnectFailure, explainTlsFailure } from './tls-failure.js';
+export { Congestion, defaultCongestionOptions, type CongestionOptions, type AckSample } from './congestion.js';
+export type { DeliveryStats } from './writer.js';

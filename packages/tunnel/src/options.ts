@@ -1,5 +1,6 @@
 import type { BlenderOptions } from '@overlay/blender';
 import { defaultBlenderOptions } from '@overlay/blender';
+import { defaultCongestionOptions, verifyCongestionOptions, type CongestionOptions } from './congestion.js';
 
 /** What each end tells the other in the handshake: limits on what the peer may send it. */
 export interface Settings {
@@ -40,6 +41,17 @@ export interface SessionOptions {
   qosIntervalMs: number;
   /** How long a closed session waits for its streams after GOAWAY before it ends them, ms. */
   drainTimeoutMs: number;
+  /**
+   * Control frames (replies, resets, window updates, answers to PINGs) a connection may have waiting
+   * unsent, bytes. Past it the peer is not reading what it asks for: GOAWAY ENHANCE_YOUR_CALM, close.
+   */
+  maxControlBytes: number;
+  /** Received bytes after which an ACK goes out at once, bytes; fewer wait at most ackDelayMs. */
+  ackBytes: number;
+  ackDelayMs: number;
+  /** Pacing may send this long's worth of bytes at once after a pause, ms (timers are coarse). */
+  pacingBurstMs: number;
+  congestion: CongestionOptions;
   blender: BlenderOptions;
 }
 
@@ -63,6 +75,11 @@ export const defaultSessionOptions: Readonly<SessionOptions> = Object.freeze({
   deadPeerTimeoutMs: 15_000,
   qosIntervalMs: 2_000,
   drainTimeoutMs: 30_000,
+  maxControlBytes: 4 * 1024 * 1024,
+  ackBytes: 64 * 1024,
+  ackDelayMs: 2,
+  pacingBurstMs: 4,
+  congestion: defaultCongestionOptions,
   blender: defaultBlenderOptions,
 });
 
@@ -72,6 +89,7 @@ export function resolveSessionOptions(options: Partial<SessionOptions> = {}): Se
     ...options,
     settings: { ...defaultSettings, ...options.settings },
     blender: { ...defaultBlenderOptions, ...options.blender },
+    congestion: { ...defaultCongestionOptions, ...options.congestion },
   };
   verifySessionOptions(merged);
   return merged;
@@ -99,5 +117,10 @@ export function verifySessionOptions(options: SessionOptions): void {
   positive('streamHighWaterMark', options.streamHighWaterMark);
   positive('pingIntervalMs', options.pingIntervalMs);
   positive('qosIntervalMs', options.qosIntervalMs);
+  positive('maxControlBytes', options.maxControlBytes);
+  positive('ackBytes', options.ackBytes);
+  positive('ackDelayMs', options.ackDelayMs);
+  positive('pacingBurstMs', options.pacingBurstMs);
+  verifyCongestionOptions(options.congestion);
   if (options.deadPeerTimeoutMs <= options.pingIntervalMs) throw new RangeError('tunnel deadPeerTimeoutMs: must exceed pingIntervalMs');
 }

@@ -140,7 +140,7 @@ export class TunnelServer extends EventEmitter {
   private writerFor(tunnel: string): { writer: TunnelWriter; sessions: number } {
     let entry = this.writers.get(tunnel);
     if (!entry) {
-      entry = { writer: new TunnelWriter(this.sessionOptions), sessions: 0 };
+      entry = { writer: new TunnelWriter(this.sessionOptions, this.options.clock ?? monotonicNow), sessions: 0 };
       this.writers.set(tunnel, entry);
     }
     entry.sessions++;

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { SmoothedValue, monotonicNow, silentLogger, type Clock, type Logger } from '@overlay/common';
-import { encodeFrame, encodeWindow, FrameDecoder, packPayload, unpackPayload } from './codec.js';
+import { decodeAck, encodeAck, encodeFrame, encodeWindow, FrameDecoder, packPayload, unpackPayload } from './codec.js';
 import { decompress } from './compress.js';
 import { protocolError, resetError, TunnelError, TunnelErrorCode } from './errors.js';
 import { ReceiveWindow } from './flow.js';
@@ -35,6 +35,8 @@ export interface SessionStats {
   queuedBytes: number;
   /** Per-ring bytes this connection sent since it began. */
   ringBytes: number[];
+  /** Control frames waiting to be written, bytes (bounded by maxControlBytes). */
+  controlBytes: number;
 }
 
 /** Recently reset stream ids remembered, so frames the peer sent before it saw the reset are dropped quietly. */
@@ -77,6 +79,10 @@ export class TunnelSession extends EventEmitter implements StreamHost {
   private windowsTotal = 0;
   private lastReceivedAt: number;
   private touched: TunnelStream[] = [];
+  /** Frames other than ACK arrived since the last ACK went out (ACKs themselves are not acknowledged). */
+  private unacked = false;
+  private ackedUpTo = 0;
+  private ackTimer: NodeJS.Timeout | null = null;
   private readonly timers: NodeJS.Timeout[] = [];
   private drainTimer: NodeJS.Timeout | undefined;
   private closingSocket = false;
@@ -97,8 +103,12 @@ export class TunnelSession extends EventEmitter implements StreamHost {
     this.clock = context.clock ?? monotonicNow;
     this.peerSettings = { ...peer.settings };
     this.nextStreamId = role === 'initiator' ? 1 : 2;
-    this.writer = context.writer ?? new TunnelWriter(options);
-    this.lane = this.writer.attach(socket, this.peerSettings, { finSent: (stream) => this.onFinSent(stream) });
+    this.writer = context.writer ?? new TunnelWriter(options, this.clock);
+    this.lane = this.writer.attach(socket, this.peerSettings, {
+      finSent: (stream) => this.onFinSent(stream),
+      controlOverflow: (queued) => this.failProtocol(new TunnelError(TunnelErrorCode.CONTROL_OVERFLOW,
+        `peer left ${queued} bytes of control frames unread (maxControlBytes ${options.maxControlBytes})`, { wire: WireError.ENHANCE_YOUR_CALM })),
+    });
     this.recvSession = new ReceiveWindow(options.settings.sessionWindow, options.settings.sessionWindow, 0.25, this.clock());
     this.decoder = new FrameDecoder(options.settings.maxFramePayload, this.onFrame);
     this.lastReceivedAt = this.clock();
@@ -167,6 +177,7 @@ export class TunnelSession extends EventEmitter implements StreamHost {
     this.closeError = error;
     for (const timer of this.timers) clearInterval(timer);
     if (this.drainTimer) clearTimeout(this.drainTimer);
+    if (this.ackTimer) clearTimeout(this.ackTimer);
     const failure = error ?? new TunnelError(TunnelErrorCode.CLOSED, 'tunnel session closed', { retryable: true });
     for (const stream of [...this.streams.values()]) {
       this.remove(stream);
@@ -196,6 +207,7 @@ export class TunnelSession extends EventEmitter implements StreamHost {
       streams: this.streams.size,
       queuedBytes: this.queuedBytes(),
       ringBytes: [...this.lane.ringBytes],
+      controlBytes: this.lane.controlBytes,
     };
   }
 
@@ -276,7 +288,7 @@ export class TunnelSession extends EventEmitter implements StreamHost {
     stream.removed = true;
     this.streams.delete(stream.id);
     this.windowsTotal -= stream.recv.window;
-    this.writer.blender.close(stream.queue);
+    this.writer.close(stream.queue);
     // Bytes received but never read would otherwise keep their share of the session window forever.
     // (A stream finished cleanly keeps its inbox for its reader; the credit is returned all the same.)
     const unread = stream.recv.discardBuffered();
@@ -344,7 +356,31 @@ export class TunnelSession extends EventEmitter implements StreamHost {
       return;
     }
     this.deliverTouched(chunk.length);
+    if (this.unacked) this.scheduleAck();
   };
+
+  /**
+   * Acknowledges what this connection received, for the peer's congestion control: at once past
+   * ackBytes, else within ackDelayMs (so a few ACKs per round trip, not one per read).
+   */
+  private scheduleAck(): void {
+    if (this.stats.bytesReceived - this.ackedUpTo >= this.options.ackBytes) {
+      this.sendAck();
+      return;
+    }
+    if (this.ackTimer) return;
+    this.ackTimer = setTimeout(() => {
+      this.ackTimer = null;
+      this.sendAck();
+    }, this.options.ackDelayMs);
+  }
+
+  private sendAck(): void {
+    if (this.closed) return;
+    this.unacked = false;
+    this.ackedUpTo = this.stats.bytesReceived;
+    this.lane.queueLatest('ack', encodeAck(this.ackedUpTo));
+  }
 
   /** Pushes what each stream received in this socket read as one buffer: one push per stream per read. */
   private deliverTouched(readLength: number): void {
@@ -363,6 +399,7 @@ export class TunnelSession extends EventEmitter implements StreamHost {
 
   private readonly onFrame = (type: number, flags: number, id: number, payload: Buffer): void => {
     this.stats.framesReceived++;
+    if (type !== FrameType.ACK) this.unacked = true;
     switch (type) {
       case FrameType.DATA: return this.onDataFrame(flags, id, payload);
       case FrameType.OPEN: return this.onOpen(id, payload);
@@ -373,6 +410,7 @@ export class TunnelSession extends EventEmitter implements StreamHost {
       case FrameType.SETTINGS: return this.onSettings(id, payload);
       case FrameType.GOAWAY: return this.onGoAway(id, payload);
       case FrameType.QOS: return this.onQos(id, payload);
+      case FrameType.ACK: return this.onAck(id, payload);
     }
   };
 
@@ -475,7 +513,14 @@ export class TunnelSession extends EventEmitter implements StreamHost {
       if (sample >= 0 && sample < 600_000) this.rtt.add(sample);
       return;
     }
-    this.queueControl(encodeFrame(FrameType.PING, FrameFlag.ACK, 0, payload));
+    // Only the latest PING is answered: a peer that pings and never reads gets one waiting answer.
+    if (!this.closed) this.lane.queueLatest('pingAck', encodeFrame(FrameType.PING, FrameFlag.ACK, 0, payload));
+  }
+
+  private onAck(id: number, payload: Buffer): void {
+    if (id !== 0) throw protocolError('ACK on a stream');
+    if (payload.length !== 8) throw protocolError('ACK payload must be 8 bytes', WireError.FRAME_SIZE_ERROR);
+    if (!this.writer.onAck(this.lane, decodeAck(payload))) throw protocolError('ACK for bytes never sent, or fewer than before');
   }
 
   private onSettings(id: number, payload: Buffer): void {
@@ -547,7 +592,7 @@ export class TunnelSession extends EventEmitter implements StreamHost {
   private sendPing(): void {
     const payload = Buffer.allocUnsafe(8);
     payload.writeDoubleBE(this.clock(), 0);
-    this.queueControl(encodeFrame(FrameType.PING, 0, 0, payload));
+    if (!this.closed) this.lane.queueLatest('ping', encodeFrame(FrameType.PING, 0, 0, payload));
   }
 
   private sendQos(): void {
@@ -560,7 +605,7 @@ export class TunnelSession extends EventEmitter implements StreamHost {
       rxBytesPerSec: Math.round((this.stats.bytesReceived - this.qosWindow.received) / seconds),
     };
     this.qosWindow = { at: now, sent, received: this.stats.bytesReceived };
-    this.queueControl(encodeFrame(FrameType.QOS, 0, 0, packPayload(report)));
+    if (!this.closed) this.lane.queueLatest('qos', encodeFrame(FrameType.QOS, 0, 0, packPayload(report)));
   }
 }
 

@@ -1,6 +1,8 @@
 import type { Socket } from 'node:net';
 import { BlendGroup, Blender, type BlendQueue } from '@overlay/blender';
+import { monotonicNow, type Clock } from '@overlay/common';
 import { compressInto, compressionScratch } from './compress.js';
+import { Congestion } from './congestion.js';
 import { SendCredit } from './flow.js';
 import { FrameFlag, HEADER_SIZE } from './frame.js';
 import type { SessionOptions, Settings } from './options.js';
@@ -11,6 +13,44 @@ import { WriteBatch } from './write-batch.js';
 export interface LaneHooks {
   /** The stream's last bytes (its FIN) left in a batch. */
   finSent(stream: TunnelStream): void;
+  /** More than maxControlBytes of control frames wait unsent: the peer does not read. */
+  controlOverflow(queued: number): void;
+}
+
+/**
+ * Control frames of which only the latest matters: a newer one replaces the one still waiting, so a
+ * peer that sends PINGs and never reads gets one answer, not one per PING.
+ */
+export type LatestSlot = 'ack' | 'pingAck' | 'ping' | 'qos';
+const SLOTS: readonly LatestSlot[] = ['ack', 'pingAck', 'ping', 'qos'];
+
+/** One socket write, remembered until the peer acknowledges it: RTT and delivery-rate samples. */
+interface SentMark {
+  /** The connection's byte count after this write. */
+  end: number;
+  at: number;
+  /** The tunnel's delivered bytes, and when they were last counted, at the time of the write. */
+  delivered: number;
+  deliveredAt: number;
+  /** When the newest write acknowledged by then had been written (BBR's first_sent_time). */
+  firstSentAt: number;
+  appLimited: boolean;
+}
+
+/** What the tunnel's acknowledgements tell, for metrics and reports. */
+export interface DeliveryStats {
+  /** Bytes written to the tunnel's connections, and of them acknowledged by the peer. */
+  sentBytes: number;
+  ackedBytes: number;
+  inFlightBytes: number;
+  /** The congestion window and pacing rate, bytes and bytes/s (-1 when not pacing yet). */
+  cwndBytes: number;
+  pacingBytesPerSec: number;
+  /** Bottleneck delivery rate measured, bytes/s; min RTT and smoothed RTT from acknowledgements, ms. */
+  deliveryBytesPerSec: number;
+  minRttMs: number;
+  srttMs: number;
+  phase: string;
 }
 
 /** Bytes one connection sent, for the session's stats. */
@@ -34,8 +74,15 @@ export class WriteLane {
   readonly ringBytes: number[];
   readonly stats: LaneStats = { bytesSent: 0, dataBytesSent: 0, framesSent: 0, compressionSaved: 0 };
   control: Buffer[] = [];
+  /** Bytes of control frames waiting (list and slots). */
+  controlBytes = 0;
+  private readonly latest: Record<LatestSlot, Buffer | null> = { ack: null, pingAck: null, ping: null, qos: null };
   /** Bytes handed to the socket and not yet taken by the kernel. */
   inFlight = 0;
+  /** Bytes of this connection the peer acknowledged (ACK frames). */
+  acked = 0;
+  marks: SentMark[] = [];
+  marksHead = 0;
   closed = false;
 
   constructor(
@@ -54,10 +101,56 @@ export class WriteLane {
     return this.inFlight < this.writer.options.writeLowWatermark;
   }
 
+  get hasControl(): boolean {
+    return this.controlBytes > 0;
+  }
+
   queueControl(frame: Buffer): void {
     if (this.closed) return;
     this.control.push(frame);
+    this.addControlBytes(frame.length);
+  }
+
+  /** Queues `frame` in `slot`, replacing the frame still waiting there. */
+  queueLatest(slot: LatestSlot, frame: Buffer): void {
+    if (this.closed) return;
+    const previous = this.latest[slot];
+    this.latest[slot] = frame;
+    this.addControlBytes(frame.length - (previous?.length ?? 0));
+  }
+
+  /** Moves every waiting control frame into the batch; returns how many. */
+  takeControl(): number {
+    let frames = 0;
+    for (const slot of SLOTS) {
+      const frame = this.latest[slot];
+      if (!frame) continue;
+      this.batch.appendFrame(frame);
+      this.latest[slot] = null;
+      frames++;
+    }
+    for (const frame of this.control) this.batch.appendFrame(frame);
+    frames += this.control.length;
+    this.control = [];
+    this.controlBytes = 0;
+    return frames;
+  }
+
+  private addControlBytes(bytes: number): void {
+    this.controlBytes += bytes;
+    if (this.controlBytes > this.writer.options.maxControlBytes) {
+      const queued = this.controlBytes;
+      this.clearControl();
+      this.hooks.controlOverflow(queued);
+      return;
+    }
     this.writer.scheduleFlush();
+  }
+
+  clearControl(): void {
+    this.control = [];
+    for (const slot of SLOTS) this.latest[slot] = null;
+    this.controlBytes = 0;
   }
 
   /** The peer granted `increment` more bytes on this connection; false past the protocol's ceiling. */
@@ -87,10 +180,32 @@ export class TunnelWriter {
   private flushScheduled = false;
   private heldWriters: TunnelStream[] = [];
   private readonly scratch = compressionScratch();
+  readonly congestion: Congestion;
+  private readonly clock: Clock;
+  private streams = 0;
+  /** Bytes the peer acknowledged on every connection, ever, and when that last grew. */
+  private delivered = 0;
+  private deliveredAt = 0;
+  /** When the newest acknowledged write had been written. */
+  private deliveredSentAt = 0;
+  /** Sent while the tunnel had less to send than it could: such samples may only raise the bandwidth. */
+  private appLimitedUntil = 0;
+  private tokens = 0;
+  private tokensAt = 0;
+  private pacingTimer: NodeJS.Timeout | null = null;
+  private pacing = false;
+  /** Wire bytes per payload byte lately (compression makes it less than 1). */
+  private wirePerPayload = 1;
+  /** Bytes written to lanes since closed, so the tunnel's totals survive its connections. */
+  private retired = { sent: 0, acked: 0 };
 
-  constructor(options: SessionOptions) {
+  constructor(options: SessionOptions, clock: Clock = monotonicNow) {
     this.options = options;
+    this.clock = clock;
     this.blender = new Blender(options.blender);
+    this.congestion = new Congestion(options.congestion);
+    this.deliveredAt = clock();
+    this.deliveredSentAt = this.deliveredAt;
   }
 
   attach(socket: Socket, peerSettings: Settings, hooks: LaneHooks): WriteLane {
@@ -102,9 +217,83 @@ export class TunnelWriter {
   /** The connection closed: its streams were closed by its session, it no longer holds the others back. */
   detach(lane: WriteLane): void {
     lane.closed = true;
-    lane.control = [];
+    lane.clearControl();
     this.lanes = this.lanes.filter((other) => other !== lane);
+    this.retired.sent += lane.stats.bytesSent;
+    this.retired.acked += lane.acked;
+    lane.marks = [];
+    if (this.lanes.length === 0 && this.pacingTimer) {
+      clearTimeout(this.pacingTimer);
+      this.pacingTimer = null;
+    }
     this.scheduleFlush();
+  }
+
+  /**
+   * The peer acknowledged `received` bytes of `lane`'s connection in all. False when that is impossible
+   * (fewer than before, or more than were sent): a protocol error.
+   */
+  onAck(lane: WriteLane, received: number): boolean {
+    if (received < lane.acked || received > lane.stats.bytesSent) return false;
+    const acked = received - lane.acked;
+    if (acked === 0) return true;
+    lane.acked = received;
+    const now = this.clock();
+    this.delivered += acked;
+    let mark: SentMark | undefined;
+    const marks = lane.marks;
+    while (lane.marksHead < marks.length && marks[lane.marksHead].end <= received) mark = marks[lane.marksHead++];
+    if (lane.marksHead > 64 && lane.marksHead * 2 > marks.length) {
+      lane.marks = marks.slice(lane.marksHead);
+      lane.marksHead = 0;
+    }
+    if (mark) {
+      // The longer of the send and the ack intervals, as BBR: ACKs bunched by a busy event loop
+      // would otherwise make a short ack interval, and a delivery rate above the bottleneck's.
+      const interval = Math.max(now - mark.deliveredAt, mark.at - mark.firstSentAt);
+      this.deliveredSentAt = mark.at;
+      this.congestion.onAck({
+        now,
+        acked,
+        rttMs: now - mark.at,
+        // Shorter than a millisecond, the clock's and the event loop's noise outweighs the sample.
+        rate: interval >= 1 ? (this.delivered - mark.delivered) / interval : undefined,
+        appLimited: mark.appLimited,
+        inFlight: this.inFlightBytes(),
+      });
+    }
+    this.deliveredAt = now;
+    this.scheduleFlush();
+    return true;
+  }
+
+  inFlightBytes(): number {
+    let inFlight = 0;
+    for (const lane of this.lanes) inFlight += lane.stats.bytesSent - lane.acked;
+    return inFlight;
+  }
+
+  delivery(): DeliveryStats {
+    const now = this.clock();
+    let sent = this.retired.sent;
+    let acked = this.retired.acked;
+    for (const lane of this.lanes) {
+      sent += lane.stats.bytesSent;
+      acked += lane.acked;
+    }
+    const cc = this.congestion;
+    const pacing = cc.pacingRate(now);
+    return {
+      sentBytes: sent,
+      ackedBytes: acked,
+      inFlightBytes: sent - acked,
+      cwndBytes: Math.round(cc.cwnd),
+      pacingBytesPerSec: Number.isFinite(pacing) ? Math.round(pacing * 1000) : -1,
+      deliveryBytesPerSec: Math.round(cc.bandwidthAt(now) * 1000),
+      minRttMs: Number.isFinite(cc.minRttMs) ? cc.minRttMs : -1,
+      srttMs: cc.srttMs,
+      phase: cc.phase,
+    };
   }
 
   get connections(): number {
@@ -112,7 +301,14 @@ export class TunnelWriter {
   }
 
   open(stream: TunnelStream, priority: number, credit: number, lane: WriteLane): BlendQueue<TunnelStream> {
+    this.congestion.setStreams(++this.streams);
     return this.blender.open(stream, priority, credit, lane.group);
+  }
+
+  /** The stream is gone: drops what it still had queued. */
+  close(queue: BlendQueue<TunnelStream>): void {
+    this.blender.close(queue);
+    this.congestion.setStreams(--this.streams);
   }
 
   write(queue: BlendQueue<TunnelStream>, chunk: Buffer): void {
@@ -160,23 +356,56 @@ export class TunnelWriter {
         allBelow = false;
         continue;
       }
-      if (lane.control.length === 0) continue;
-      const control = lane.control;
-      lane.control = [];
-      for (const frame of control) lane.batch.appendFrame(frame);
-      lane.stats.framesSent += control.length;
+      if (lane.hasControl) lane.stats.framesSent += lane.takeControl();
     }
-    if (allBelow) this.takePackets();
-    let wrote = false;
+    const payload = allBelow ? this.takePackets() : 0;
+    let wire = 0;
     for (const lane of lanes) {
       this.closeFrame(lane);
-      if (this.writeOut(lane)) wrote = true;
+      wire += this.writeOut(lane);
     }
-    return wrote;
+    if (this.pacing) this.tokens -= wire;
+    // The window and pacing count wire bytes; the blender is asked for payload bytes, which compress.
+    if (payload > 0) this.wirePerPayload = Math.min(1.1, Math.max(0.01, this.wirePerPayload * 0.75 + (wire / payload) * 0.25));
+    return wire > 0;
   }
 
-  private takePackets(): void {
-    const limit = this.options.writeBatchBytes;
+  /**
+   * Bytes the congestion control lets out now: what the window leaves, and what pacing allows (tokens
+   * that accrue at the pacing rate, at most pacingBurstMs' worth). Arms the pacing timer when that is
+   * what holds the bytes back.
+   */
+  private allowance(): number {
+    const now = this.clock();
+    const window = this.congestion.cwnd - this.inFlightBytes();
+    if (window <= 0) return 0;
+    const rate = this.congestion.pacingRate(now);
+    // Below a few ms of RTT there is no long queue to keep short, and timers are too coarse to pace.
+    this.pacing = Number.isFinite(rate) && this.congestion.minRttMs >= this.options.pacingBurstMs;
+    if (!this.pacing) return Math.floor(window);
+    const burst = Math.max(4 * this.options.blender.packetSize, rate * this.options.pacingBurstMs);
+    this.tokens = Math.min(burst, this.tokens + rate * (now - this.tokensAt));
+    this.tokensAt = now;
+    if (this.tokens < this.options.blender.packetSize) {
+      this.armPacing((this.options.blender.packetSize - this.tokens) / rate);
+      return 0;
+    }
+    return Math.floor(Math.min(window, this.tokens));
+  }
+
+  private armPacing(waitMs: number): void {
+    if (this.pacingTimer) return;
+    this.pacingTimer = setTimeout(() => {
+      this.pacingTimer = null;
+      this.flush();
+    }, Math.max(1, Math.ceil(waitMs)));
+  }
+
+  /** Takes up to one batch of the blender's packets, as much as the congestion control allows; returns the payload bytes. */
+  private takePackets(): number {
+    if (!this.blender.hasReady) return 0;
+    const allowed = this.allowance();
+    const limit = Math.floor(Math.min(this.options.writeBatchBytes, allowed / this.wirePerPayload));
     let taken = 0;
     while (taken < limit && this.blender.hasReady) {
       let credit = Infinity;
@@ -193,6 +422,9 @@ export class TunnelWriter {
       // A spent session window holds that connection's streams back until the peer grants more.
       for (const lane of this.lanes) if (lane.credit.available <= 0) this.blender.setBlocked(lane.group, true);
     }
+    // Allowed more than there was to send: what is in flight now was sent without a backlog.
+    if (taken < limit && !this.blender.hasReady) this.appLimitedUntil = this.delivered + this.inFlightBytes();
+    return taken;
   }
 
   private emittedFin = false;
@@ -246,23 +478,28 @@ export class TunnelWriter {
     lane.stats.framesSent++;
   }
 
-  private writeOut(lane: WriteLane): boolean {
+  /** Writes the lane's batch; returns its bytes (0 when there was nothing). */
+  private writeOut(lane: WriteLane): number {
     const out = lane.batch.take();
-    if (!out) return false;
+    if (!out) return 0;
     lane.inFlight += out.bytes;
     lane.stats.bytesSent += out.bytes;
+    lane.marks.push({
+      end: lane.stats.bytesSent, at: this.clock(), delivered: this.delivered, deliveredAt: this.deliveredAt,
+      firstSentAt: this.deliveredSentAt, appLimited: this.delivered < this.appLimitedUntil,
+    });
     const socket = lane.socket;
     const done = () => {
       lane.inFlight -= out.bytes;
       lane.batch.recycle(out.owners);
-      if (this.blender.hasReady || lane.control.length) this.scheduleFlush();
+      if (this.blender.hasReady || lane.hasControl) this.scheduleFlush();
     };
     const last = out.chunks.length - 1;
     if (last > 0) socket.cork();
     for (let i = 0; i < last; i++) socket.write(out.chunks[i]);
     socket.write(out.chunks[last], done);
     if (last > 0) socket.uncork();
-    return true;
+    return out.bytes;
   }
 
   private releaseHeldWriters(): void {

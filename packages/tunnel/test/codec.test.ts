@@ -45,7 +45,7 @@ test('property: the incremental decoder matches the reference however the bytes 
 
 test('the decoder refuses unknown types and oversized lengths with specific codes', (t) => {
   const decoder = new FrameDecoder(1024, () => {});
-  t.throws(() => decoder.push(encodeFrame(0x9, 0, 0)), { code: TunnelErrorCode.PROTOCOL, message: /unknown frame type 0x9/ });
+  t.throws(() => decoder.push(encodeFrame(0xa, 0, 0)), { code: TunnelErrorCode.PROTOCOL, message: /unknown frame type 0xa/ });
   const big = Buffer.alloc(HEADER_SIZE);
   big.writeUInt32BE(1025, 6);
   t.throws(() => new FrameDecoder(1024, () => {}).push(big), { code: TunnelErrorCode.FRAME_SIZE });
