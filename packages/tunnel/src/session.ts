@@ -42,6 +42,9 @@ export interface SessionStats {
 /** Recently reset stream ids remembered, so frames the peer sent before it saw the reset are dropped quietly. */
 const RESET_MEMORY = 16_384;
 
+/** When a new session pings again before its regular interval, ms after it starts. */
+const EARLY_PING_DELAYS_MS = [100, 400, 1_000] as const;
+
 /**
  * One authenticated TCP (or TLS) connection of a tunnel: multiplexes streams over it with per-stream and
  * per-session flow control, measures RTT with PINGs and trades QoS reports with the peer. What its streams
@@ -126,6 +129,14 @@ export class TunnelSession extends EventEmitter implements StreamHost {
     qos.unref();
     this.timers.push(ping, qos);
     this.sendPing();
+    // A few early PINGs: a new connection's first RTT sample carries start-up noise (JIT, handshake
+    // work), and back-end choice should not wait a whole ping interval to see the link's real RTT.
+    for (const delayMs of EARLY_PING_DELAYS_MS) {
+      if (delayMs >= options.pingIntervalMs) break;
+      const early = setTimeout(() => this.sendPing(), delayMs);
+      early.unref();
+      this.timers.push(early);
+    }
     if (firstBytes.length) queueMicrotask(() => this.onData(firstBytes));
   }
 
