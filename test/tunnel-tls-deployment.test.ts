@@ -1,9 +1,8 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { startProcess, type StartedProcess } from '@overlay/common';
+import { freePort, startProcess, type StartedProcess } from '@overlay/common';
 import { startDemoOrigin } from '@overlay/demo-origin';
 import { eventually, overlay, OVERLAY, requireCommand, run } from './helpers.js';
 import { createTestPki, type TestPki } from './pki.js';
@@ -20,14 +19,6 @@ let manager = '';
 let dns = '';
 let popA = '';
 let closeOrigin: (() => Promise<void>) | undefined;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 async function start(name: string, command: string, config: object): Promise<StartedProcess> {
   const file = join(dir, `${name}.json`);

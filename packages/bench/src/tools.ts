@@ -1,8 +1,9 @@
 import { execFile, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+
+export { freePort } from '@overlay/common';
 
 const run = promisify(execFile);
 
@@ -18,16 +19,6 @@ export async function requireTool(command: string, debianPackage: string): Promi
   } catch {
     throw new Error(`${command} is not installed: apt-get install -y ${debianPackage}`);
   }
-}
-
-/** A port free on 127.0.0.1 right now, for programs that must be told their port. */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  return port;
 }
 
 export interface HaproxyConfigOptions {

@@ -20,3 +20,4 @@ export { createDemoPki, spkiHash, type DemoPki, type IssuedCertificate } from '.
 export { readPem } from './pem.js';
 export { accessLogSchema, createAccessLog, type AccessEntry, type AccessLog, type AccessLogger, type AccessLogOptions, type AccessLogSettings } from './access-log.js';
 export { SourceSlots, sourceKey, verifySourceSlotOptions, type SourceSlotOptions } from './source-slots.js';
+export { freePort } from './ports.js';

@@ -1,11 +1,11 @@
 import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect as http2Connect } from 'node:http2';
-import { createServer, connect as netConnect } from 'node:net';
+import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { createDemoPki, decodeProxyHeader, encodeProxyHeader, ProxyProtocolError, type DemoPki } from '@overlay/common';
+import { createDemoPki, decodeProxyHeader, freePort, encodeProxyHeader, ProxyProtocolError, type DemoPki } from '@overlay/common';
 import type { FrontEnd } from '@overlay/frontend';
 import anyTest, { type TestFn } from 'ava';
 import fc from 'fast-check';
@@ -152,15 +152,6 @@ test.serial('h2c with prior knowledge after a PROXY header', async (t) => {
   });
   t.is(priority, '0');
 });
-
-/** A free loopback port (closed again at once; HAProxy binds it next). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 test.serial('HAProxy in TCP mode with send-proxy-v2 in front of the HTTPS listener: the CIDR rule sees the real client', async (t) => {
   await run('haproxy', ['-v']).catch(() => t.fail('haproxy is missing: apt-get install -y haproxy'));

@@ -1,25 +1,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pollUntil } from '@overlay/common';
+import { freePort, pollUntil } from '@overlay/common';
 
 export interface EtcdCluster {
   /** Client URLs, one per member: what a manager's `store.etcd.endpoints` lists. */
   endpoints: string[];
   /** Kills every member (SIGKILL) and removes their data. */
   close(): Promise<void>;
-}
-
-/** A port free on 127.0.0.1 right now (etcd takes ports by number, not 0). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 /**

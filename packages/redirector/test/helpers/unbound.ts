@@ -1,24 +1,13 @@
 /** A real unbound resolver on loopback, validating with a trust anchor and sent to a stub server. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '@overlay/common';
 
 export interface RunningUnbound {
   port: number;
   close(): Promise<void>;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** Starts unbound for `zone` (trust anchor `trustAnchor`, a DS line), asking the server at 127.0.0.1:`stubPort`. */
