@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { priorityRulesSchema } from '@overlay/classifier';
 import { errorCode, formatPath, ownValue, type Logger } from '@overlay/common';
 import type { z } from 'zod';
@@ -188,11 +189,7 @@ export function createApiRoute(options: ApiOptions): (req: IncomingMessage, res:
       // more of it. Node would otherwise read and discard the whole body, however large, after the answer.
       if (!req.complete) {
         headers.connection = 'close';
-        res.once('finish', () => {
-          req.socket.pause();
-          // Long enough for a busy client to read the answer before the close (a reset could discard it).
-          setTimeout(() => req.socket.destroy(), 3_000).unref();
-        });
+        lingeringClose(req.socket);
       }
       if (!res.headersSent) sendError(res, error, headers);
       else res.destroy();
@@ -200,5 +197,22 @@ export function createApiRoute(options: ApiOptions): (req: IncomingMessage, res:
     metrics.apiRequests.inc({ method: req.method ?? 'GET', status: String(res.statusCode) });
     log.debug({ method: req.method, path, status: res.statusCode }, 'api');
     return true;
+  };
+}
+
+/** How long a connection whose body was left unread stays half-closed before it is cut. */
+const LINGER_MS = 3_000;
+
+/**
+ * Node closes a `connection: close` answer's socket as soon as the answer is written. With the body still
+ * arriving, that close is a reset, and a reset can reach the client before it has read the answer (the
+ * client sees EPIPE and an empty reply). Instead: read no more, send the answer and FIN, and cut the
+ * connection only after `LINGER_MS`, so the caller can read its 401 or 413 in the meantime.
+ */
+function lingeringClose(socket: Socket): void {
+  socket.pause();
+  socket.destroySoon = function (this: Socket) {
+    this.end();
+    setTimeout(() => this.destroy(), LINGER_MS).unref();
   };
 }
