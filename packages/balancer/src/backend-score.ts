@@ -37,6 +37,8 @@ export interface RouteEvaluation<R extends BackendRoute = BackendRoute> {
   verdict: RouteVerdict;
   /** Estimated cost of sending the next request here (ms-like, lower is better); Infinity when out. */
   score: number;
+  /** The route's link quality alone: `score` without the requests in flight (Infinity when out). */
+  quality: number;
 }
 
 const isKnown = (value: number | undefined): value is number => value !== undefined && Number.isFinite(value) && value >= 0;
@@ -94,13 +96,14 @@ export function evaluateRoutes<R extends BackendRoute>(
   };
   return all.map((route) => {
     const out = exclusion(route, excluding);
-    if (out) return { route, verdict: out, score: Infinity };
+    if (out) return { route, verdict: out, score: Infinity, quality: Infinity };
     const rtt = isKnown(route.rttMs) ? route.rttMs : fill.rttMs;
     const jitter = isKnown(route.jitterMs) ? route.jitterMs : fill.jitterMs;
     const loss = clampFraction(isKnown(route.lossRate) ? route.lossRate : fill.lossRate);
     const peerLoad = clampFraction(isKnown(route.peerLoad) ? route.peerLoad : fill.peerLoad);
     const delay = expectedDelay(rtt, jitter, route.rttRecentMs, options);
-    const score = delay * (1 + options.lossWeight * loss) * (1 + options.peerLoadWeight * peerLoad) * (1 + options.loadWeight * Math.max(0, route.inFlight));
-    return { route, verdict: isDegraded(route, options) ? 'degraded' : 'acceptable', score };
+    const quality = delay * (1 + options.lossWeight * loss) * (1 + options.peerLoadWeight * peerLoad);
+    const score = quality * (1 + options.loadWeight * Math.max(0, route.inFlight));
+    return { route, verdict: isDegraded(route, options) ? 'degraded' : 'acceptable', score, quality };
   });
 }

@@ -10,8 +10,8 @@ const NOTHING_EXCLUDED: ReadonlySet<string> = new Set();
 /**
  * The front-end's choice of back-end route per request (seed 001): routes that are down, unhealthy or at
  * their high-water mark are out; acceptable routes are preferred over degraded ones; among the routes
- * whose score is within `tolerance` of the best, the one with the fewest requests in flight wins (ties
- * in turn). The score grows with every request assigned and not yet answered, so the choice needs no
+ * whose score, or whose link quality alone, is within `tolerance` of the best, the one with the fewest
+ * requests in flight wins (ties in turn). The score grows with every request assigned and not yet answered, so the choice needs no
  * randomness: equal routes under concurrent load stay within one request of each other, whatever the
  * timing, and a worse route joins in as soon as the better one's queue makes them near.
  *
@@ -54,8 +54,14 @@ export class BackendSelector<R extends BackendRoute = BackendRoute> {
     const acceptable = evaluations.filter((evaluation) => evaluation.verdict === 'acceptable');
     const tier = acceptable.length > 0 ? acceptable : evaluations.filter((evaluation) => evaluation.verdict === 'degraded');
     if (tier.length === 0) return undefined;
+    // Near the best: by cost with the queues counted, or by link quality alone, so routes whose measured
+    // RTTs differ only by noise (within `tolerance`) share the load evenly rather than by that noise.
     const best = Math.min(...tier.map((evaluation) => evaluation.score));
-    const near = tier.filter((evaluation) => evaluation.score <= best * (1 + this.options.tolerance)).map((evaluation) => evaluation.route);
+    const bestQuality = Math.min(...tier.map((evaluation) => evaluation.quality));
+    const nearness = 1 + this.options.tolerance;
+    const near = tier
+      .filter((evaluation) => evaluation.score <= best * nearness || evaluation.quality <= bestQuality * nearness)
+      .map((evaluation) => evaluation.route);
     const fewest = Math.min(...near.map((route) => route.inFlight));
     const least = near.filter((route) => route.inFlight === fewest).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     // Round-robin in id order: the first tied route after the one picked last.
