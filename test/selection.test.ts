@@ -72,6 +72,21 @@ async function burst(http: { host: string; port: number }, host: string, count: 
   return counts;
 }
 
+/** Polls the front-end's /metrics until the given back-ends' RTT + jitter are within 25 % of each other. */
+async function equalLinks(admin: string, ids: string[], timeoutMs = 30_000): Promise<Record<string, number>> {
+  const deadline = performance.now() + timeoutMs;
+  let costs: Record<string, number> = {};
+  for (;;) {
+    const text = await (await fetch(`http://${admin}/metrics`)).text();
+    const gauge = (name: string, id: string) => Number(new RegExp(`^${name}\\{[^}]*backend="${id}"[^}]*\\} (\\S+)$`, 'm').exec(text)?.[1] ?? -1);
+    costs = Object.fromEntries(ids.map((id) => [id, gauge('overlay_frontend_tunnel_rtt_ms', id) + gauge('overlay_frontend_tunnel_jitter_ms', id)]));
+    const values = Object.values(costs);
+    if (values.every((value) => value > 0) && Math.max(...values) <= Math.min(...values) * 1.25) return costs;
+    if (performance.now() > deadline) throw new Error(`the links never measured equal: ${JSON.stringify(costs)}`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
 test('40 concurrent requests spread evenly over two equal back-ends; a route out of congestion gets traffic again at its next RTT sample', async (t) => {
   const origin = await startDemoOrigin({ id: 'o-sel', host: '127.0.0.1', port: 0 });
   t.teardown(() => origin.close());
@@ -112,6 +127,10 @@ test('40 concurrent requests spread evenly over two equal back-ends; a route out
   // the processes start, is often tens of ms even on loopback and the smoothed RTT remembers it for
   // minutes: the second one shows it was not congestion, and the selector forgets it (docs/balancing.md).
   await new Promise((resolve) => setTimeout(resolve, 5_500));
+  // "Equal routes" as the selector measures them: wait until both links' RTT plus jitter are within its
+  // 25 % tolerance (a loaded machine can make two 20 ms links measure 40 and 65 ms for a while).
+  const linkCost = await equalLinks(String(frontEnd.ready.admin), ['be-1', 'be-2']);
+  t.log(`link RTT + jitter before the burst: ${JSON.stringify(linkCost)}`);
 
   const even = await burst(http, 'even.test', CONCURRENT);
   t.log(`even: ${JSON.stringify([...even])}`);
