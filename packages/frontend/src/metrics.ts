@@ -1,4 +1,5 @@
 import type { AdmissionGate } from '@overlay/admission';
+import { defaultBackendSelectorOptions, evaluateRoutes } from '@overlay/balancer';
 import type { HttpCache } from '@overlay/cache';
 import { Counter, Gauge, Histogram, type Registry } from '@overlay/common';
 import { byteCountsBySite, Tally, type ByteCounts } from '@overlay/stream-heads';
@@ -127,6 +128,18 @@ function registerLiveGauges(registry: Registry, sources: MetricSources): void {
       },
     });
   }
+  new Gauge({
+    name: 'overlay_frontend_backend_link_cost_ms',
+    help: 'Link cost the back-end selector gives each route (delay with jitter, loss and peer load, before requests in flight), ms; -1 while the route is out',
+    labelNames: ['backend'],
+    registers,
+    collect() {
+      this.reset();
+      for (const { route, quality } of evaluateRoutes(sources.routes(), defaultBackendSelectorOptions)) {
+        this.set({ backend: route.id }, Number.isFinite(quality) ? quality : -1);
+      }
+    },
+  });
   const reported = new WeakMap<BackEndRoute, number[]>();
   new Counter({
     name: 'overlay_frontend_tunnel_ring_bytes_total',

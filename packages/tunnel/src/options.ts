@@ -71,7 +71,7 @@ export const defaultSessionOptions: Readonly<SessionOptions> = Object.freeze({
   writeLowWatermark: 16 * 1024,
   writeBatchBytes: 64 * 1024,
   streamHighWaterMark: 64 * 1024,
-  pingIntervalMs: 5_000,
+  pingIntervalMs: 1_000,
   deadPeerTimeoutMs: 15_000,
   qosIntervalMs: 2_000,
   drainTimeoutMs: 30_000,
