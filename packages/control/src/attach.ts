@@ -117,8 +117,8 @@ export function attachFrontEnd(
       subscription.report({
         load: status.load,
         healthy: status.healthy,
-        tunnels: status.tunnels.map(({ peer, connected, rttMs, jitterMs, throughputBps, error }) => ({
-          peer, connected, rttMs, jitterMs, throughputBps, ...(error === undefined ? {} : { error: error.slice(0, 512) }),
+        tunnels: status.tunnels.map(({ peer, connected, rttMs, jitterMs, lossRate, throughputBps, error }) => ({
+          peer, connected, rttMs, jitterMs, throughputBps, ...(lossRate === undefined ? {} : { lossRate }), ...(error === undefined ? {} : { error: error.slice(0, 512) }),
         })),
         ringBytes: reportedRingBytes(status.ringBytes),
       });

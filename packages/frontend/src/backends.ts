@@ -46,6 +46,10 @@ export class BackEndRoute implements BackendRoute {
     return known(this.client.jitterMs);
   }
 
+  get lossRate(): number | undefined {
+    return known(this.client.lossRate);
+  }
+
   get rttRecentMs(): number | undefined {
     return known(this.client.rttRecentMs);
   }

@@ -23,11 +23,13 @@ export function mergeWorkerStatuses(statuses: readonly FrontEndStatus[], healthy
     const connected = list.filter((tunnel) => tunnel.connected);
     const error = connected.length ? undefined : list.find((tunnel) => tunnel.error)?.error;
     const mean = (pick: (tunnel: TunnelStatus) => number) => (connected.length ? connected.reduce((sum, tunnel) => sum + pick(tunnel), 0) / connected.length : 0);
+    const measuredLoss = connected.flatMap((tunnel) => (tunnel.lossRate === undefined ? [] : [tunnel.lossRate]));
     return {
       peer,
       connected: connected.length > 0,
       rttMs: mean((tunnel) => tunnel.rttMs),
       jitterMs: mean((tunnel) => tunnel.jitterMs),
+      ...(measuredLoss.length ? { lossRate: measuredLoss.reduce((a, b) => a + b, 0) / measuredLoss.length } : {}),
       throughputBps: list.reduce((sum, tunnel) => sum + tunnel.throughputBps, 0),
       inFlight: list.reduce((sum, tunnel) => sum + tunnel.inFlight, 0),
       ...(error ? { error } : {}),

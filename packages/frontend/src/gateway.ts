@@ -34,6 +34,8 @@ export interface TunnelStatus {
   connected: boolean;
   rttMs: number;
   jitterMs: number;
+  /** Estimated fraction of packets lost on the tunnel's path; absent while unknown. */
+  lossRate?: number;
   /** Bytes per second both ways over the tunnel's last QoS interval, as the back-end reported it. */
   throughputBps: number;
   inFlight: number;
@@ -185,6 +187,7 @@ function statusOf(config: FrontEndConfig, pool: BackEndPool, gate: AdmissionGate
       connected: route.connected,
       rttMs: Math.max(0, qos.rttMs),
       jitterMs: Math.max(0, qos.jitterMs),
+      ...(qos.lossRate >= 0 ? { lossRate: qos.lossRate } : {}),
       throughputBps: qos.peer ? qos.peer.txBytesPerSec + qos.peer.rxBytesPerSec : 0,
       inFlight: route.inFlight,
       ...(!route.connected && route.client.lastError ? { error: route.client.lastError } : {}),

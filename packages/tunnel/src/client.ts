@@ -58,6 +58,8 @@ export interface TunnelQos {
   /** Smoothed RTT over the tunnel's connections, ms; -1 before any sample. */
   rttMs: number;
   jitterMs: number;
+  /** Estimated loss on the path, 0..1; -1 when unknown (see TunnelClient.lossRate). */
+  lossRate: number;
   /** The back-end's latest report over any connection (its view of load and of our traffic). */
   peer: QosReport | undefined;
   reconnects: number;
@@ -159,6 +161,16 @@ export class TunnelClient extends EventEmitter {
     return this.meanOverMeasured((session) => session.rtt.jitter);
   }
 
+  /**
+   * Estimated loss on the tunnel's path, 0..1: the worst that either end measured over its last QoS
+   * interval on any connection (the back-end's reports carry its direction); -1 when neither sent enough.
+   */
+  get lossRate(): number {
+    let worst = -1;
+    for (const session of this.sessions) worst = Math.max(worst, session.lossRate, session.peerQos?.lossRate ?? -1);
+    return worst;
+  }
+
   /** The back-end's latest report (its load, its view of our traffic), from any connection. */
   get peerQos(): QosReport | undefined {
     return this.lastPeerQos;
@@ -172,6 +184,7 @@ export class TunnelClient extends EventEmitter {
       streams: sessions.reduce((sum, session) => sum + session.streamCount, 0),
       rttMs: this.rttMs,
       jitterMs: this.jitterMs,
+      lossRate: this.lossRate,
       peer: this.lastPeerQos,
       reconnects: this.reconnects,
       delivery: this.writer.delivery(),

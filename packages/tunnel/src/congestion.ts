@@ -34,6 +34,17 @@ export interface CongestionOptions {
   minRttWindowMs: number;
   /** Window of the bandwidth max filter, ms (two buckets of this length). */
   bandwidthWindowMs: number;
+  /** Startup ends once the queueing delay exceeds max(queueTargetMs, minRtt × this). */
+  startupQueueFraction: number;
+  /** Deepest pacing cut that drains a standing queue, fraction of the bandwidth. */
+  maxQueueCut: number;
+  /**
+   * An acknowledgement later than the standing RTT by max(lossDelayMs, min RTT × lossDelayFraction)
+   * counts as a loss: TCP hides its retransmissions, but the bytes behind a lost segment reach the peer
+   * about one round trip late (fast retransmit), all at once.
+   */
+  lossDelayMs: number;
+  lossDelayFraction: number;
 }
 
 export const defaultCongestionOptions: Readonly<CongestionOptions> = Object.freeze({
@@ -47,7 +58,11 @@ export const defaultCongestionOptions: Readonly<CongestionOptions> = Object.free
   queueTargetMs: 4,
   queueTargetFraction: 0.1,
   minRttWindowMs: 10_000,
-  bandwidthWindowMs: 2_500,
+  bandwidthWindowMs: 1_000,
+  startupQueueFraction: 0.25,
+  maxQueueCut: 0.25,
+  lossDelayMs: 10,
+  lossDelayFraction: 0.5,
 });
 
 export function verifyCongestionOptions(options: CongestionOptions): void {
@@ -56,6 +71,7 @@ export function verifyCongestionOptions(options: CongestionOptions): void {
   }
   if (options.probeGain <= 1) throw new RangeError('tunnel congestion.probeGain: must exceed 1');
   if (options.drainGain >= 1) throw new RangeError('tunnel congestion.drainGain: must be below 1');
+  if (options.maxQueueCut >= 1) throw new RangeError('tunnel congestion.maxQueueCut: must be below 1');
 }
 
 export type CongestionPhase = 'startup' | 'drain' | 'steady';
@@ -67,6 +83,11 @@ export interface AckSample {
   acked: number;
   /** From writing the newest acknowledged bytes to their acknowledgement, ms. */
   rttMs: number;
+  /**
+   * From writing the oldest newly acknowledged bytes, ms: the bytes behind a lost segment wait for its
+   * retransmission and arrive together, so only the oldest of them shows how late they are.
+   */
+  oldestRttMs: number;
   /** Bytes delivered per ms over the sample's interval; undefined when the interval was too short. */
   rate: number | undefined;
   /** The sample's bytes were sent while the tunnel had less to send than it was allowed. */
@@ -75,7 +96,11 @@ export interface AckSample {
   inFlight: number;
 }
 
-/** Max over the current and the previous bucket of `windowMs`: a filter that forgets within two windows. */
+/**
+ * Max over the current and the previous bucket of `windowMs`: a filter that forgets within two windows
+ * of samples. Time passes for it only when a sample is added, so a tunnel that idled or sent little
+ * (application-limited samples are not added) resumes at the rate it had, not at nothing.
+ */
 class WindowedMax {
   private current = 0;
   private previous = 0;
@@ -85,9 +110,13 @@ class WindowedMax {
     this.roll(now);
     if (value > this.current) this.current = value;
   }
-  value(now: number): number {
-    this.roll(now);
+  get value(): number {
     return Math.max(this.current, this.previous);
+  }
+  /** Forgets every value above `value`. */
+  capAt(value: number): void {
+    this.current = Math.min(this.current, value);
+    this.previous = Math.min(this.previous, value);
   }
   private roll(now: number): void {
     if (now - this.bucketStart < this.windowMs) return;
@@ -112,8 +141,13 @@ export class Congestion {
    */
   standingRttMs = Infinity;
   private recentRtts: Array<[number, number]> = [];
-  /** Loss events the writer reported, in total. */
+  /** Bytes acknowledged in all, and that count over the last two rounds: the recent mean delivery rate. */
+  private delivered = 0;
+  private recentDeliveries: Array<{ at: number; delivered: number; pacing: number }> = [];
+  private cappedAt = -Infinity;
+  /** Loss events, reported or seen in the acknowledgements' delays, in total. */
   lossEvents = 0;
+  private lossSeenAt = -Infinity;
   private streams = 0;
   private readonly bandwidth: WindowedMax;
   private minRttCandidate = Infinity;
@@ -122,6 +156,7 @@ export class Congestion {
   private roundStart = 0;
   private roundBandwidth = 0;
   private flatRounds = 0;
+  private queuedRounds = 0;
   /** Steady-state gain cycle: probe one round, drain one, cruise six. */
   private cycleIndex = 0;
   private cycleStart = 0;
@@ -143,8 +178,8 @@ export class Congestion {
   }
 
   /** Bytes per ms the bottleneck delivered at best lately; 0 before a sample. */
-  bandwidthAt(now: number): number {
-    return this.bandwidth.value(now);
+  get deliveryRate(): number {
+    return this.bandwidth.value;
   }
 
   /** Queueing delay tolerated, ms. */
@@ -153,34 +188,66 @@ export class Congestion {
     return Math.max(this.options.queueTargetMs, fromRtt);
   }
 
-  onAck(sample: AckSample): void {
+  /** Takes one acknowledgement; true when its delay tells of a lost segment (counted as a loss event). */
+  onAck(sample: AckSample): boolean {
     const { now, rttMs } = sample;
+    // Application-limited samples are few and RTT noise on a busy host would read as losses.
+    const lost = !sample.appLimited && this.looksLost(sample.oldestRttMs, now);
     this.trackRtt(rttMs, now);
-    const before = this.bandwidth.value(now);
+    const recentRate = this.trackDelivery(sample.acked, now);
+    const before = this.bandwidth.value;
     if (sample.rate !== undefined && (!sample.appLimited || sample.rate > before)) this.bandwidth.add(sample.rate, now);
-    const bandwidth = this.bandwidth.value(now);
+    // A standing queue while the bottleneck delivers less than the tunnel paced: what it delivered is
+    // its rate, and the max filter's samples above it were noise (ACKs bunched by an event loop) that
+    // would fill its queue until it drops. Delivery that keeps up with pacing says nothing of the
+    // bottleneck (the queue is noise, or another flow's): capping then would follow the tunnel's own
+    // pacing down, a delay-based sender's collapse. At most once a round, by maxQueueCut at most.
     const round = Math.max(this.minRttMs, 1);
+    if (recentRate !== undefined && this.queueingMs > this.queueTargetMs && !sample.appLimited && now - this.cappedAt >= round
+      && recentRate < this.recentPacing() * 0.9) {
+      this.bandwidth.capAt(Math.max(recentRate, before * (1 - this.options.maxQueueCut)));
+      this.cappedAt = now;
+    }
+    const bandwidth = this.bandwidth.value;
     if (this.phase === 'startup') {
-      // Slow start: the window grows by what was acknowledged (doubling per round) until it can carry
-      // twice the measured bandwidth-delay product; the bandwidth tells when the pipe is full.
-      this.cwnd = Math.max(this.cwnd + sample.acked, this.bdp(now) * 2.89);
+      // Slow start: the window grows by what was acknowledged (doubling per round) up to twice the
+      // measured bandwidth-delay product, which is a pipe and a queue of one BDP each at most.
+      this.cwnd = Math.max(this.cwnd, Math.min(this.cwnd + sample.acked, this.bdp() * 2));
       if (now - this.roundStart >= round) {
         if (bandwidth > this.roundBandwidth * 1.25) {
           this.roundBandwidth = bandwidth;
           this.flatRounds = 0;
-        } else if (!sample.appLimited && ++this.flatRounds >= 3) {
-          this.phase = 'drain';
+        } else if (!sample.appLimited) {
+          this.flatRounds++;
         }
+        // A queue of a quarter of the min RTT standing two rounds in a row: the pipe is full, whatever
+        // the bandwidth says. One round of it is as likely a stalled event loop, and application-limited
+        // samples (a few small requests on a busy host) show RTT noise, not a full pipe.
+        const queued = !sample.appLimited && this.queueingMs > Math.max(this.queueTargetMs, this.minRttMs * this.options.startupQueueFraction);
+        this.queuedRounds = queued ? this.queuedRounds + 1 : 0;
+        if (this.flatRounds >= 3 || this.queuedRounds >= 2) this.phase = 'drain';
         this.roundStart = now;
       }
     } else if (this.phase === 'drain') {
-      if (sample.inFlight <= this.bdp(now)) this.enterSteady(now);
+      if (sample.inFlight <= this.bdp()) this.enterSteady(now);
     }
-    if (this.phase !== 'startup') this.cwnd = Math.max(this.bdp(now) * this.options.cwndGain, this.floor());
+    if (this.phase !== 'startup') this.cwnd = Math.max(this.bdp() * this.options.cwndGain, this.floor());
     if (this.phase === 'steady' && now - this.cycleStart >= round) {
       this.cycleIndex = (this.cycleIndex + 1) % 8;
       this.cycleStart = now;
     }
+    if (lost) this.onLoss(1, now);
+    return lost;
+  }
+
+  /** A sample late by a retransmission's round trip beyond the standing RTT; one loss event per round at most. */
+  private looksLost(rttMs: number, now: number): boolean {
+    if (!Number.isFinite(this.standingRttMs) || !Number.isFinite(this.minRttMs)) return false;
+    const round = Math.max(this.minRttMs, 1);
+    const late = Math.max(this.options.lossDelayMs, this.minRttMs * this.options.lossDelayFraction);
+    if (rttMs - this.standingRttMs < late || now - this.lossSeenAt < round) return false;
+    this.lossSeenAt = now;
+    return true;
   }
 
   /**
@@ -193,12 +260,11 @@ export class Congestion {
     const share = 1 / (2 * Math.max(1, this.streams));
     this.backoffFactor = Math.max(0.5, 1 - share * Math.min(events, 4));
     this.backoffUntil = now + Math.max(this.minRttMs, 1) * 2;
-    if (this.phase === 'startup') this.phase = 'drain';
   }
 
   /** Bytes per ms to pace at; Infinity before the first bandwidth sample. */
   pacingRate(now: number): number {
-    const bandwidth = this.bandwidth.value(now);
+    const bandwidth = this.bandwidth.value;
     if (bandwidth === 0) return Infinity;
     return bandwidth * this.pacingGain(now);
   }
@@ -207,15 +273,39 @@ export class Congestion {
     if (this.phase === 'startup') return 2.89;
     if (this.phase === 'drain') return 1 / 2.89;
     let gain = 1;
-    // A standing queue above the target: do not probe, and drain a little more often. Never drain all
-    // the time: delivery samples taken while draining are lower, and the bandwidth estimate would
-    // follow them down (a delay-based sender's collapse under event-loop noise or a competing flow).
-    const queueing = this.standingRttMs - this.minRttMs;
-    const queued = queueing > this.queueTargetMs;
-    if (this.cycleIndex === 0) gain = queued ? 1 : this.options.probeGain;
-    else if (this.cycleIndex === 1 || (queued && this.cycleIndex === 4)) gain = this.options.drainGain;
+    // A standing queue above the target: no probing, and pacing below the rate by enough to drain the
+    // excess within two rounds (Vegas-like), at most maxQueueCut. The bandwidth estimate itself is held
+    // at what the bottleneck delivered, never below: delivery samples taken while draining are lower,
+    // and following them down is a delay-based sender's collapse.
+    const excessMs = this.queueingMs - this.queueTargetMs;
+    if (excessMs > 0) gain = 1 - Math.min(this.options.maxQueueCut, excessMs / (2 * Math.max(this.minRttMs, 1)));
+    else if (this.cycleIndex === 0) gain = this.options.probeGain;
+    else if (this.cycleIndex === 1) gain = this.options.drainGain;
     if (now < this.backoffUntil) gain *= this.backoffFactor;
     return gain;
+  }
+
+  /** Standing RTT above the min RTT, ms: the queue the tunnel keeps; 0 before samples. */
+  private get queueingMs(): number {
+    return Number.isFinite(this.standingRttMs) && Number.isFinite(this.minRttMs) ? this.standingRttMs - this.minRttMs : 0;
+  }
+
+  /** Counts acknowledged bytes; returns the mean delivery rate over the last two rounds, undefined while that span is under one round. */
+  private trackDelivery(acked: number, now: number): number | undefined {
+    this.delivered += acked;
+    const recent = this.recentDeliveries;
+    recent.push({ at: now, delivered: this.delivered, pacing: this.pacingRate(now) });
+    const round = Math.max(Number.isFinite(this.minRttMs) ? this.minRttMs : 0, 20);
+    while (recent.length > 2 && recent[1].at <= now - 2 * round) recent.shift();
+    const first = recent[0];
+    return now - first.at >= round ? (this.delivered - first.delivered) / (now - first.at) : undefined;
+  }
+
+  /** The least pacing rate over the last two rounds. */
+  private recentPacing(): number {
+    let pacing = Infinity;
+    for (const entry of this.recentDeliveries) pacing = Math.min(pacing, entry.pacing);
+    return pacing;
   }
 
   private enterSteady(now: number): void {
@@ -245,9 +335,9 @@ export class Congestion {
   }
 
   /** The bandwidth-delay product, with the acknowledgement slack: what the pipe holds between acks. */
-  private bdp(now: number): number {
+  private bdp(): number {
     if (!Number.isFinite(this.minRttMs)) return 0;
-    return this.bandwidth.value(now) * (this.minRttMs + this.options.ackSlackMs);
+    return this.bandwidth.value * (this.minRttMs + this.options.ackSlackMs);
   }
 
   private floor(): number {

@@ -8,7 +8,7 @@ export { FrameType, FrameFlag, WireError, HEADER_SIZE, wireErrorName } from './f
 export { initiatorHandshake, acceptorHandshake, keyId, MAGIC, PROTOCOL_VERSION, type PeerHello } from './handshake.js';
 export { ReceiveWindow } from './flow.js';
 export { defaultSessionOptions, defaultSettings, resolveSessionOptions, type SessionOptions, type Settings } from './options.js';
-export { emptyQosReport, readQosReport, type QosReport } from './qos.js';
+export { emptyQosReport, lossRateOf, readQosReport, type QosReport } from './qos.js';
 export { ADVISED_NOTSENT_LOWAT, notSentLowatAdvice } from './kernel.js';
 export { describeConnectFailure, explainTlsFailure } from './tls-failure.js';
 export { Congestion, defaultCongestionOptions, type CongestionOptions, type AckSample } from './congestion.js';

@@ -8,7 +8,7 @@ import { ReceiveWindow } from './flow.js';
 import { FrameFlag, FrameType, MAX_STREAM_ID, WireError, wireErrorName } from './frame.js';
 import type { PeerHello } from './handshake.js';
 import type { SessionOptions, Settings } from './options.js';
-import { emptyQosReport, readQosReport, type QosReport } from './qos.js';
+import { emptyQosReport, lossRateOf, readQosReport, type QosReport } from './qos.js';
 import { TunnelStream, type StreamHost } from './stream.js';
 import { TunnelWriter, type WriteLane } from './writer.js';
 
@@ -90,7 +90,9 @@ export class TunnelSession extends EventEmitter implements StreamHost {
   private drainTimer: NodeJS.Timeout | undefined;
   private closingSocket = false;
   private readonly stats = { bytesReceived: 0, dataBytesReceived: 0, framesReceived: 0 };
-  private qosWindow = { at: 0, sent: 0, received: 0 };
+  private qosWindow = { at: 0, sent: 0, received: 0, lossEvents: 0 };
+  /** What this end estimated it lost of what it sent over the last QoS interval; -1 when unknown. */
+  lossRate = -1;
 
   /**
    * `context.writer` is the tunnel's writer when this connection is one of several of a tunnel (they
@@ -610,12 +612,15 @@ export class TunnelSession extends EventEmitter implements StreamHost {
     const now = this.clock();
     const seconds = Math.max(0.001, (now - this.qosWindow.at) / 1000);
     const sent = this.lane.stats.bytesSent;
+    const lossEvents = this.lane.lossEvents;
+    this.lossRate = lossRateOf(lossEvents - this.qosWindow.lossEvents, sent - this.qosWindow.sent);
     const report: QosReport = {
       ...this.qos(),
       txBytesPerSec: Math.round((sent - this.qosWindow.sent) / seconds),
       rxBytesPerSec: Math.round((this.stats.bytesReceived - this.qosWindow.received) / seconds),
+      lossRate: this.lossRate,
     };
-    this.qosWindow = { at: now, sent, received: this.stats.bytesReceived };
+    this.qosWindow = { at: now, sent, received: this.stats.bytesReceived, lossEvents };
     if (!this.closed) this.lane.queueLatest('qos', encodeFrame(FrameType.QOS, 0, 0, packPayload(report)));
   }
 }

@@ -83,6 +83,8 @@ export class WriteLane {
   acked = 0;
   marks: SentMark[] = [];
   marksHead = 0;
+  /** Acknowledgements of this connection late by a retransmission (the congestion control's loss events). */
+  lossEvents = 0;
   closed = false;
 
   constructor(
@@ -242,6 +244,7 @@ export class TunnelWriter {
     this.delivered += acked;
     let mark: SentMark | undefined;
     const marks = lane.marks;
+    const oldest = marks[lane.marksHead] as SentMark | undefined;
     while (lane.marksHead < marks.length && marks[lane.marksHead].end <= received) mark = marks[lane.marksHead++];
     if (lane.marksHead > 64 && lane.marksHead * 2 > marks.length) {
       lane.marks = marks.slice(lane.marksHead);
@@ -252,15 +255,17 @@ export class TunnelWriter {
       // would otherwise make a short ack interval, and a delivery rate above the bottleneck's.
       const interval = Math.max(now - mark.deliveredAt, mark.at - mark.firstSentAt);
       this.deliveredSentAt = mark.at;
-      this.congestion.onAck({
+      const lost = this.congestion.onAck({
         now,
         acked,
         rttMs: now - mark.at,
+        oldestRttMs: now - oldest!.at,
         // Shorter than a millisecond, the clock's and the event loop's noise outweighs the sample.
         rate: interval >= 1 ? (this.delivered - mark.delivered) / interval : undefined,
         appLimited: mark.appLimited,
         inFlight: this.inFlightBytes(),
       });
+      if (lost) lane.lossEvents++;
     }
     this.deliveredAt = now;
     this.scheduleFlush();
@@ -289,7 +294,7 @@ export class TunnelWriter {
       inFlightBytes: sent - acked,
       cwndBytes: Math.round(cc.cwnd),
       pacingBytesPerSec: Number.isFinite(pacing) ? Math.round(pacing * 1000) : -1,
-      deliveryBytesPerSec: Math.round(cc.bandwidthAt(now) * 1000),
+      deliveryBytesPerSec: Math.round(cc.deliveryRate * 1000),
       minRttMs: Number.isFinite(cc.minRttMs) ? cc.minRttMs : -1,
       srttMs: cc.srttMs,
       phase: cc.phase,
@@ -403,7 +408,10 @@ export class TunnelWriter {
 
   /** Takes up to one batch of the blender's packets, as much as the congestion control allows; returns the payload bytes. */
   private takePackets(): number {
-    if (!this.blender.hasReady) return 0;
+    if (!this.blender.hasReady) {
+      this.markAppLimited();
+      return 0;
+    }
     const allowed = this.allowance();
     const limit = Math.floor(Math.min(this.options.writeBatchBytes, allowed / this.wirePerPayload));
     let taken = 0;
@@ -422,9 +430,17 @@ export class TunnelWriter {
       // A spent session window holds that connection's streams back until the peer grants more.
       for (const lane of this.lanes) if (lane.credit.available <= 0) this.blender.setBlocked(lane.group, true);
     }
-    // Allowed more than there was to send: what is in flight now was sent without a backlog.
-    if (taken < limit && !this.blender.hasReady) this.appLimitedUntil = this.delivered + this.inFlightBytes();
+    if (taken < limit && !this.blender.hasReady) this.markAppLimited();
     return taken;
+  }
+
+  /**
+   * Allowed more than there was to send: what is in flight now, and what goes out next (control frames
+   * alone, a short answer), was sent without a backlog, and its delivery rate says nothing of the path.
+   * At least one byte, as BBR: with nothing in flight, the next write still counts as such.
+   */
+  private markAppLimited(): void {
+    this.appLimitedUntil = this.delivered + Math.max(1, this.inFlightBytes());
   }
 
   private emittedFin = false;

@@ -4,7 +4,7 @@ import { Congestion } from '@overlay/tunnel';
 /** Feeds steady acknowledgements of a path of `rate` bytes/ms and `rttMs`, every ms for `ms`. */
 function drive(cc: Congestion, rate: number, rttMs: number, ms: number, start = 0): number {
   let now = start;
-  for (; now < start + ms; now++) cc.onAck({ now, acked: rate, rttMs, rate, appLimited: false, inFlight: rate * rttMs });
+  for (; now < start + ms; now++) cc.onAck({ now, acked: rate, rttMs, oldestRttMs: rttMs, rate, appLimited: false, inFlight: rate * rttMs });
   return now;
 }
 
@@ -12,7 +12,7 @@ test('startup finds the bandwidth, then the window holds about two bandwidth-del
   const cc = new Congestion();
   const now = drive(cc, 2_500, 40, 5_000);
   t.is(cc.phase, 'steady');
-  t.is(cc.bandwidthAt(now), 2_500);
+  t.is(cc.deliveryRate, 2_500);
   const bdp = 2_500 * (40 + cc.options.ackSlackMs);
   t.true(cc.cwnd >= bdp && cc.cwnd <= 2.5 * bdp, `cwnd ${cc.cwnd} vs BDP ${bdp}`);
   const pacing = cc.pacingRate(now);
@@ -24,7 +24,7 @@ test('a standing queue stops the probing: pacing never exceeds the bandwidth whi
   let now = drive(cc, 2_500, 40, 5_000);
   let most = 0;
   for (let i = 0; i < 2_000; i++, now++) {
-    cc.onAck({ now, acked: 2_500, rttMs: 60, rate: 2_500, appLimited: false, inFlight: 150_000 });
+    cc.onAck({ now, acked: 2_500, rttMs: 60, oldestRttMs: 60, rate: 2_500, appLimited: false, inFlight: 150_000 });
     most = Math.max(most, cc.pacingRate(now));
   }
   t.true(most <= 2_500, `pacing reached ${most}`);
@@ -50,4 +50,48 @@ test('a loss costs a tunnel of N streams a back-off of 1/(2N), not a halving', (
   };
   t.is(backoff(1), 0.5);
   t.is(backoff(50), 1 - 1 / 100);
+});
+
+test('a standing queue while the bottleneck delivers less than the tunnel paces brings the bandwidth down to what it delivers', (t) => {
+  const cc = new Congestion();
+  // Noise made the estimate 3,600 bytes/ms; the bottleneck delivers 2,400 and a queue stands.
+  let now = drive(cc, 3_600, 40, 5_000);
+  for (let i = 0; i < 2_500; i++, now++) cc.onAck({ now, acked: 2_400, rttMs: 60, oldestRttMs: 60, rate: 2_400, appLimited: false, inFlight: 200_000 });
+  t.true(cc.deliveryRate <= 2_400 * 1.05, `bandwidth ${cc.deliveryRate}`);
+  t.true(cc.pacingRate(now) <= 2_400, `pacing ${cc.pacingRate(now)}`);
+});
+
+test('RTT noise while delivery keeps up with pacing does not lower the bandwidth (no delay-based collapse)', (t) => {
+  const cc = new Congestion();
+  let now = drive(cc, 2_500, 40, 5_000);
+  for (let i = 0; i < 3_000; i++, now++) {
+    const pacing = cc.pacingRate(now);
+    cc.onAck({ now, acked: pacing, rttMs: 50, oldestRttMs: 50, rate: pacing, appLimited: false, inFlight: 100_000 });
+  }
+  t.true(cc.deliveryRate >= 2_500 * 0.9, `bandwidth ${cc.deliveryRate}`);
+});
+
+test('an idle tunnel resumes at the rate it had, not at what its few idle bytes showed', (t) => {
+  const cc = new Congestion();
+  let now = drive(cc, 2_500, 40, 5_000);
+  for (let i = 0; i < 20_000; i += 10, now += 10) cc.onAck({ now, acked: 10, rttMs: 40, oldestRttMs: 40, rate: 1, appLimited: true, inFlight: 0 });
+  t.is(cc.deliveryRate, 2_500);
+});
+
+test('a few small requests with RTT noise do not end startup', (t) => {
+  const cc = new Congestion();
+  let now = 0;
+  for (let i = 0; i < 100; i++, now += 50) cc.onAck({ now, acked: 200, rttMs: i % 2 ? 40 : 70, oldestRttMs: 70, rate: 5, appLimited: true, inFlight: 0 });
+  t.is(cc.phase, 'startup');
+});
+
+test('an acknowledgement a round trip late counts as a loss; steady ones do not', (t) => {
+  const cc = new Congestion();
+  let now = drive(cc, 2_500, 40, 5_000);
+  t.is(cc.lossEvents, 0);
+  // A lost segment: what was sent behind it arrives with its retransmission, a round trip late.
+  t.true(cc.onAck({ now: now++, acked: 60_000, rttMs: 41, oldestRttMs: 82, rate: 2_500, appLimited: false, inFlight: 100_000 }));
+  t.is(cc.lossEvents, 1);
+  drive(cc, 2_500, 40, 1_000, now);
+  t.is(cc.lossEvents, 1);
 });
