@@ -34,8 +34,6 @@ export interface CongestionOptions {
   minRttWindowMs: number;
   /** Window of the bandwidth max filter, ms (two buckets of this length). */
   bandwidthWindowMs: number;
-  /** Startup ends once the queueing delay exceeds max(queueTargetMs, minRtt × this). */
-  startupQueueFraction: number;
   /** Deepest pacing cut that drains a standing queue, fraction of the bandwidth. */
   maxQueueCut: number;
   /**
@@ -59,7 +57,6 @@ export const defaultCongestionOptions: Readonly<CongestionOptions> = Object.free
   queueTargetFraction: 0.1,
   minRttWindowMs: 10_000,
   bandwidthWindowMs: 1_000,
-  startupQueueFraction: 0.25,
   maxQueueCut: 0.25,
   lossDelayMs: 10,
   lossDelayFraction: 0.5,
@@ -141,9 +138,9 @@ export class Congestion {
    */
   standingRttMs = Infinity;
   private recentRtts: Array<[number, number]> = [];
-  /** Bytes acknowledged in all, and that count over the last two rounds: the recent mean delivery rate. */
+  /** Bytes acknowledged in all; that count and the bytes sent by then, over the last two rounds. */
   private delivered = 0;
-  private recentDeliveries: Array<{ at: number; delivered: number; pacing: number }> = [];
+  private recentDeliveries: Array<{ at: number; delivered: number; sent: number }> = [];
   private cappedAt = -Infinity;
   /** Loss events, reported or seen in the acknowledgements' delays, in total. */
   lossEvents = 0;
@@ -156,7 +153,6 @@ export class Congestion {
   private roundStart = 0;
   private roundBandwidth = 0;
   private flatRounds = 0;
-  private queuedRounds = 0;
   /** Steady-state gain cycle: probe one round, drain one, cruise six. */
   private cycleIndex = 0;
   private cycleStart = 0;
@@ -194,18 +190,12 @@ export class Congestion {
     // Application-limited samples are few and RTT noise on a busy host would read as losses.
     const lost = !sample.appLimited && this.looksLost(sample.oldestRttMs, now);
     this.trackRtt(rttMs, now);
-    const recentRate = this.trackDelivery(sample.acked, now);
+    const recent = this.trackDelivery(sample, now);
     const before = this.bandwidth.value;
     if (sample.rate !== undefined && (!sample.appLimited || sample.rate > before)) this.bandwidth.add(sample.rate, now);
-    // A standing queue while the bottleneck delivers less than the tunnel paced: what it delivered is
-    // its rate, and the max filter's samples above it were noise (ACKs bunched by an event loop) that
-    // would fill its queue until it drops. Delivery that keeps up with pacing says nothing of the
-    // bottleneck (the queue is noise, or another flow's): capping then would follow the tunnel's own
-    // pacing down, a delay-based sender's collapse. At most once a round, by maxQueueCut at most.
     const round = Math.max(this.minRttMs, 1);
-    if (recentRate !== undefined && this.queueingMs > this.queueTargetMs && !sample.appLimited && now - this.cappedAt >= round
-      && recentRate < this.recentPacing() * 0.9) {
-      this.bandwidth.capAt(Math.max(recentRate, before * (1 - this.options.maxQueueCut)));
+    if (recent && this.queueingMs > this.queueTargetMs && !sample.appLimited && now - this.cappedAt >= round && this.bottleneckBound(recent, sample)) {
+      this.bandwidth.capAt(Math.max(recent.delivered, before * (1 - this.options.maxQueueCut)));
       this.cappedAt = now;
     }
     const bandwidth = this.bandwidth.value;
@@ -220,12 +210,10 @@ export class Congestion {
         } else if (!sample.appLimited) {
           this.flatRounds++;
         }
-        // A queue of a quarter of the min RTT standing two rounds in a row: the pipe is full, whatever
-        // the bandwidth says. One round of it is as likely a stalled event loop, and application-limited
-        // samples (a few small requests on a busy host) show RTT noise, not a full pipe.
-        const queued = !sample.appLimited && this.queueingMs > Math.max(this.queueTargetMs, this.minRttMs * this.options.startupQueueFraction);
-        this.queuedRounds = queued ? this.queuedRounds + 1 : 0;
-        if (this.flatRounds >= 3 || this.queuedRounds >= 2) this.phase = 'drain';
+        // Not on a standing queue: on a busy host RTT noise of 15 ms is common early on, and a startup
+        // that ends at a tenth of the link's rate takes seconds of probing to recover. The window's cap
+        // keeps what startup queues to one BDP.
+        if (this.flatRounds >= 3) this.phase = 'drain';
         this.roundStart = now;
       }
     } else if (this.phase === 'drain') {
@@ -290,22 +278,32 @@ export class Congestion {
     return Number.isFinite(this.standingRttMs) && Number.isFinite(this.minRttMs) ? this.standingRttMs - this.minRttMs : 0;
   }
 
-  /** Counts acknowledged bytes; returns the mean delivery rate over the last two rounds, undefined while that span is under one round. */
-  private trackDelivery(acked: number, now: number): number | undefined {
-    this.delivered += acked;
+  /**
+   * Counts acknowledged bytes; returns the mean rates at which bytes were delivered and sent over the
+   * last two rounds (sent = delivered + what is in flight), undefined while that span is under one round.
+   */
+  private trackDelivery(sample: AckSample, now: number): { delivered: number; sent: number } | undefined {
+    this.delivered += sample.acked;
     const recent = this.recentDeliveries;
-    recent.push({ at: now, delivered: this.delivered, pacing: this.pacingRate(now) });
+    recent.push({ at: now, delivered: this.delivered, sent: this.delivered + sample.inFlight });
     const round = Math.max(Number.isFinite(this.minRttMs) ? this.minRttMs : 0, 20);
     while (recent.length > 2 && recent[1].at <= now - 2 * round) recent.shift();
     const first = recent[0];
-    return now - first.at >= round ? (this.delivered - first.delivered) / (now - first.at) : undefined;
+    const span = now - first.at;
+    if (span < round) return undefined;
+    return { delivered: (this.delivered - first.delivered) / span, sent: (this.delivered + sample.inFlight - first.sent) / span };
   }
 
-  /** The least pacing rate over the last two rounds. */
-  private recentPacing(): number {
-    let pacing = Infinity;
-    for (const entry of this.recentDeliveries) pacing = Math.min(pacing, entry.pacing);
-    return pacing;
+  /**
+   * Whether a standing queue is the tunnel's own at a busy bottleneck, so that what was delivered is the
+   * bottleneck's rate: it delivers less than the tunnel sends, or the window is full. The max filter's
+   * samples above that rate were noise (ACKs bunched by an event loop) that would fill the queue until
+   * it drops. When delivery keeps up with what the tunnel sends and the window is not full, the queue
+   * is noise (a late event loop) or another flow's, and capping would follow the tunnel's own sending
+   * down (a late pacing timer sends less than the pacing rate): a delay-based sender's collapse.
+   */
+  private bottleneckBound(recent: { delivered: number; sent: number }, sample: AckSample): boolean {
+    return recent.delivered < recent.sent * 0.9 || sample.inFlight >= this.cwnd * 0.9;
   }
 
   private enterSteady(now: number): void {

@@ -388,8 +388,12 @@ export class TunnelWriter {
     // Below a few ms of RTT there is no long queue to keep short, and timers are too coarse to pace.
     this.pacing = Number.isFinite(rate) && this.congestion.minRttMs >= this.options.pacingBurstMs;
     if (!this.pacing) return Math.floor(window);
-    const burst = Math.max(4 * this.options.blender.packetSize, rate * this.options.pacingBurstMs);
-    this.tokens = Math.min(burst, this.tokens + rate * (now - this.tokensAt));
+    // A late timer (a busy event loop) may make up what it missed, up to a quarter of the min RTT: capped
+    // at pacingBurstMs it would send a fraction of the pacing rate, and the delivery rate would follow.
+    const elapsed = now - this.tokensAt;
+    const burstMs = Math.max(this.options.pacingBurstMs, Math.min(elapsed, this.congestion.minRttMs / 4));
+    const burst = Math.max(4 * this.options.blender.packetSize, rate * burstMs);
+    this.tokens = Math.min(burst, this.tokens + rate * elapsed);
     this.tokensAt = now;
     if (this.tokens < this.options.blender.packetSize) {
       this.armPacing((this.options.blender.packetSize - this.tokens) / rate);
