@@ -36,6 +36,8 @@ export interface CongestionOptions {
   bandwidthWindowMs: number;
   /** Deepest pacing cut that drains a standing queue, fraction of the bandwidth. */
   maxQueueCut: number;
+  /** Most the bandwidth estimate is capped by in one round, fraction (a stalled peer also delivers less than was sent). */
+  maxCapPerRound: number;
   /**
    * An acknowledgement later than the standing RTT by max(lossDelayMs, min RTT × lossDelayFraction)
    * counts as a loss: TCP hides its retransmissions, but the bytes behind a lost segment reach the peer
@@ -58,6 +60,7 @@ export const defaultCongestionOptions: Readonly<CongestionOptions> = Object.free
   minRttWindowMs: 10_000,
   bandwidthWindowMs: 1_000,
   maxQueueCut: 0.25,
+  maxCapPerRound: 0.15,
   lossDelayMs: 10,
   lossDelayFraction: 0.5,
 });
@@ -69,6 +72,7 @@ export function verifyCongestionOptions(options: CongestionOptions): void {
   if (options.probeGain <= 1) throw new RangeError('tunnel congestion.probeGain: must exceed 1');
   if (options.drainGain >= 1) throw new RangeError('tunnel congestion.drainGain: must be below 1');
   if (options.maxQueueCut >= 1) throw new RangeError('tunnel congestion.maxQueueCut: must be below 1');
+  if (options.maxCapPerRound >= 1) throw new RangeError('tunnel congestion.maxCapPerRound: must be below 1');
 }
 
 export type CongestionPhase = 'startup' | 'drain' | 'steady';
@@ -194,8 +198,8 @@ export class Congestion {
     const before = this.bandwidth.value;
     if (sample.rate !== undefined && (!sample.appLimited || sample.rate > before)) this.bandwidth.add(sample.rate, now);
     const round = Math.max(this.minRttMs, 1);
-    if (recent && this.queueingMs > this.queueTargetMs && !sample.appLimited && now - this.cappedAt >= round && this.bottleneckBound(recent, sample)) {
-      this.bandwidth.capAt(Math.max(recent.delivered, before * (1 - this.options.maxQueueCut)));
+    if (recent && this.queueingMs > this.queueTargetMs && !sample.appLimited && now - this.cappedAt >= round && this.bottleneckBound(recent)) {
+      this.bandwidth.capAt(Math.max(recent.delivered, before * (1 - this.options.maxCapPerRound)));
       this.cappedAt = now;
     }
     const bandwidth = this.bandwidth.value;
@@ -296,14 +300,14 @@ export class Congestion {
 
   /**
    * Whether a standing queue is the tunnel's own at a busy bottleneck, so that what was delivered is the
-   * bottleneck's rate: it delivers less than the tunnel sends, or the window is full. The max filter's
-   * samples above that rate were noise (ACKs bunched by an event loop) that would fill the queue until
-   * it drops. When delivery keeps up with what the tunnel sends and the window is not full, the queue
-   * is noise (a late event loop) or another flow's, and capping would follow the tunnel's own sending
-   * down (a late pacing timer sends less than the pacing rate): a delay-based sender's collapse.
+   * bottleneck's rate: it delivers less than the tunnel sends. The max filter's samples above that rate
+   * were noise (ACKs bunched by an event loop) that would fill the queue until it drops. When delivery
+   * keeps up with what the tunnel sends, the queue is noise (a late event loop) or another flow's, and
+   * capping would follow the tunnel's own sending down (a late pacing timer, a full window of a low
+   * estimate): a delay-based sender's collapse.
    */
-  private bottleneckBound(recent: { delivered: number; sent: number }, sample: AckSample): boolean {
-    return recent.delivered < recent.sent * 0.9 || sample.inFlight >= this.cwnd * 0.9;
+  private bottleneckBound(recent: { delivered: number; sent: number }): boolean {
+    return recent.delivered < recent.sent * 0.9;
   }
 
   private enterSteady(now: number): void {
