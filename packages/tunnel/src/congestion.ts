@@ -136,6 +136,8 @@ export class Congestion {
   minRttMs = Infinity;
   /** Smoothed RTT of recent samples, ms. */
   srttMs = 0;
+  /** Mean deviation of the RTT samples, ms (as TCP's rttvar): how much a busy host's event loops add. */
+  rttDeviationMs = 0;
   /**
    * Least RTT over the last round or 20 ms (Copa's standing RTT): minus the min RTT it is the queue the
    * tunnel keeps standing, without the spikes an event loop adds to single samples.
@@ -182,10 +184,13 @@ export class Congestion {
     return this.bandwidth.value;
   }
 
-  /** Queueing delay tolerated, ms. */
+  /**
+   * Queueing delay tolerated, ms; never below the RTT's own deviation: a queue target under what a busy
+   * host's event loops add to every sample would read their noise as a queue and pace ever slower.
+   */
   get queueTargetMs(): number {
     const fromRtt = Number.isFinite(this.minRttMs) ? this.minRttMs * this.options.queueTargetFraction : 0;
-    return Math.max(this.options.queueTargetMs, fromRtt);
+    return Math.max(this.options.queueTargetMs, fromRtt, this.rttDeviationMs);
   }
 
   /** Takes one acknowledgement; true when its delay tells of a lost segment (counted as a loss event). */
@@ -236,7 +241,7 @@ export class Congestion {
   private looksLost(rttMs: number, now: number): boolean {
     if (!Number.isFinite(this.standingRttMs) || !Number.isFinite(this.minRttMs)) return false;
     const round = Math.max(this.minRttMs, 1);
-    const late = Math.max(this.options.lossDelayMs, this.minRttMs * this.options.lossDelayFraction);
+    const late = Math.max(this.options.lossDelayMs, this.minRttMs * this.options.lossDelayFraction, 2 * this.rttDeviationMs);
     if (rttMs - this.standingRttMs < late || now - this.lossSeenAt < round) return false;
     this.lossSeenAt = now;
     return true;
@@ -258,21 +263,23 @@ export class Congestion {
   pacingRate(now: number): number {
     const bandwidth = this.bandwidth.value;
     if (bandwidth === 0) return Infinity;
-    return bandwidth * this.pacingGain(now);
+    const paced = bandwidth * this.pacingGain(now);
+    // Startup sends at least its window per round, as slow start does: an estimate taken from a few
+    // health checks (bytes per ms) must not pace the first download at a few kB/s.
+    if (this.phase === 'startup' && Number.isFinite(this.minRttMs)) return Math.max(paced, this.cwnd / Math.max(this.minRttMs, 1));
+    return paced;
   }
 
   private pacingGain(now: number): number {
     if (this.phase === 'startup') return 2.89;
     if (this.phase === 'drain') return 1 / 2.89;
-    let gain = 1;
-    // A standing queue above the target: no probing, and pacing below the rate by enough to drain the
-    // excess within two rounds (Vegas-like), at most maxQueueCut. The bandwidth estimate itself is held
-    // at what the bottleneck delivered, never below: delivery samples taken while draining are lower,
-    // and following them down is a delay-based sender's collapse.
+    let gain = this.cycleIndex === 0 ? this.options.probeGain : this.cycleIndex === 1 ? this.options.drainGain : 1;
+    // A standing queue above the target: pacing below the rate by enough to drain the excess within two
+    // rounds (Vegas-like), at most maxQueueCut. The probe still runs (cut as much): pacing that stays
+    // below the estimate delivers less, the filter forgets the higher samples, and without probes the
+    // estimate could only fall, a delay-based sender's collapse.
     const excessMs = this.queueingMs - this.queueTargetMs;
-    if (excessMs > 0) gain = 1 - Math.min(this.options.maxQueueCut, excessMs / (2 * Math.max(this.minRttMs, 1)));
-    else if (this.cycleIndex === 0) gain = this.options.probeGain;
-    else if (this.cycleIndex === 1) gain = this.options.drainGain;
+    if (excessMs > 0) gain *= 1 - Math.min(this.options.maxQueueCut, excessMs / (2 * Math.max(this.minRttMs, 1)));
     if (now < this.backoffUntil) gain *= this.backoffFactor;
     return gain;
   }
@@ -318,6 +325,7 @@ export class Congestion {
 
   private trackRtt(rttMs: number, now: number): void {
     if (!(rttMs >= 0)) return;
+    this.rttDeviationMs = this.srttMs === 0 ? rttMs / 2 : this.rttDeviationMs * 0.75 + Math.abs(this.srttMs - rttMs) * 0.25;
     this.srttMs = this.srttMs === 0 ? rttMs : this.srttMs * 0.875 + rttMs * 0.125;
     const recent = this.recentRtts;
     recent.push([now, rttMs]);

@@ -19,7 +19,7 @@ test('startup finds the bandwidth, then the window holds about two bandwidth-del
   t.true(pacing >= 2_500 * 0.8 && pacing <= 2_500 * 1.25, `pacing ${pacing}`);
 });
 
-test('a standing queue stops the probing: pacing never exceeds the bandwidth while RTT stays above the target', (t) => {
+test('a standing queue holds pacing at or below the bandwidth, probe rounds included, while RTT stays above the target', (t) => {
   const cc = new Congestion();
   let now = drive(cc, 2_500, 40, 5_000);
   let most = 0;
