@@ -159,6 +159,8 @@ export class Congestion {
   private roundStart = 0;
   private roundBandwidth = 0;
   private flatRounds = 0;
+  /** The bandwidth when the last probe round began. */
+  private probeBase = Infinity;
   /** Steady-state gain cycle: probe one round, drain one, cruise six. */
   private cycleIndex = 0;
   private cycleStart = 0;
@@ -229,10 +231,7 @@ export class Congestion {
       if (sample.inFlight <= this.bdp()) this.enterSteady(now);
     }
     if (this.phase !== 'startup') this.cwnd = Math.max(this.bdp() * this.options.cwndGain, this.floor());
-    if (this.phase === 'steady' && now - this.cycleStart >= round) {
-      this.cycleIndex = (this.cycleIndex + 1) % 8;
-      this.cycleStart = now;
-    }
+    if (this.phase === 'steady' && now - this.cycleStart >= round) this.nextCycleRound(now);
     if (lost) this.onLoss(1, now);
     return lost;
   }
@@ -315,6 +314,26 @@ export class Congestion {
    */
   private bottleneckBound(recent: { delivered: number; sent: number }): boolean {
     return recent.delivered < recent.sent * 0.9;
+  }
+
+  /**
+   * The gain cycle's next round. A probe whose bytes all arrived (the bandwidth grew by most of the
+   * probe's 25 % once its acknowledgements were in, a round later) found a pipe with room: startup
+   * again, as after a stall or a drained tunnel the estimate may be a fraction of the path's, and
+   * probes of 25 % every 8 rounds would take seconds to find it.
+   */
+  private nextCycleRound(now: number): void {
+    const bandwidth = this.bandwidth.value;
+    if (this.cycleIndex === 1 && bandwidth >= this.probeBase * 1.2) {
+      this.phase = 'startup';
+      this.roundBandwidth = bandwidth;
+      this.flatRounds = 0;
+      this.roundStart = now;
+      return;
+    }
+    this.cycleIndex = (this.cycleIndex + 1) % 8;
+    this.cycleStart = now;
+    if (this.cycleIndex === 0) this.probeBase = bandwidth;
   }
 
   private enterSteady(now: number): void {

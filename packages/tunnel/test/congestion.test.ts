@@ -96,3 +96,19 @@ test('an acknowledgement a round trip late counts as a loss; steady ones do not'
   drive(cc, 2_500, 40, 1_000, now);
   t.is(cc.lossEvents, 1);
 });
+
+test('a probe that finds room starts startup again; one that does not leaves the tunnel steady', (t) => {
+  const roomy = new Congestion();
+  // A path of 20,000 bytes/ms that the tunnel measured at 200 (after a stall): deliveries follow pacing.
+  let now = drive(roomy, 200, 40, 5_000);
+  t.is(roomy.phase, 'steady');
+  for (let i = 0; i < 2_000 && roomy.phase === 'steady'; i++, now++) {
+    const rate = Math.min(20_000, roomy.pacingRate(now));
+    roomy.onAck({ now, acked: rate, rttMs: 40, oldestRttMs: 40, rate, appLimited: false, inFlight: rate * 40 });
+  }
+  t.is(roomy.phase, 'startup');
+  const full = new Congestion();
+  now = drive(full, 2_500, 40, 5_000);
+  drive(full, 2_500, 40, 2_000, now);
+  t.is(full.phase, 'steady');
+});
