@@ -1,7 +1,8 @@
 /**
  * The priority scenario's share test, run inside the lab's client host: optionally a burst of short
  * requests first (which makes the tunnel stripe over more connections, as a burst does in production),
- * then two downloads at different priorities, counting what each receives.
+ * then downloads at the given priorities (and optionally one straight from the origin, beside the
+ * tunnel), counting what each receives.
  *
  * Input: a SharesPlan as the only argument (JSON). Output: one JSON line on stdout,
  * `{"event":"result", ...SharesResult}`, then the process exits.
@@ -16,8 +17,10 @@ export interface SharesPlan {
   /** Concurrent short requests before the downloads (0 for none). */
   burst: number;
   burstPath: string;
-  /** The two downloads' class names (the front-end's rules give their priorities). */
+  /** The downloads' class names, one download each (the front-end's rules give their priorities). */
   classes: string[];
+  /** A plain download straight from the origin (a competing TCP flow on the long leg), counted last. */
+  direct?: string;
   path: string;
   /** Instants (ms after the downloads start) at which the bytes received so far are recorded. */
   marksMs: number[];
@@ -33,9 +36,9 @@ const plan = JSON.parse(process.argv[2] ?? '{}') as SharesPlan;
 const errors: string[] = [];
 const agent = new Agent({ keepAlive: false, maxSockets: Infinity });
 
-function get(path: string, cls: string, onData?: (bytes: number) => void): Promise<void> {
+function get(path: string, cls: string, onData?: (bytes: number) => void, url = `${plan.url}${path}`): Promise<void> {
   return new Promise((resolve) => {
-    const req = request(`${plan.url}${path}`, { agent, headers: { host: plan.site, [plan.classHeader]: cls } }, (res) => {
+    const req = request(url, { agent, headers: { host: plan.site, [plan.classHeader]: cls } }, (res) => {
       if (res.statusCode !== 200 && errors.length < 20) errors.push(`${cls}: status ${res.statusCode}`);
       res.on('data', (chunk: Buffer) => onData?.(chunk.length));
       res.on('end', resolve);
@@ -50,9 +53,10 @@ function get(path: string, cls: string, onData?: (bytes: number) => void): Promi
 }
 
 await Promise.all(Array.from({ length: plan.burst }, () => get(plan.burstPath, plan.classes[0])));
-const received = plan.classes.map(() => 0);
+const received = [...plan.classes, ...(plan.direct ? ['direct'] : [])].map(() => 0);
 const started = performance.now();
 plan.classes.forEach((cls, i) => void get(plan.path, cls, (bytes) => (received[i] += bytes)));
+if (plan.direct) void get('', 'direct', (bytes) => (received[plan.classes.length] += bytes), plan.direct);
 const marks: number[][] = [];
 for (const at of plan.marksMs) {
   await new Promise((resolve) => setTimeout(resolve, Math.max(0, started + at - performance.now())));

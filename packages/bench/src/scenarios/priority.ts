@@ -55,6 +55,14 @@ const SHARE_CLASSES = [PROBE.name, BULK[0].name];
 const SHARE_CONNECTIONS = [{ connections: 1, burst: 0 }, { connections: 2, burst: 100 }, { connections: 4, burst: 200 }];
 const SHARE_MARKS_MS = [5_000, 20_000, 25_000];
 
+/**
+ * The competing-flow test: N downloads through the tunnel beside one plain TCP download straight from the
+ * origin over the same long leg; the tunnel's share of the bytes from 5 s to 15 s, against seed 001's
+ * fair share per hosted connection, N / (N + 1).
+ */
+const COMPETING_STREAMS = [1, 8];
+const COMPETING_MARKS_MS = [5_000, 15_000];
+
 /** The load's conditions: probes alone; probes beside bulk downloads, prioritized or all at priority 2. */
 type Mode = 'no load' | 'prioritized' | 'all priorities equal' | 'prioritized, kernel default';
 
@@ -244,6 +252,29 @@ async function sharesByConnections(lab: Lab, gateways: Gateways, progress: (line
   return results;
 }
 
+/** The competing-flow test for each hosted-stream count. */
+async function beside(lab: Lab, gateways: Gateways, originUrl: string, progress: (line: string) => void): Promise<BenchResult[]> {
+  await setNotSentLowat(lab, NOTSENT_LOWAT);
+  const results: BenchResult[] = [];
+  for (const streams of COMPETING_STREAMS) {
+    const shares = await runShares(lab, {
+      url: gateways.url, site: PRIORITIZED, classHeader: CLASS_HEADER, burst: 0, burstPath: '/bytes/1',
+      classes: Array.from({ length: streams }, () => BULK[0].name), direct: `${originUrl}${BULK_PATH}`, path: BULK_PATH, marksMs: COMPETING_MARKS_MS,
+    });
+    if (shares.errors.length) throw new Error(`competing-flow test with ${streams} streams: ${shares.errors.join('; ')}`);
+    const [start, end] = shares.marks;
+    const bytes = end.map((total, i) => total - start[i]);
+    const direct = bytes.pop() ?? 0;
+    const tunnel = bytes.reduce((a, b) => a + b, 0);
+    const share = tunnel + direct === 0 ? 0 : (tunnel / (tunnel + direct)) * 100;
+    progress(`beside a plain TCP download: the tunnel with ${streams} stream(s) took ${share.toFixed(1)} % (${tunnel} against ${direct} bytes from 5 s to 15 s)`);
+    const label = `${streams} hosted stream${streams === 1 ? '' : 's'}`;
+    results.push(result(`tunnel share beside one competing TCP flow, ${label}`, '%', share, 'fair share per hosted connection', (streams / (streams + 1)) * 100));
+    await waitForDrain(lab, tunnelPort(gateways), 64 * 1024, 10_000);
+  }
+  return results;
+}
+
 function shareResults(prioritized: Measured): BenchResult[] {
   const weighted = BULK.map((cls) => cls.streams * WEIGHTS[cls.priority]);
   const totalWeight = weighted.reduce((a, b) => a + b, 0);
@@ -257,7 +288,7 @@ function shareResults(prioritized: Measured): BenchResult[] {
 
 export const priorityScenario: Scenario = {
   name: 'priority',
-  description: `${PROBE.bytes / 1024} KiB priority-0 GETs (one keep-alive connection, back to back) while ${BULK.map((c) => `${c.streams} downloads at priority ${c.priority}`).join(' and ')} saturate a ${LAB.rateMbit} Mbit/s, ${2 * (LAB.delayMs ?? 0)} ms RTT long leg: vs no load, vs all priorities equal; byte share per ring vs its weight`,
+  description: `${PROBE.bytes / 1024} KiB priority-0 GETs (one keep-alive connection, back to back) while ${BULK.map((c) => `${c.streams} downloads at priority ${c.priority}`).join(' and ')} saturate a ${LAB.rateMbit} Mbit/s, ${2 * (LAB.delayMs ?? 0)} ms RTT long leg: vs no load, vs all priorities equal; byte share per ring vs its weight; the tunnel's share beside a plain TCP download`,
   async run(progress) {
     const dir = await mkdtemp(join(tmpdir(), 'overlay-bench-priority-'));
     let lab: Lab | undefined;
@@ -267,13 +298,15 @@ export const priorityScenario: Scenario = {
       const origin = await lab.start('origin-1', process.execPath, [ORIGIN_SCRIPT, lab.host('origin-1').address]);
       processes.push(origin);
       progress('starting back-end and front-end in the lab');
-      const gateways = await startGateways(lab, dir, address(origin.ready, 'url'));
+      const originUrl = address(origin.ready, 'url');
+      const gateways = await startGateways(lab, dir, originUrl);
       processes.push(...gateways.processes);
 
       // First, on a fresh tunnel (one connection); the latency windows then run on what striping left.
       const byConnections = await sharesByConnections(lab, gateways, progress);
       const windows: Record<Mode, Measured[]> = { 'no load': [], prioritized: [], 'all priorities equal': [], 'prioritized, kernel default': [] };
       for (const mode of ORDER) windows[mode].push(await measure(lab, gateways, mode, progress));
+      const competing = await beside(lab, gateways, originUrl, progress);
       const [idle, prioritized, equal, kernelDefault] = (['no load', 'prioritized', 'all priorities equal', 'prioritized, kernel default'] as const).map((mode) => merge(windows[mode]));
       const [idleMs, prioritizedMs, equalMs, kernelDefaultMs] = [idle, prioritized, equal, kernelDefault].map((m) => latency(m.probesMs));
       const goodput = (m: Measured) => (m.bytes * 8) / m.seconds / 1e6;
@@ -289,6 +322,7 @@ export const priorityScenario: Scenario = {
         result('high-priority p50 under load, kernel default send buffer', 'ms', kernelDefaultMs.p50, lowat, prioritizedMs.p50),
         result('long-leg goodput under load, prioritized', 'Mbit/s', goodput(prioritized), 'long-leg rate', LAB.rateMbit ?? 0),
         result('long-leg goodput under load, all priorities equal', 'Mbit/s', goodput(equal), 'long-leg rate', LAB.rateMbit ?? 0),
+        ...competing,
       ];
       const charts: Chart[] = [{
         title: `${PROBE.bytes / 1024} KiB high-priority GETs: latency distribution`,
