@@ -19,8 +19,8 @@ export interface SharesPlan {
   burstPath: string;
   /** The downloads' class names, one download each (the front-end's rules give their priorities). */
   classes: string[];
-  /** A plain download straight from the origin (a competing TCP flow on the long leg), counted last. */
-  direct?: string;
+  /** Plain downloads straight from the origin (competing TCP flows on the long leg), counted after the classes. */
+  direct?: string[];
   path: string;
   /** Instants (ms after the downloads start) at which the bytes received so far are recorded. */
   marksMs: number[];
@@ -53,10 +53,11 @@ function get(path: string, cls: string, onData?: (bytes: number) => void, url = 
 }
 
 await Promise.all(Array.from({ length: plan.burst }, () => get(plan.burstPath, plan.classes[0])));
-const received = [...plan.classes, ...(plan.direct ? ['direct'] : [])].map(() => 0);
+const direct = plan.direct ?? [];
+const received = [...plan.classes, ...direct].map(() => 0);
 const started = performance.now();
 plan.classes.forEach((cls, i) => void get(plan.path, cls, (bytes) => (received[i] += bytes)));
-if (plan.direct) void get('', 'direct', (bytes) => (received[plan.classes.length] += bytes), plan.direct);
+direct.forEach((url, i) => void get('', 'direct', (bytes) => (received[plan.classes.length + i] += bytes), url));
 const marks: number[][] = [];
 for (const at of plan.marksMs) {
   await new Promise((resolve) => setTimeout(resolve, Math.max(0, started + at - performance.now())));

@@ -62,6 +62,9 @@ const SHARE_MARKS_MS = [5_000, 20_000, 25_000];
  */
 const COMPETING_STREAMS = [1, 8];
 const COMPETING_MARKS_MS = [5_000, 15_000];
+/** The loss test's lab (the same leg with random loss) and its downloads. */
+const LOSSY_LAB: LabOptions = { ...LAB, lossPct: 1 };
+const LOSSY_DOWNLOADS = 50;
 
 /** The load's conditions: probes alone; probes beside bulk downloads, prioritized or all at priority 2. */
 type Mode = 'no load' | 'prioritized' | 'all priorities equal' | 'prioritized, kernel default';
@@ -259,7 +262,7 @@ async function beside(lab: Lab, gateways: Gateways, originUrl: string, progress:
   for (const streams of COMPETING_STREAMS) {
     const shares = await runShares(lab, {
       url: gateways.url, site: PRIORITIZED, classHeader: CLASS_HEADER, burst: 0, burstPath: '/bytes/1',
-      classes: Array.from({ length: streams }, () => BULK[0].name), direct: `${originUrl}${BULK_PATH}`, path: BULK_PATH, marksMs: COMPETING_MARKS_MS,
+      classes: Array.from({ length: streams }, () => BULK[0].name), direct: [`${originUrl}${BULK_PATH}`], path: BULK_PATH, marksMs: COMPETING_MARKS_MS,
     });
     if (shares.errors.length) throw new Error(`competing-flow test with ${streams} streams: ${shares.errors.join('; ')}`);
     const [start, end] = shares.marks;
@@ -286,59 +289,104 @@ function shareResults(prioritized: Measured): BenchResult[] {
   ));
 }
 
+/** Starts a lab, the origin and the gateways in it, runs `body`, and stops everything again. */
+async function inLab<T>(options: LabOptions, dir: string, progress: (line: string) => void, body: (lab: Lab, gateways: Gateways, originUrl: string) => Promise<T>): Promise<T> {
+  let lab: Lab | undefined;
+  const processes: StartedProcess[] = [];
+  try {
+    lab = await startLab(options);
+    const origin = await lab.start('origin-1', process.execPath, [ORIGIN_SCRIPT, lab.host('origin-1').address]);
+    processes.push(origin);
+    progress('starting back-end and front-end in the lab');
+    const originUrl = address(origin.ready, 'url');
+    const gateways = await startGateways(lab, dir, originUrl);
+    processes.push(...gateways.processes);
+    return await body(lab, gateways, originUrl);
+  } finally {
+    for (const started of processes.reverse()) await started.stop().catch(() => {});
+    await lab?.close();
+  }
+}
+
+/**
+ * Seed 001: one loss must not halve all hosted streams. With random loss on the long leg, the goodput of
+ * one tunnel carrying LOSSY_DOWNLOADS downloads, of as many plain TCP downloads, and of one, from 5 s to 15 s.
+ */
+async function underLoss(lab: Lab, gateways: Gateways, originUrl: string, progress: (line: string) => void): Promise<BenchResult[]> {
+  await setNotSentLowat(lab, NOTSENT_LOWAT);
+  const direct = `${originUrl}${BULK_PATH}`;
+  const goodput = async (what: string, classes: string[], directs: number): Promise<number> => {
+    const shares = await runShares(lab, {
+      url: gateways.url, site: PRIORITIZED, classHeader: CLASS_HEADER, burst: 0, burstPath: '/bytes/1',
+      classes, direct: Array.from({ length: directs }, () => direct), path: BULK_PATH, marksMs: COMPETING_MARKS_MS,
+    });
+    if (shares.errors.length) throw new Error(`${what} under loss: ${shares.errors.join('; ')}`);
+    const [start, end] = shares.marks;
+    const bytes = end.reduce((sum, total, i) => sum + total - start[i], 0);
+    const mbit = (bytes * 8) / ((COMPETING_MARKS_MS[1] - COMPETING_MARKS_MS[0]) / 1000) / 1e6;
+    progress(`${LOSSY_LAB.lossPct} % loss: ${what} ${mbit.toFixed(2)} Mbit/s`);
+    await waitForDrain(lab, tunnelPort(gateways), 64 * 1024, 10_000);
+    return mbit;
+  };
+  const tunnel = await goodput(`one tunnel, ${LOSSY_DOWNLOADS} downloads`, Array.from({ length: LOSSY_DOWNLOADS }, () => BULK[0].name), 0);
+  const separate = await goodput(`${LOSSY_DOWNLOADS} plain TCP downloads`, [], LOSSY_DOWNLOADS);
+  const single = await goodput('one plain TCP download', [], 1);
+  const label = `goodput under ${LOSSY_LAB.lossPct} % loss, one tunnel carrying ${LOSSY_DOWNLOADS} downloads`;
+  return [
+    result(label, 'Mbit/s', tunnel, `${LOSSY_DOWNLOADS} separate TCP connections`, separate, 'ratio >= 0.8'),
+    result(label, 'Mbit/s', tunnel, 'one TCP connection', single, 'ratio >= 2'),
+  ];
+}
+
+/** The latency windows, the share tests and the competing flow, on the lab as configured. */
+async function mainResults(lab: Lab, gateways: Gateways, originUrl: string, progress: (line: string) => void): Promise<{ results: BenchResult[]; charts: Chart[] }> {
+  // First, on a fresh tunnel (one connection); the latency windows then run on what striping left.
+  const byConnections = await sharesByConnections(lab, gateways, progress);
+  const windows: Record<Mode, Measured[]> = { 'no load': [], prioritized: [], 'all priorities equal': [], 'prioritized, kernel default': [] };
+  for (const mode of ORDER) windows[mode].push(await measure(lab, gateways, mode, progress));
+  const competing = await beside(lab, gateways, originUrl, progress);
+  const [idle, prioritized, equal, kernelDefault] = (['no load', 'prioritized', 'all priorities equal', 'prioritized, kernel default'] as const).map((mode) => merge(windows[mode]));
+  const [idleMs, prioritizedMs, equalMs, kernelDefaultMs] = [idle, prioritized, equal, kernelDefault].map((m) => latency(m.probesMs));
+  const goodput = (m: Measured) => (m.bytes * 8) / m.seconds / 1e6;
+  const lowat = `tcp_notsent_lowat ${NOTSENT_LOWAT / 1024} KiB`;
+  const results: BenchResult[] = [
+    result('high-priority p99 under load', 'ms', prioritizedMs.p99, 'FIFO (all priorities equal)', equalMs.p99),
+    result('high-priority p99 under load', 'ms', prioritizedMs.p99, 'no load', idleMs.p99),
+    result('high-priority p50 under load', 'ms', prioritizedMs.p50, 'FIFO (all priorities equal)', equalMs.p50),
+    result('high-priority p50 under load', 'ms', prioritizedMs.p50, 'no load', idleMs.p50),
+    ...shareResults(prioritized),
+    ...byConnections,
+    result('high-priority p99 under load, kernel default send buffer', 'ms', kernelDefaultMs.p99, lowat, prioritizedMs.p99),
+    result('high-priority p50 under load, kernel default send buffer', 'ms', kernelDefaultMs.p50, lowat, prioritizedMs.p50),
+    result('long-leg goodput under load, prioritized', 'Mbit/s', goodput(prioritized), 'long-leg rate', LAB.rateMbit ?? 0),
+    result('long-leg goodput under load, all priorities equal', 'Mbit/s', goodput(equal), 'long-leg rate', LAB.rateMbit ?? 0),
+    ...competing,
+  ];
+  const charts: Chart[] = [{
+    title: `${PROBE.bytes / 1024} KiB high-priority GETs: latency distribution`,
+    x: 'latency (ms)',
+    y: 'requests finished (%)',
+    series: [
+      cdf('no load', idleMs.samples),
+      cdf('under load, prioritized', prioritizedMs.samples),
+      cdf('under load, all priorities equal', equalMs.samples),
+      cdf('under load, prioritized, kernel default send buffer', kernelDefaultMs.samples),
+    ],
+  }];
+  return { results, charts };
+}
+
 export const priorityScenario: Scenario = {
   name: 'priority',
-  description: `${PROBE.bytes / 1024} KiB priority-0 GETs (one keep-alive connection, back to back) while ${BULK.map((c) => `${c.streams} downloads at priority ${c.priority}`).join(' and ')} saturate a ${LAB.rateMbit} Mbit/s, ${2 * (LAB.delayMs ?? 0)} ms RTT long leg: vs no load, vs all priorities equal; byte share per ring vs its weight; the tunnel's share beside a plain TCP download`,
+  description: `${PROBE.bytes / 1024} KiB priority-0 GETs (one keep-alive connection, back to back) while ${BULK.map((c) => `${c.streams} downloads at priority ${c.priority}`).join(' and ')} saturate a ${LAB.rateMbit} Mbit/s, ${2 * (LAB.delayMs ?? 0)} ms RTT long leg: vs no load, vs all priorities equal; byte share per ring vs its weight; the tunnel's share beside a plain TCP download; ${LOSSY_DOWNLOADS} downloads in one tunnel vs ${LOSSY_DOWNLOADS} and 1 TCP connections under ${LOSSY_LAB.lossPct} % loss`,
   async run(progress) {
     const dir = await mkdtemp(join(tmpdir(), 'overlay-bench-priority-'));
-    let lab: Lab | undefined;
-    const processes: StartedProcess[] = [];
     try {
-      lab = await startLab(LAB);
-      const origin = await lab.start('origin-1', process.execPath, [ORIGIN_SCRIPT, lab.host('origin-1').address]);
-      processes.push(origin);
-      progress('starting back-end and front-end in the lab');
-      const originUrl = address(origin.ready, 'url');
-      const gateways = await startGateways(lab, dir, originUrl);
-      processes.push(...gateways.processes);
-
-      // First, on a fresh tunnel (one connection); the latency windows then run on what striping left.
-      const byConnections = await sharesByConnections(lab, gateways, progress);
-      const windows: Record<Mode, Measured[]> = { 'no load': [], prioritized: [], 'all priorities equal': [], 'prioritized, kernel default': [] };
-      for (const mode of ORDER) windows[mode].push(await measure(lab, gateways, mode, progress));
-      const competing = await beside(lab, gateways, originUrl, progress);
-      const [idle, prioritized, equal, kernelDefault] = (['no load', 'prioritized', 'all priorities equal', 'prioritized, kernel default'] as const).map((mode) => merge(windows[mode]));
-      const [idleMs, prioritizedMs, equalMs, kernelDefaultMs] = [idle, prioritized, equal, kernelDefault].map((m) => latency(m.probesMs));
-      const goodput = (m: Measured) => (m.bytes * 8) / m.seconds / 1e6;
-      const lowat = `tcp_notsent_lowat ${NOTSENT_LOWAT / 1024} KiB`;
-      const results: BenchResult[] = [
-        result('high-priority p99 under load', 'ms', prioritizedMs.p99, 'FIFO (all priorities equal)', equalMs.p99),
-        result('high-priority p99 under load', 'ms', prioritizedMs.p99, 'no load', idleMs.p99),
-        result('high-priority p50 under load', 'ms', prioritizedMs.p50, 'FIFO (all priorities equal)', equalMs.p50),
-        result('high-priority p50 under load', 'ms', prioritizedMs.p50, 'no load', idleMs.p50),
-        ...shareResults(prioritized),
-        ...byConnections,
-        result('high-priority p99 under load, kernel default send buffer', 'ms', kernelDefaultMs.p99, lowat, prioritizedMs.p99),
-        result('high-priority p50 under load, kernel default send buffer', 'ms', kernelDefaultMs.p50, lowat, prioritizedMs.p50),
-        result('long-leg goodput under load, prioritized', 'Mbit/s', goodput(prioritized), 'long-leg rate', LAB.rateMbit ?? 0),
-        result('long-leg goodput under load, all priorities equal', 'Mbit/s', goodput(equal), 'long-leg rate', LAB.rateMbit ?? 0),
-        ...competing,
-      ];
-      const charts: Chart[] = [{
-        title: `${PROBE.bytes / 1024} KiB high-priority GETs: latency distribution`,
-        x: 'latency (ms)',
-        y: 'requests finished (%)',
-        series: [
-          cdf('no load', idleMs.samples),
-          cdf('under load, prioritized', prioritizedMs.samples),
-          cdf('under load, all priorities equal', equalMs.samples),
-          cdf('under load, prioritized, kernel default send buffer', kernelDefaultMs.samples),
-        ],
-      }];
-      return { results, charts };
+      const main = await inLab(LAB, dir, progress, (lab, gateways, originUrl) => mainResults(lab, gateways, originUrl, progress));
+      progress(`a second lab with ${LOSSY_LAB.lossPct} % random loss on the long leg`);
+      const lossy = await inLab(LOSSY_LAB, dir, progress, (lab, gateways, originUrl) => underLoss(lab, gateways, originUrl, progress));
+      return { results: [...main.results, ...lossy], charts: main.charts };
     } finally {
-      for (const started of processes.reverse()) await started.stop().catch(() => {});
-      await lab?.close();
       await rm(dir, { recursive: true, force: true });
     }
   },
