@@ -96,7 +96,17 @@ export class TcpSites {
   private async carry(site: Site, socket: Socket): Promise<void> {
     const { context } = this;
     const { metrics } = context;
-    const refuse = (why: string) => {
+    const startedAt = performance.now();
+    const clientIp = clientAddress(socket.remoteAddress);
+    const { priority } = site.classify({ clientIp, path: '', method: '', headers: {} });
+    // One access line per connection when it ends: 200 when carried, else the status of the refusal.
+    const outcome: { status: number; backEnd?: string } = { status: 499 };
+    socket.once('close', () => context.accessLog({
+      client: clientIp, method: 'TCP', host: site.name, path: site.listen ?? '', status: outcome.status, bytesIn: socket.bytesRead,
+      bytesOut: socket.bytesWritten, priority, backEnd: outcome.backEnd, durationMs: Math.round((performance.now() - startedAt) * 1000) / 1000,
+    }));
+    const refuse = (why: string, status: number) => {
+      outcome.status = status;
       metrics.tcpConnections.inc({ site: site.name, outcome: 'refused' });
       context.log.info({ site: site.name, reason: why }, 'tcp connection refused');
       socket.destroy();
@@ -104,12 +114,10 @@ export class TcpSites {
     const admission = context.gate.admit({ established: false });
     if (!admission.admitted) {
       metrics.admissionRefusals.inc({ reason: admission.reason });
-      return refuse('front-end overloaded');
+      return refuse('front-end overloaded', 503);
     }
     const ticket = admission.ticket;
     socket.on('close', () => ticket.finish());
-    const clientIp = clientAddress(socket.remoteAddress);
-    const { priority } = site.classify({ clientIp, path: '', method: '', headers: {} });
     const head: TcpHead = { kind: 'tcp', site: site.name, client: { ip: clientIp, port: socket.remotePort ?? 0 }, frontEnd: context.id, priority };
     let exchanged;
     try {
@@ -123,13 +131,16 @@ export class TcpSites {
     } catch (err) {
       if (!(err instanceof ExchangeError)) throw err;
       if (err.status !== 499) metrics.backEndFailures.inc({ backend: err.backEnd ?? '', code: err.code });
-      return refuse(err.message);
+      outcome.backEnd = err.backEnd;
+      return refuse(err.message, err.status);
     }
     const { route, stream, reply } = exchanged;
+    outcome.backEnd = route.id;
     if (reply.status !== 200) {
       stream.destroy();
-      return refuse(`back-end answered ${reply.status}${reply.error ? ` (${reply.error.code})` : ''}`);
+      return refuse(`back-end answered ${reply.status}${reply.error ? ` (${reply.error.code})` : ''}`, reply.status);
     }
+    outcome.status = 200;
     ticket.start();
     route.hold(stream);
     metrics.tcpConnections.inc({ site: site.name, outcome: 'carried' });
