@@ -153,7 +153,7 @@ export async function startBackEnd(input: BackEndConfigInput, options: BackEndOp
       else sites.set(name, new SiteRuntime(name, site, next.queue, { origins, health }));
     }
     health.apply([...origins.all()], next.health, fresh, originChecks(next));
-    if (next.rings) tunnel.setRingWeights(next.rings.weights);
+    if (next.rings) tunnel.setRings(next.rings);
     state = next;
     for (const site of sites.values()) site.dispatch();
     log.info({ sites: sites.size, origins: [...origins.all()].length }, 'state applied');

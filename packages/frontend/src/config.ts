@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import {
-  accessLogSchema, advertisedAddressSchema, bindsEveryAddress, domainSchema as domain, gatewayIdSchema as gatewayId, hostPortSchema as hostPort, loadConfigFile, managerLinkSchema, parseHostPort, siteNameSchema,
+  accessLogSchema, advertisedAddressSchema, ringsStateSchema, bindsEveryAddress, domainSchema as domain, gatewayIdSchema as gatewayId, hostPortSchema as hostPort, loadConfigFile, managerLinkSchema, parseHostPort, siteNameSchema,
 } from '@overlay/common';
 import { priorityRulesSchema } from '@overlay/classifier';
 import { z } from 'zod';
@@ -58,10 +58,8 @@ export const siteStateSchema = z
     if (site.mode === 'tcp' && site.certificate !== undefined) ctx.addIssue({ code: 'custom', path: ['certificate'], message: 'tcp sites are carried as raw bytes: no certificate' });
   });
 
-export const ringsSchema = z.strictObject({
-  /** Blender weight per priority ring 0..4, bytes per round per ready stream. */
-  weights: z.array(z.number().positive().finite()).length(5),
-});
+/** Ring weights, packet size and per-ring features, as the manager pushes them (`PUT /v1/rings`). */
+export const ringsSchema = ringsStateSchema;
 
 /** The part a manager replaces live (`update(state)`). */
 export const frontEndStateSchema = z

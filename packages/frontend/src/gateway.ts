@@ -98,7 +98,7 @@ export async function startGateway(config: FrontEndConfig, options: GatewayOptio
   const apply = (state: FrontEndState): Promise<void> => {
     const next = applying.then(async () => {
       const siteCertificates = certificates ? await siteCertificatesOf(state, log) : [];
-      pool.apply(state.backEnds, state.rings?.weights);
+      pool.apply(state.backEnds, state.rings);
       sites = new SiteTable(state, (id) => pool.get(id));
       certificates?.setSites(siteCertificates);
       await tcp.apply(sites.tcpSites());

@@ -15,6 +15,7 @@ import {
 import type { Site } from './sites.js';
 
 const CACHE_DISABLED: LookupResult = Object.freeze({ status: 'bypass', reason: 'cache disabled' });
+const RING_UNCACHED: LookupResult = Object.freeze({ status: 'bypass', reason: 'caching is off for this priority' });
 
 /** Client connections that already had a response: admission serves them before newcomers (seed 000). */
 const established = new WeakSet<Socket>();
@@ -129,7 +130,9 @@ function headSent(flow: Flow, cacheStatus: CacheStatus): void {
 async function serve(flow: Flow): Promise<void> {
   const { context, req, res } = flow;
   const cacheRequest: CacheRequest = { method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers };
-  const lookup: LookupResult = context.cache ? context.cache.lookup(cacheRequest) : CACHE_DISABLED;
+  const lookup: LookupResult = !context.cache ? CACHE_DISABLED
+    : !context.sites().cachesPriority(flow.stamp.priority) ? RING_UNCACHED
+      : context.cache.lookup(cacheRequest);
   if (lookup.status === 'hit') {
     const stored = lookup.response.headers[STORED_BACKEND_FIELD];
     if (typeof stored === 'string') flow.backEnd = stored;

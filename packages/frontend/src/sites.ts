@@ -42,9 +42,12 @@ function routesOf(backEnds: readonly string[], routeOf: (id: string) => BackEndR
 export class SiteTable {
   readonly byName = new Map<string, Site>();
   private readonly byDomain = new Map<string, Site>();
+  /** Priority rings whose responses are neither served from nor stored in the cache (`rings.features`). */
+  private readonly uncachedRings: ReadonlySet<number>;
 
   /** `routeOf` is read on every choice, so a re-addressed back-end is picked up without rebuilding. */
-  constructor(state: Pick<FrontEndState, 'sites'>, routeOf: (id: string) => BackEndRoute | undefined) {
+  constructor(state: Pick<FrontEndState, 'sites' | 'rings'>, routeOf: (id: string) => BackEndRoute | undefined) {
+    this.uncachedRings = new Set(state.rings?.features?.flatMap((features, ring) => (features.cache ? [] : [ring])) ?? []);
     for (const [name, spec] of Object.entries(state.sites)) {
       const backEnds = [...spec.backEnds];
       const site: Site = {
@@ -58,6 +61,11 @@ export class SiteTable {
       this.byName.set(name, site);
       for (const domain of spec.domains) this.byDomain.set(domain, site);
     }
+  }
+
+  /** False when the manager turned caching off for this priority's ring (seed 001: caching chosen per priority). */
+  cachesPriority(priority: number): boolean {
+    return !this.uncachedRings.has(priority);
   }
 
   /** The HTTP site a Host header names, or undefined (the client gets 404). */

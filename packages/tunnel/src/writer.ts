@@ -5,7 +5,7 @@ import { compressInto, compressionScratch } from './compress.js';
 import { Congestion } from './congestion.js';
 import { SendCredit } from './flow.js';
 import { FrameFlag, HEADER_SIZE } from './frame.js';
-import type { SessionOptions, Settings } from './options.js';
+import type { RingSettings, SessionOptions, Settings } from './options.js';
 import type { TunnelStream } from './stream.js';
 import { WriteBatch } from './write-batch.js';
 
@@ -194,6 +194,8 @@ export class TunnelWriter {
   private tokensAt = 0;
   private pacingTimer: NodeJS.Timeout | null = null;
   private pacing = false;
+  /** Rings whose DATA is sent uncompressed (seed 001: compression chosen per priority). */
+  private plainRings = new Set<number>();
   /** Wire bytes per payload byte lately (compression makes it less than 1). */
   private wirePerPayload = 1;
   /** Bytes written to lanes since closed, so the tunnel's totals survive its connections. */
@@ -326,8 +328,11 @@ export class TunnelWriter {
     this.scheduleFlush();
   }
 
-  setRingWeights(weights: readonly number[]): void {
-    this.blender.setWeights(weights);
+  /** The manager's rings (PUT /v1/rings): weights, packet size (back to the built-in one when unset), which rings compress. */
+  setRings(rings: RingSettings): void {
+    this.blender.setWeights(rings.weights);
+    this.blender.setPacketSize(rings.packetSize ?? this.options.blender.packetSize);
+    this.plainRings = new Set(rings.features?.flatMap((features, ring) => (features.compress ? [] : [ring])) ?? []);
   }
 
   scheduleFlush(): void {
@@ -383,11 +388,12 @@ export class TunnelWriter {
     // Below a few ms of RTT there is no long queue to keep short, and timers are too coarse to pace.
     this.pacing = Number.isFinite(rate) && this.congestion.minRttMs >= this.options.pacingBurstMs;
     if (!this.pacing) return Math.floor(window);
-    const burst = Math.max(4 * this.options.blender.packetSize, rate * this.options.pacingBurstMs);
+    const packetSize = this.blender.packetSize;
+    const burst = Math.max(4 * packetSize, rate * this.options.pacingBurstMs);
     this.tokens = Math.min(burst, this.tokens + rate * (now - this.tokensAt));
     this.tokensAt = now;
-    if (this.tokens < this.options.blender.packetSize) {
-      this.armPacing((this.options.blender.packetSize - this.tokens) / rate);
+    if (this.tokens < packetSize) {
+      this.armPacing((packetSize - this.tokens) / rate);
       return 0;
     }
     return Math.floor(Math.min(window, this.tokens));
@@ -464,7 +470,7 @@ export class TunnelWriter {
     const stream = batch.frameStream;
     if (!stream) return;
     const length = batch.frameLength;
-    if (length >= this.options.compressMinBytes && lane.peerSettings.compression && this.options.settings.compression) {
+    if (length >= this.options.compressMinBytes && lane.peerSettings.compression && this.options.settings.compression && !this.plainRings.has(stream.priority)) {
       if (stream.skipCompression > 0) {
         stream.skipCompression--;
       } else {
