@@ -83,6 +83,11 @@ export class LimitController implements LimitControl {
   private pendingIncrease: PendingIncrease | undefined;
   /** Highest limit allowed from outside (a share of a budget split across gateways); Infinity when none. */
   private ceiling = Infinity;
+  /**
+   * The law's own limit while the ceiling holds the applied one below it, else undefined: a share that
+   * dips and comes back restores the limit the law had reached instead of leaving it to regrow.
+   */
+  private capped: number | undefined;
 
   /** The open window (or, while probing, the probe's samples). */
   private readonly latencies: LatencyWindow;
@@ -122,13 +127,13 @@ export class LimitController implements LimitControl {
 
   /**
    * Keeps the law inside `ceiling` (this gateway's share of an origin's budget): the limit never rises
-   * above it and drops to it at once when it falls. The result may go below minLimit (a share of 0 or 1).
+   * above it and drops to it at once when it falls; when it rises again the limit returns to what the law
+   * had before the cut (never above the new ceiling). The result may go below minLimit (a share of 0 or 1).
    */
   setCeiling(ceiling: number): void {
     if (!(ceiling >= 0)) throw new RangeError('ceiling: a number of at least 0');
     this.ceiling = ceiling;
-    this.resumeLimit = Math.min(this.resumeLimit, this.top());
-    if (this.current > this.top()) this.set(this.current, 'share', this.now());
+    this.set(this.capped ?? this.current, 'share', this.now());
   }
 
   get snapshot(): ControllerSnapshot {
@@ -179,7 +184,7 @@ export class LimitController implements LimitControl {
   private startProbe(now: number): void {
     this.phase = 'probing';
     // An increase not yet judged by its goodput is not carried over the probe.
-    this.resumeLimit = this.pendingIncrease?.from ?? this.current;
+    this.resumeLimit = this.pendingIncrease?.from ?? this.capped ?? this.current;
     this.pendingIncrease = undefined;
     this.probeStartedAt = now;
     this.latencies.clear();
@@ -207,7 +212,8 @@ export class LimitController implements LimitControl {
     this.windowIndex++;
     this.resetWindow(now);
     if (decision) this.set(decision[0], decision[1], now);
-    this.windowsAtMin = this.current === this.options.minLimit ? this.windowsAtMin + 1 : 0;
+    // Held at minLimit by a share is no sign of a stale baseline: only the law's own minimum counts.
+    this.windowsAtMin = (this.capped ?? this.current) <= this.options.minLimit ? this.windowsAtMin + 1 : 0;
   }
 
   private decide(
@@ -255,7 +261,9 @@ export class LimitController implements LimitControl {
   }
 
   private set(limit: number, reason: AdjustReason, at: number): void {
-    const to = Math.min(this.top(), Math.max(this.options.minLimit, Math.round(limit)));
+    const wanted = Math.min(this.options.maxLimit, Math.max(this.options.minLimit, Math.round(limit)));
+    const to = Math.min(this.top(), wanted);
+    this.capped = wanted > to ? wanted : undefined;
     if (to === this.current) return;
     const from = this.current;
     this.current = to;

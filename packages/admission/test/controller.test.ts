@@ -241,6 +241,23 @@ test('a ceiling caps the adaptive law: the limit drops to it at once and grows n
   t.true(h.controller.limit > 6, 'without the cap the law grows again');
 });
 
+test('a share that dips and comes back restores the limit the law had reached', (t) => {
+  const h = harness({ initialLimit: 9 });
+  h.probe(10);
+  h.controller.setCeiling(1);
+  t.is(h.controller.limit, 1, 'below minLimit: a share of 1 is obeyed');
+  for (let i = 0; i < 8; i++) h.window(10, 50);
+  t.is(h.controller.snapshot.phase, 'adapting', 'held at the minimum by the share: no early probe');
+  h.controller.setCeiling(6);
+  t.is(h.controller.limit, 6, 'back up to the new share at once, not regrown from 1');
+  h.controller.setCeiling(Infinity);
+  t.is(h.controller.limit, 9, 'and to the law\'s own limit once uncapped');
+  h.controller.setCeiling(4);
+  h.window(100, 50); // congested at the capped limit: the law's verdict replaces what it had
+  h.controller.setCeiling(Infinity);
+  t.is(h.controller.limit, 2);
+});
+
 test('a due probe waits while work is queued, and runs once the queue empties', (t) => {
   const h = harness({ initialLimit: 16, probeIntervalMs: 5_000, probeMaxDeferMs: 60_000 });
   h.probe(10);
