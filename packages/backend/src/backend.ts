@@ -75,6 +75,11 @@ export interface BackEnd {
   /** Load, sessions, origins and queues right now (for a manager's registry of back-ends). */
   status(): BackEndStatus;
   /**
+   * Calls `listener` (once per turn of the event loop at most) when a new share of an origin budget
+   * holds: applied, and no more requests in service than it. Returns the unsubscribe.
+   */
+  onShareHeld(listener: () => void): () => void;
+  /**
    * Applies a reloaded config: tunnel keys and TLS certificate (files read again) for new handshakes, the
    * drain timeout, and the state (with a manager, only the tunables it does not push). Sessions carry on.
    */
@@ -111,8 +116,20 @@ export async function startBackEnd(input: BackEndConfigInput, options: BackEndOp
     metrics.healthChanges.inc({ origin: change.id, state: change.state, reason: change.reason });
     for (const site of sites.values()) site.dispatch();
   });
+  const shareListeners = new Set<() => void>();
+  let shareHeldPending = false;
+  // Several origins' shares change in one push: one call after it is fully applied.
+  const shareHeld = (): void => {
+    if (shareHeldPending || shareListeners.size === 0) return;
+    shareHeldPending = true;
+    setImmediate(() => {
+      shareHeldPending = false;
+      for (const listener of shareListeners) listener();
+    });
+  };
   const origins = new OriginRegistry({
     retireGraceMs: config.drainTimeoutMs,
+    onShareHeld: shareHeld,
     onAdjust: (origin, { from, to, reason }) => {
       log.info({ origin, from, to, reason }, 'origin limit changed');
       metrics.limitChanges.inc({ origin, reason });
@@ -251,6 +268,10 @@ export async function startBackEnd(input: BackEndConfigInput, options: BackEndOp
     update,
     reload,
     status,
+    onShareHeld(listener) {
+      shareListeners.add(listener);
+      return () => shareListeners.delete(listener);
+    },
     close() {
       closing ??= (async () => {
         draining = true;

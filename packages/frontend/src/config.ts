@@ -130,6 +130,12 @@ const admissionSchema = z
     maxQueued: positiveInt.optional(),
     minRetryAfterS: positiveInt.optional(),
     maxRetryAfterS: positiveInt.optional(),
+    /**
+     * How a TCP-mode site turns a new connection away (HTTP sites always answer 503 + Retry-After):
+     * `close` ends it (FIN) once accepted, `reset` refuses it with a TCP reset (RST, seed 000's refusal),
+     * which clients see as "connection reset" and may retry elsewhere at once.
+     */
+    tcpRefusal: z.enum(['close', 'reset']).default('close'),
   })
   .refine((a) => a.threshold === undefined || a.maxQueued === undefined || a.maxQueued >= a.threshold, { path: ['maxQueued'], message: 'must be at least threshold' });
 
@@ -158,7 +164,7 @@ export const frontEndConfigSchema = z.strictObject({
   /** Processes serving the listeners; 1 runs everything in this process (seed 004: several on one port). */
   workers: z.number().int().min(1).max(64).default(1),
   cache: cacheSchema.default(() => cacheSchema.parse({})),
-  admission: admissionSchema.default({}),
+  admission: admissionSchema.prefault({}),
   state: frontEndStateSchema.default(() => frontEndStateSchema.parse({})),
   /**
    * Follow a manager: its pushed state replaces `state` (docs/manager.md). The tunnel key is this

@@ -24,10 +24,14 @@ interface TcpListener {
 export class TcpSites {
   private readonly listeners = new Map<string, TcpListener>();
 
-  /** `maxConnections`: client connections each TCP site's listener holds at once; more are closed at accept. */
+  /**
+   * `maxConnections`: client connections each TCP site's listener holds at once; more are closed at accept.
+   * `refusal`: how a connection the front-end cannot carry is turned away, FIN (`close`) or RST (`reset`).
+   */
   constructor(
     private readonly context: GatewayContext,
     private readonly maxConnections: number,
+    private readonly refusal: 'close' | 'reset' = 'close',
   ) {}
 
   /** Listener addresses by site name. */
@@ -109,7 +113,8 @@ export class TcpSites {
       outcome.status = status;
       metrics.tcpConnections.inc({ site: site.name, outcome: 'refused' });
       context.log.info({ site: site.name, reason: why }, 'tcp connection refused');
-      socket.destroy();
+      if (this.refusal === 'reset') socket.resetAndDestroy();
+      else socket.destroy();
     };
     const admission = context.gate.admit({ established: false });
     if (!admission.admitted) {
