@@ -6,7 +6,7 @@
  * into slots of two buffers shared with this file, so nothing is allocated per datagram here.
  *
  * open(family, host, port, receiveBufferBytes, onBatch) -> { port, receiveBufferBytes, input, output,
- * lengths, sources, close }. onBatch(count) finds query i in input[i*SLOT, +lengths[i]) and its source
+ * lengths, sources, close(onClosed) }. onBatch(count) finds query i in input[i*SLOT, +lengths[i]) and its source
  * address text in sources[i*SOURCE_SLOT, +lengths[2*BATCH+i]); it sets lengths[BATCH+i] to the length of
  * the response it wrote at output[i*SLOT], or 0 for none. A datagram longer than a slot is dropped
  * (lengths[i] = -1): no DNS query over UDP is that long.
@@ -38,6 +38,8 @@ typedef struct {
   napi_env env;
   napi_ref on_batch;
   napi_ref self;
+  /* close(onClosed)'s callback, called once the socket is closed. */
+  napi_ref on_closed;
   napi_async_context async;
   unsigned char *input, *output, *sources;
   int32_t *lengths;
@@ -127,6 +129,16 @@ static void send_batch(Endpoint *e, int count) {
 static void on_closed(uv_handle_t *handle) {
   Endpoint *e = handle->data;
   close(e->fd);
+  if (e->on_closed) {
+    napi_handle_scope scope;
+    napi_open_handle_scope(e->env, &scope);
+    napi_value callback, receiver, result;
+    napi_get_reference_value(e->env, e->on_closed, &callback);
+    napi_get_reference_value(e->env, e->self, &receiver);
+    napi_make_callback(e->env, e->async, receiver, callback, 0, NULL, &result);
+    napi_close_handle_scope(e->env, scope);
+    napi_delete_reference(e->env, e->on_closed);
+  }
   napi_delete_reference(e->env, e->on_batch);
   napi_delete_reference(e->env, e->self);
   napi_async_destroy(e->env, e->async);
@@ -156,9 +168,14 @@ static void begin_close(Endpoint *e) {
 }
 
 static napi_value Close(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value callback;
   void *data;
-  napi_get_cb_info(env, info, NULL, NULL, NULL, &data);
-  begin_close(data);
+  napi_get_cb_info(env, info, &argc, &callback, NULL, &data);
+  Endpoint *e = data;
+  if (e->closing) return NULL;
+  if (argc >= 1) napi_create_reference(env, callback, 1, &e->on_closed);
+  begin_close(e);
   return NULL;
 }
 

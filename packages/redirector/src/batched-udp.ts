@@ -18,7 +18,8 @@ interface NativeEndpoint {
   batch: number;
   slot: number;
   sourceSlot: number;
-  close(): void;
+  /** Stops reading; `onClosed` runs once the socket is closed. */
+  close(onClosed: () => void): void;
 }
 
 interface Addon {

@@ -72,7 +72,10 @@ export async function listenUdp(options: UdpListenerOptions): Promise<UdpListene
   const addon = options.batched ? loadBatchedUdp() : undefined;
   if (addon && 'open' in addon) {
     const endpoint = addon.open(family, address, port, receiveBufferBytes, handle);
-    return { address, port: endpoint.port, io: 'batched', receiveBufferBytes: endpoint.receiveBufferBytes, close: async () => endpoint.close() };
+    // The addon calls back once, for the first close: later calls share its promise.
+    let closed: Promise<void> | undefined;
+    const close = (): Promise<void> => (closed ??= new Promise((resolve) => endpoint.close(resolve)));
+    return { address, port: endpoint.port, io: 'batched', receiveBufferBytes: endpoint.receiveBufferBytes, close };
   }
   const socket = await listenDgram(family, address, options);
   return {
