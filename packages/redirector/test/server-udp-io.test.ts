@@ -6,7 +6,7 @@ import dgram from 'node:dgram';
 import test from 'ava';
 import { startTestRedirector } from './helpers/server.js';
 import { query, responseHeader } from './helpers/wire.js';
-import type { RunningRedirector } from '@overlay/redirector';
+import type { RedirectorConfigInput, RunningRedirector, UdpIo } from '@overlay/redirector';
 
 /** More queries than one batch (64) holds, sent at once. */
 const BURST = 300;
@@ -47,14 +47,18 @@ function checkEchoes(t: import('ava').ExecutionContext, echoed: Map<number, stri
   t.true([...echoed.keys()].every((id) => id >= firstId && id < firstId + BURST), 'replies only to this client');
 }
 
-test('one process answers UDP in batches: a burst of several batches, each reply to its own question', async (t) => {
-  const server = await startTestRedirector();
+/** A burst of several batches through the UDP I/O `config` leads to, each reply to its own question. */
+const burstAnswered = test.macro(async (t, config: Partial<RedirectorConfigInput>, io: UdpIo, why: string) => {
+  const server = await startTestRedirector(undefined, config);
   t.teardown(() => server.close());
-  t.is(server.udpIo, 'batched', 'pnpm build compiles native/udp-batch.c when cc and Node headers are there');
+  t.is(server.udpIo, io, why);
   const socket = await client();
   t.teardown(() => socket.close());
   checkEchoes(t, await burst(server, socket, 1000), 1000);
 });
+
+test('one process answers UDP in batches: a burst of several batches, each reply to its own question', burstAnswered, {}, 'batched', 'pnpm build compiles native/udp-batch.c when cc and Node headers are there');
+test('with udpBatching off, UDP goes through node:dgram and answers the same', burstAnswered, { udpBatching: false }, 'dgram', 'udpBatching: false');
 
 test('two clients bursting at once each get only their own replies', async (t) => {
   const server = await startTestRedirector();
@@ -64,15 +68,6 @@ test('two clients bursting at once each get only their own replies', async (t) =
   const [a, b] = await Promise.all([burst(server, first, 1000), burst(server, second, 5000)]);
   checkEchoes(t, a, 1000);
   checkEchoes(t, b, 5000);
-});
-
-test('with udpBatching off, UDP goes through node:dgram and answers the same', async (t) => {
-  const server = await startTestRedirector(undefined, { udpBatching: false });
-  t.teardown(() => server.close());
-  t.is(server.udpIo, 'dgram');
-  const socket = await client();
-  t.teardown(() => socket.close());
-  checkEchoes(t, await burst(server, socket, 1000), 1000);
 });
 
 test('a datagram longer than any query gets no answer, and the next query does', async (t) => {
