@@ -7,7 +7,8 @@
  *
  * open(family, host, port, receiveBufferBytes, onBatch) -> { port, receiveBufferBytes, input, output,
  * lengths, sources, close(onClosed) }. onBatch(count) finds query i in input[i*SLOT, +lengths[i]) and its source
- * address text in sources[i*SOURCE_SLOT, +lengths[2*BATCH+i]); it sets lengths[BATCH+i] to the length of
+ * address text in sources[i*SOURCE_SLOT, +lengths[2*BATCH+i]), or -1 there when the address is the one
+ * whose text came last (resolvers repeat theirs, and the text is a string to make in JS); it sets lengths[BATCH+i] to the length of
  * the response it wrote at output[i*SLOT], or 0 for none. A datagram longer than a slot is dropped
  * (lengths[i] = -1): no DNS query over UDP is that long.
  */
@@ -44,6 +45,9 @@ typedef struct {
   unsigned char *input, *output, *sources;
   int32_t *lengths;
   struct sockaddr_storage peers[BATCH];
+  /* The source address (not port) whose text JS has last been given: resolvers repeat theirs. */
+  unsigned char last_source[16];
+  int last_family;
   struct iovec receive_iov[BATCH];
   struct mmsghdr received[BATCH];
   struct iovec send_iov[BATCH];
@@ -74,6 +78,17 @@ static void source_text(const struct sockaddr_storage *peer, unsigned char *out,
   *length = text ? (int32_t)strlen(text) : 0;
 }
 
+/* True when `peer`'s address is the one whose text was last handed to JS, which then reuses it. */
+static int same_source(Endpoint *e, const struct sockaddr_storage *peer) {
+  const void *address = peer->ss_family == AF_INET6 ? (const void *)&((const struct sockaddr_in6 *)peer)->sin6_addr
+                                                    : (const void *)&((const struct sockaddr_in *)peer)->sin_addr;
+  size_t size = peer->ss_family == AF_INET6 ? 16 : 4;
+  if (e->last_family == peer->ss_family && memcmp(e->last_source, address, size) == 0) return 1;
+  e->last_family = peer->ss_family;
+  memcpy(e->last_source, address, size);
+  return 0;
+}
+
 static int receive_batch(Endpoint *e) {
   for (int i = 0; i < BATCH; i++) {
     e->receive_iov[i].iov_base = e->input + (size_t)i * SLOT;
@@ -89,7 +104,8 @@ static int receive_batch(Endpoint *e) {
     int truncated = e->received[i].msg_hdr.msg_flags & MSG_TRUNC;
     e->lengths[i] = truncated ? -1 : (int32_t)e->received[i].msg_len;
     e->lengths[BATCH + i] = 0;
-    source_text(&e->peers[i], e->sources + (size_t)i * SOURCE_SLOT, &e->lengths[2 * BATCH + i]);
+    if (same_source(e, &e->peers[i])) e->lengths[2 * BATCH + i] = -1;
+    else source_text(&e->peers[i], e->sources + (size_t)i * SOURCE_SLOT, &e->lengths[2 * BATCH + i]);
   }
   return count;
 }

@@ -45,14 +45,18 @@ export function loadBatchedUdp(): { open: BatchedUdpOpener } | { unavailable: st
 function openBatched(addon: Addon, family: 4 | 6, host: string, port: number, receiveBufferBytes: number, handle: MessageHandler): NativeEndpoint {
   // The slot layout is read from the endpoint once it exists; the batch callback only runs after open returns.
   let endpoint: NativeEndpoint | undefined;
+  // The addon marks a source equal to the last one it gave (-1), so a resolver's text is made once.
+  let lastSource = '';
   const answerBatch = (count: number): void => {
     const { input, output, sources, lengths, batch, slot, sourceSlot } = endpoint as NativeEndpoint;
     for (let i = 0; i < count; i++) {
+      // The source first, even for a datagram that is skipped: the next one may be marked as its repeat.
+      const sourceLength = lengths[2 * batch + i] as number;
+      if (sourceLength >= 0) lastSource = sources.toString('latin1', i * sourceSlot, i * sourceSlot + sourceLength);
       const length = lengths[i] as number;
       if (length < 0) continue;
       const at = i * slot;
-      const source = sources.toString('latin1', i * sourceSlot, i * sourceSlot + (lengths[2 * batch + i] as number));
-      const response = handle(input.subarray(at, at + length), source);
+      const response = handle(input.subarray(at, at + length), lastSource);
       if (response === undefined || response.length > slot) continue;
       output.set(response, at);
       lengths[batch + i] = response.length;

@@ -4,6 +4,7 @@
  */
 import dgram from 'node:dgram';
 import test from 'ava';
+import { demoState, popBAddresses } from './helpers/fixture.js';
 import { startTestRedirector } from './helpers/server.js';
 import { query, responseHeader } from './helpers/wire.js';
 import type { RedirectorConfigInput, RunningRedirector, UdpIo } from '@overlay/redirector';
@@ -17,10 +18,10 @@ function casedName(id: number): string {
   return [...name].map((char, at) => ((id >> at % 9) & 1 ? char.toUpperCase() : char)).join('');
 }
 
-async function client(): Promise<dgram.Socket> {
+async function client(host = '127.0.0.1'): Promise<dgram.Socket> {
   // Room for every reply of a burst, so the test measures the server, not this socket.
   const socket = dgram.createSocket({ type: 'udp4', recvBufferSize: 4 * 1024 * 1024 });
-  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => socket.bind(0, host, resolve));
   return socket;
 }
 
@@ -68,6 +69,25 @@ test('two clients bursting at once each get only their own replies', async (t) =
   const [a, b] = await Promise.all([burst(server, first, 1000), burst(server, second, 5000)]);
   checkEchoes(t, a, 1000);
   checkEchoes(t, b, 5000);
+});
+
+test('queries from two source addresses mixed in the same batches are each located by their own source', async (t) => {
+  // Without ECS the source address locates the client: 127.0.0.2 prefers pop-b, the rest of loopback pop-a.
+  const state = demoState();
+  state.popPreferences = { '127.0.0.2/32': ['pop-b', 'pop-a'], '127.0.0.0/8': ['pop-a', 'pop-b'] };
+  const server = await startTestRedirector(state);
+  t.teardown(() => server.close());
+  const sockets = [await client('127.0.0.1'), await client('127.0.0.2')];
+  t.teardown(() => sockets.forEach((socket) => socket.close()));
+  const answered = sockets.map(() => [] as string[]);
+  sockets.forEach((socket, from) => socket.on('message', (message) => answered[from]?.push([...message.subarray(-4)].join('.'))));
+  // Alternating sources, sent without pacing, so batches hold both and each source follows the other.
+  for (let id = 0; id < BURST; id++) sockets[id % 2]?.send(query({ id, name: 'shop.demo.test' }), server.udpPort, '127.0.0.1');
+  const deadline = Date.now() + 5000;
+  while (answered[0].length + answered[1].length < BURST && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+  t.is(answered[0].length + answered[1].length, BURST);
+  t.false(answered[0].some((address) => popBAddresses.includes(address)), '127.0.0.1 is answered pop-a');
+  t.true(answered[1].every((address) => popBAddresses.includes(address)), '127.0.0.2 is answered pop-b');
 });
 
 test('a datagram longer than any query gets no answer, and the next query does', async (t) => {
