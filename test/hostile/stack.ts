@@ -64,6 +64,8 @@ export interface Stack {
   tunnel: string;
   frontEnd: StartedProcess;
   http: string;
+  /** The TCP-mode site's listener when `tcpSite` was asked for (it carries raw bytes to the same origin). */
+  tcp?: string;
 }
 
 export interface StackOptions {
@@ -71,16 +73,21 @@ export interface StackOptions {
   backEndState?: Record<string, unknown>;
   /** Extra front-end `http` listener options. */
   frontEndHttp?: Record<string, unknown>;
+  /** Also a TCP-mode site `raw` to the origin's address, with these front-end site settings (idleTimeoutMs …). */
+  tcpSite?: Record<string, unknown>;
 }
 
-export function frontEndConfig(tunnel: string, http: Record<string, unknown> = {}) {
+export const TCP_SITE = 'raw';
+
+export function frontEndConfig(tunnel: string, http: Record<string, unknown> = {}, tcpSite?: Record<string, unknown>) {
+  const tcp = tcpSite ? { [TCP_SITE]: { domains: ['raw.test'], mode: 'tcp', listen: '127.0.0.1:0', backEnds: ['be-h'], ...tcpSite } } : {};
   return {
     id: 'fe-h',
     http: { listen: '127.0.0.1:0', ...http },
     admin: '127.0.0.1:0',
     state: {
       backEnds: { 'be-h': { tunnel, key: TUNNEL_KEY } },
-      sites: { shop: { domains: [SITE], backEnds: ['be-h'] } },
+      sites: { shop: { domains: [SITE], backEnds: ['be-h'] }, ...tcp },
     },
   };
 }
@@ -94,14 +101,18 @@ export async function startStack(t: Cleanup, options: StackOptions = {}): Promis
     tunnel: { listen: '127.0.0.1:0', keys: [TUNNEL_KEY] },
     admin: '127.0.0.1:0',
     drainTimeoutMs: 1_000,
-    state: { sites: { shop: { origins: [{ url: origin }] } }, ...options.backEndState },
+    state: {
+      sites: { shop: { origins: [{ url: origin }] }, ...(options.tcpSite ? { [TCP_SITE]: { mode: 'tcp', origins: [{ id: 'origin-raw', url: origin.replace(/^http:/, 'tcp:') }] } } : {}) },
+      ...options.backEndState,
+    },
   });
   const tunnel = String(backEnd.ready.tunnel);
-  const frontEnd = await startRole(t, dir, 'front-end', frontEndConfig(tunnel, options.frontEndHttp));
+  const frontEnd = await startRole(t, dir, 'front-end', frontEndConfig(tunnel, options.frontEndHttp, options.tcpSite));
   const http = String(frontEnd.ready.http);
+  const tcp = options.tcpSite ? (frontEnd.ready.tcp as Record<string, string>)[TCP_SITE] : undefined;
   // The ready line means listening; the tunnel comes up just after.
   if (!(await pollUntil(async () => (await get(http, '/')).status === 200, { timeoutMs: 15_000 }))) throw new Error('the stack never served a request');
-  return { dir, origin, originPid: originProcess.child.pid!, backEnd, tunnel, frontEnd, http };
+  return { dir, origin, originPid: originProcess.child.pid!, backEnd, tunnel, frontEnd, http, tcp };
 }
 
 export interface Reply {
