@@ -175,13 +175,29 @@ export async function goodTraffic(hostPort: string, count: number, concurrency =
 }
 
 /**
- * The issue's bar for good traffic under attack: ≥ 99 % success and p99 within 2x of the same traffic
- * unattacked. On a shared 2-core box running other tests a p99 doubles from noise alone, so the latency
- * bound gets a floor of 1 s (the attacks it guards against cost 5 s and more: queue timeouts, refused
- * handshakes); the tests log both figures.
+ * Good traffic measured as `rounds` rounds of `count` GETs: the p99 is the median of the rounds' p99s (and
+ * success counts every reply), so one noisy moment on a shared box neither sets a lucky low baseline nor
+ * fails an attacked run. `rounds` lists each round's p99 for the log.
  */
+export async function goodLatency(hostPort: string, rounds = 5, count = 100): Promise<Sample & { rounds: number[] }> {
+  const samples: Sample[] = [];
+  for (let i = 0; i < rounds; i++) samples.push(await goodTraffic(hostPort, count));
+  return combine(samples);
+}
+
+/** Rounds of good traffic as one Sample: the median of their p99s, success over every reply. */
+export function combine(samples: Sample[]): Sample & { rounds: number[] } {
+  const p99s = samples.map((sample) => sample.p99).sort((a, b) => a - b);
+  const statuses: Record<string, number> = Object.create(null);
+  for (const sample of samples) for (const [status, n] of Object.entries(sample.statuses)) statuses[status] = (statuses[status] ?? 0) + n;
+  const total = samples.reduce((sum, sample) => sum + sample.count, 0);
+  const ok = samples.reduce((sum, sample) => sum + sample.ok, 0);
+  return { count: total, ok, successRate: total ? ok / total : 0, p99: p99s[Math.floor(p99s.length / 2)], statuses, rounds: samples.map((sample) => Math.round(sample.p99)) };
+}
+
+/** The issue's bar for good traffic under attack: ≥ 99 % success and p99 within 2x of the same traffic unattacked. */
 export function withinBar(attacked: Sample, baseline: Sample): boolean {
-  return attacked.successRate >= 0.99 && attacked.p99 <= Math.max(2 * baseline.p99, 1_000);
+  return attacked.successRate >= 0.99 && attacked.p99 <= 2 * baseline.p99;
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

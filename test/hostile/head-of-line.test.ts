@@ -1,0 +1,44 @@
+/**
+ * Tunnel head-of-line: downloads whose clients stopped reading must not take the tunnel session's receive
+ * window from the other streams. 300 clients with a 4 KiB receive buffer (a Python process: Node cannot
+ * set SO_RCVBUF) ask for 64 MiB and never read, so the front-end holds up to a stream window of each
+ * (300 × 256 KiB is more than the 64 MiB session window). The back-end's stall deadline is the default
+ * 30 s, longer than the test: nothing but flow control stands between them and the good requests of the
+ * same tunnel, which must keep their bar. A second front-end with its own tunnel to the same back-end is
+ * measured in the same rounds, interleaved: it sees the same busy machine but not the attacked session,
+ * so comparing the two tells a blocked session from a loaded box.
+ */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import test from 'ava';
+import { parseHostPort, pollUntil } from '@overlay/common';
+import { SITE, combine, frontEndConfig, get, goodLatency, goodTraffic, metric, sleep, startRole, startStack, withinBar, type Sample } from './stack.js';
+
+const NON_READERS = 300;
+const FILL_MS = 3_000;
+const NON_READER = fileURLToPath(new URL('non-reader.py', import.meta.url));
+
+test('non-reading 64 MiB downloads do not stall other streams of the same tunnel', async (t) => {
+  const stack = await startStack(t, { backEndState: { limits: { adaptive: false, min: 512, max: 512, initial: 512 } } });
+  const control = String((await startRole(t, stack.dir, 'front-end', frontEndConfig(stack.tunnel))).ready.http);
+  t.true(await pollUntil(async () => (await get(control, '/')).status === 200, { timeoutMs: 15_000 }));
+  const baseline = await goodLatency(stack.http);
+  const { host, port } = parseHostPort(stack.http);
+  const attacker = spawn('python3', [NON_READER, host, String(port), String(NON_READERS), `GET /bytes/${64 * 1024 * 1024} HTTP/1.1\\r\\nHost: ${SITE}\\r\\n\\r\\n`], { stdio: ['pipe', 'pipe', 'inherit'] });
+  t.teardown(() => attacker.kill());
+  await new Promise((resolve) => attacker.stdout.once('data', resolve));
+  // Every attacker has its response head (the origin is slow to start 300 large bodies on a shared box;
+  // until then they count as queued and admission may refuse newcomers), and the tunnel is as full as they make it.
+  const admin = String(stack.frontEnd.ready.admin);
+  t.true(await pollUntil(async () => (await metric(admin, 'overlay_frontend_admission_queued')) === 0, { timeoutMs: 60_000 }));
+  await sleep(FILL_MS);
+  const rounds = { attacked: [] as Sample[], control: [] as Sample[] };
+  for (let i = 0; i < 5; i++) {
+    rounds.attacked.push(await goodTraffic(stack.http, 100));
+    rounds.control.push(await goodTraffic(control, 100));
+  }
+  const attacked = combine(rounds.attacked);
+  const other = combine(rounds.control);
+  t.log('unattacked', baseline, 'attacked session', attacked, 'other session, same rounds', other);
+  t.true(withinBar(attacked, other), 'the attacked session keeps the bar against a session on the same box');
+});
