@@ -112,6 +112,8 @@ export async function startStack(t: Cleanup, options: StackOptions = {}): Promis
   const tcp = options.tcpSite ? (frontEnd.ready.tcp as Record<string, string>)[TCP_SITE] : undefined;
   // The ready line means listening; the tunnel comes up just after.
   if (!(await pollUntil(async () => (await get(http, '/')).status === 200, { timeoutMs: 15_000 }))) throw new Error('the stack never served a request');
+  // Warm up (JIT, pooled origin connections) so an unattacked baseline is not a cold, slow start.
+  await goodTraffic(http, 200);
   return { dir, origin, originPid: originProcess.child.pid!, backEnd, tunnel, frontEnd, http, tcp };
 }
 
