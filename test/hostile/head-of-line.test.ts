@@ -15,7 +15,7 @@ import { parseHostPort, pollUntil } from '@overlay/common';
 import { SITE, combine, frontEndConfig, get, goodLatency, goodTraffic, metric, sleep, startRole, startStack, withinBar, type Sample } from './stack.js';
 
 const NON_READERS = 300;
-const FILL_MS = 3_000;
+const FILL_MS = 1_000;
 const NON_READER = fileURLToPath(new URL('non-reader.py', import.meta.url));
 
 test('non-reading 64 MiB downloads do not stall other streams of the same tunnel', async (t) => {
@@ -31,7 +31,13 @@ test('non-reading 64 MiB downloads do not stall other streams of the same tunnel
   // until then they count as queued and admission may refuse newcomers), and the tunnel is as full as they make it.
   const admin = String(stack.frontEnd.ready.admin);
   t.true(await pollUntil(async () => (await metric(admin, 'overlay_frontend_admission_queued')) === 0, { timeoutMs: 60_000 }));
-  await sleep(FILL_MS);
+  // Filling 300 clients' buffers takes the box's CPU for a while; measure once the bytes out have settled.
+  const bytesOut = () => metric(admin, 'overlay_frontend_body_bytes_total', { direction: 'out' });
+  t.true(await pollUntil(async () => {
+    const before = await bytesOut();
+    await sleep(FILL_MS);
+    return (await bytesOut()) - before < 1024 * 1024;
+  }, { timeoutMs: 60_000 }), 'the non-readers stop taking bytes');
   const rounds = { attacked: [] as Sample[], control: [] as Sample[] };
   for (let i = 0; i < 5; i++) {
     rounds.attacked.push(await goodTraffic(stack.http, 100));
@@ -42,8 +48,8 @@ test('non-reading 64 MiB downloads do not stall other streams of the same tunnel
   t.log('unattacked', baseline, 'attacked session', attacked, 'other session, same rounds', other);
   // The session window is not what slows it (traced: the back-end keeps over 50 of its 64 MiB of credit
   // while the attackers hold their streams; the front-end pushes each stream's bytes on to its paused
-  // client, so little waits in the tunnel), yet the attacked session answers 3-10x slower than the
-  // control one (p99 about 300 ms against 30-100 ms), so the bound has a floor: a starved session would
-  // stall until the 30 s stall deadline and fail the success rate.
+  // client, so little waits in the tunnel), yet the attacked session answers 2-10x slower than the
+  // control one on a shared box (p99 25-450 ms against 10-170 ms in our runs), so the bound has a floor:
+  // a starved session would stall until the 30 s stall deadline and fail the success rate.
   t.true(withinBar(attacked, other, 1_000), 'the attacked session keeps the bar against a session on the same box');
 });
