@@ -133,6 +133,7 @@ test('silent, trickling and non-reading TCP clients are cut after the idle windo
   t.true(await pollUntil(async () => (await metric(stack.frontAdmin, 'overlay_frontend_tcp_connections_total', { outcome: 'idle' })) === cut, { timeoutMs: 10 * IDLE_MS }));
   t.true(await pollUntil(() => stack.originOpen() === 1, { timeoutMs: 5_000 }), 'only the talker keeps an origin connection');
   t.log(`silent and trickling clients closed ${closed.map((at) => at - started).join(', ')} ms after connecting; all ${cut} cut after ${Date.now() - started} ms (idle window ${IDLE_MS} ms, ${SLOTS} origin slots)`);
+  t.true(closed.every((at) => at - started >= IDLE_MS - 50), 'none is cut before a whole window went by');
   t.false(talker.socket.destroyed, 'a connection above the minimum rate stays');
   t.true(talker.received() > 0);
   t.true(await echoes(t, stack), 'a new connection gets a slot');
