@@ -49,12 +49,19 @@ export const siteStateSchema = z
     priorities: priorityRulesSchema.optional(),
     /** TCP sites only: the dedicated listener. */
     listen: hostPort.optional(),
+    /** TCP sites only: the idle check's window, ms (options.ts TcpSiteOptions). */
+    idleTimeoutMs: positiveInt.optional(),
+    /** TCP sites only: least average rate per idle window, bytes/s, both directions together; 0: off. */
+    minBytesPerS: z.number().min(0).finite().optional(),
     /** The site's own TLS certificate, served on the HTTPS listener for its domains (SNI). */
     certificate: certificateSchema.optional(),
   })
   .superRefine((site, ctx) => {
     if (site.mode === 'tcp' && site.listen === undefined) ctx.addIssue({ code: 'custom', path: ['listen'], message: 'a tcp site needs a listen address' });
     if (site.mode === 'http' && site.listen !== undefined) ctx.addIssue({ code: 'custom', path: ['listen'], message: 'only tcp sites have their own listener' });
+    for (const key of ['idleTimeoutMs', 'minBytesPerS'] as const) {
+      if (site.mode === 'http' && site[key] !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: 'only tcp sites have an idle deadline (HTTP sites use the http listener timeouts)' });
+    }
     if (site.mode === 'tcp' && site.certificate !== undefined) ctx.addIssue({ code: 'custom', path: ['certificate'], message: 'tcp sites are carried as raw bytes: no certificate' });
   });
 

@@ -2,6 +2,7 @@ import { BackendSelector } from '@overlay/balancer';
 import { compileRules, type Classifier } from '@overlay/classifier';
 import type { BackEndRoute } from './backends.js';
 import type { FrontEndState } from './config.js';
+import { defaultTcpSiteOptions, type TcpSiteOptions } from './options.js';
 
 /** One site as the request path uses it: rules compiled, domains indexed. */
 export interface Site {
@@ -10,6 +11,8 @@ export interface Site {
   backEnds: readonly string[];
   classify: Classifier;
   listen: string | undefined;
+  /** TCP sites: the idle deadline of carried connections (defaults filled in). */
+  tcp: TcpSiteOptions;
   /** Chooses among the site's back-end routes by their current QoS and load. */
   selector: BackendSelector<BackEndRoute>;
 }
@@ -56,6 +59,10 @@ export class SiteTable {
         backEnds,
         classify: compileRules(spec.priorities ?? { rules: [] }),
         listen: spec.listen,
+        tcp: {
+          idleTimeoutMs: spec.idleTimeoutMs ?? defaultTcpSiteOptions.idleTimeoutMs,
+          minBytesPerS: spec.minBytesPerS ?? defaultTcpSiteOptions.minBytesPerS,
+        },
         selector: new BackendSelector(() => routesOf(backEnds, routeOf)),
       };
       this.byName.set(name, site);

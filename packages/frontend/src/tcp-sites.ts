@@ -4,6 +4,7 @@ import type { TcpHead } from '@overlay/stream-heads';
 import type { GatewayContext } from './context.js';
 import { ExchangeError } from './errors.js';
 import { closeOf, exchangeFor } from './exchange.js';
+import { watchIdle } from './idle-watch.js';
 import { clientAddress } from './request-head.js';
 import type { Site } from './sites.js';
 import { splice } from './splice.js';
@@ -19,7 +20,8 @@ interface TcpListener {
 /**
  * One listener per TCP-mode site; each client connection becomes one tunnel stream (TcpHead) that turns
  * into a raw pipe after the back-end's 200 REPLY. Nothing is read from the client before that, so a failed
- * attempt can go to another back-end; when none works the connection is closed.
+ * attempt can go to another back-end; when none works the connection is closed. A carried connection that
+ * moves too little for the site's idle window is closed (idle-watch.ts).
  */
 export class TcpSites {
   private readonly listeners = new Map<string, TcpListener>();
@@ -149,7 +151,24 @@ export class TcpSites {
     ticket.start();
     route.hold(stream);
     metrics.tcpConnections.inc({ site: site.name, outcome: 'carried' });
-    splice(socket, stream, metrics.bytesOf(site.name));
+    // Closing the client resets the stream (splice), which closes the origin connection and frees its slot.
+    const idle = watchIdle(site.tcp, () => {
+      metrics.tcpConnections.inc({ site: site.name, outcome: 'idle' });
+      context.log.info({ site: site.name, idleTimeoutMs: site.tcp.idleTimeoutMs, minBytesPerS: site.tcp.minBytesPerS }, 'tcp connection cut: too little traffic');
+      socket.destroy();
+    });
+    socket.on('close', idle.stop);
+    const counts = metrics.bytesOf(site.name);
+    splice(socket, stream, {
+      in: (bytes) => {
+        idle.count(bytes);
+        counts.in(bytes);
+      },
+      out: (bytes) => {
+        idle.count(bytes);
+        counts.out(bytes);
+      },
+    });
     socket.resume();
   }
 }
