@@ -149,7 +149,7 @@ export interface Sample {
   statuses: Record<string, number>;
 }
 
-export function summarize(replies: Reply[]): Sample {
+export function summarize(replies: ReadonlyArray<Pick<Reply, 'status' | 'ms'>>): Sample {
   const ok = replies.filter((r) => r.status === 200).length;
   const times = replies.map((r) => r.ms).sort((a, b) => a - b);
   const statuses: Record<string, number> = Object.create(null);
