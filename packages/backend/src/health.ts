@@ -25,7 +25,8 @@ function trackerOptions(health: HealthConfig): Partial<HealthOptions> {
 /**
  * Origin health for the whole gateway (seed 003): active probes every `intervalMs` (GET `path` on HTTP
  * origins, a connect on TCP ones; a site's `healthCheck` overrides path, interval, timeout and the
- * statuses that count as healthy for its origins) with rise/fall counts, plus what real requests report. Down origins keep
+ * statuses that count as healthy for its origins, and may name a freshness header to read from healthy
+ * answers) with rise/fall counts, plus what real requests report. Down origins keep
  * being probed: only probes bring them back. Every state change goes to `onChange`.
  */
 export class HealthMonitor implements OriginHealthView {

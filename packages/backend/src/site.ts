@@ -23,7 +23,7 @@ export interface RouteChoice {
 
 /**
  * One site: its origin lists (the site's and one per path route, seed 002), a FIFO queue in front of each
- * (seed 000) and the balancer that picks an origin with a free slot (primary-first, least outstanding per
+ * (seed 000) and the balancer that picks an origin with a free slot (fresh-first, primary-first, least outstanding per
  * weight, seed 001). Requests of different routes wait in different queues, so a saturated route never
  * holds up another.
  */
