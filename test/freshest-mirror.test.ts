@@ -1,10 +1,10 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { startProcess, type StartedProcess } from '@overlay/common';
-import { eventually, OVERLAY, requireCommand, run } from './helpers.js';
+import type { StartedProcess } from '@overlay/common';
+import { eventually, requireCommand, run, startOverlay } from './helpers.js';
 
 // Seed 001, freshest mirror first, through real processes: manager, back-end and front-end from the
 // `overlay` command, two origins of one site whose probe answers carry different Last-Modified dates.
@@ -35,13 +35,7 @@ async function startMirror(name: string, lastModified: Date): Promise<Mirror> {
   return mirror;
 }
 
-async function start(name: string, command: string, config: object): Promise<StartedProcess> {
-  const file = join(dir, `${name}.json`);
-  writeFileSync(file, JSON.stringify(config));
-  const started = await startProcess(process.execPath, [OVERLAY, command, '--config', file], { readyTimeoutMs: 30_000 });
-  processes.push(started);
-  return started;
-}
+const start = (name: string, command: string, config: object) => startOverlay(dir, processes, name, command, config);
 
 function putSite(body: object): Promise<Response> {
   return fetch(`${manager}/v1/sites/news`, { method: 'PUT', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
