@@ -29,8 +29,10 @@ export function parseFreshness(value: string | string[] | undefined): number | u
   if (typeof value !== 'string') return undefined;
   const text = value.trim();
   if (/^-?\d+(\.\d+)?$/.test(text)) return Number(text);
-  // Dates need a letter (a weekday or month): Date.parse reads bare digit groups as dates too.
-  const ms = /[A-Za-z]/.test(text) ? Date.parse(text) : Number.NaN;
+  // Dates need a letter (a weekday or month): Date.parse reads bare digit groups as dates too. HTTP dates
+  // are GMT; asctime-format ones do not say so, and Date.parse would read them as local time.
+  const zoned = /(GMT|UTC|Z|[+-]\d{2}:?\d{2})$/i.test(text) ? text : `${text} GMT`;
+  const ms = /[A-Za-z]/.test(text) ? Date.parse(zoned) : Number.NaN;
   return Number.isFinite(ms) ? ms / 1000 : undefined;
 }
 

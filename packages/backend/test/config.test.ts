@@ -104,5 +104,6 @@ test('freshness values: a number as it is, an HTTP date as Unix time in s, anyth
   t.is(parseFreshness(' 1733270400.5 '), 1733270400.5);
   t.is(parseFreshness('Wed, 21 Oct 2015 07:28:00 GMT'), 1445412480);
   t.is(parseFreshness('Sunday, 06-Nov-94 08:49:37 GMT'), 784111777);
+  t.is(parseFreshness('Sun Nov  6 08:49:37 1994'), 784111777, 'asctime: GMT though it does not say so');
   for (const bad of [undefined, '', 'soon', '12 34', ['1', '2']]) t.is(parseFreshness(bad), undefined, String(bad));
 });
