@@ -44,6 +44,8 @@ export interface OriginStatus {
   share?: number;
   /** Adaptive limits only: unloaded latency as measured, ms. */
   baselineMs?: number;
+  /** Its site's `healthCheck.freshness` header as the last healthy probe answered it, s (HTTP date as Unix time). */
+  freshness?: number;
 }
 
 export interface BackEndStatus {
@@ -228,6 +230,8 @@ export async function startBackEnd(input: BackEndConfigInput, options: BackEndOp
         if (Number.isFinite(origin.limit.ceiling)) entry.share = origin.limit.ceiling;
         const baselineMs = origin.controllerSnapshot?.baselineMs;
         if (baselineMs !== undefined) entry.baselineMs = baselineMs;
+        const freshness = health.freshness(origin.id);
+        if (freshness !== undefined) entry.freshness = freshness;
         return entry;
       }),
       sites: [...sites.values()].map((site) => ({ name: site.name, mode: site.mode, queued: site.queueLengths().reduce((sum, queue) => sum + queue.length, 0) })),
