@@ -1,6 +1,9 @@
 import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { startProcess, type StartedProcess } from '@overlay/common';
 
 export const run = promisify(execFile);
 
@@ -37,4 +40,13 @@ export async function eventually<T>(what: string, probe: () => Promise<T | undef
     if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms${last instanceof Error ? ` (${last.message})` : ''}`);
     await new Promise((resolve) => setTimeout(resolve, everyMs));
   }
+}
+
+/** Starts `overlay <command>` with `config` written to `<dir>/<name>.json`; waits for it to be ready and adds it to `processes`. */
+export async function startOverlay(dir: string, processes: StartedProcess[], name: string, command: string, config: object): Promise<StartedProcess> {
+  const file = join(dir, `${name}.json`);
+  writeFileSync(file, JSON.stringify(config));
+  const started = await startProcess(process.execPath, [OVERLAY, command, '--config', file], { readyTimeoutMs: 30_000 });
+  processes.push(started);
+  return started;
 }

@@ -1,9 +1,10 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
+import { connect, createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { startProcess, type StartedProcess } from '@overlay/common';
+import { freePort, parseHostPort, startProcess, type StartedProcess } from '@overlay/common';
 import { eventually, OVERLAY, requireCommand, run } from './helpers.js';
 
 // Origin Host and per-site health checks through real processes: manager, back-end and front-end from the
@@ -189,4 +190,37 @@ test.serial('a check that expects another status takes the site down, and the ma
   });
   t.is(bad.status, 400);
   t.regex((await bad.json()).error.message, /^healthCheck\.path: must start with "\/"/);
+});
+
+test.serial('answers the front-end gives itself leave access lines too: an unknown site\'s 404 with its request id and bytes', async (t) => {
+  const { stdout } = await run('curl', ['-s', '-D', '-', '-o', '/dev/null', '-H', 'host: nobody.test', '-H', 'x-request-id: unknown-site-9', `http://${frontEnd}/where`]);
+  t.regex(stdout, /^HTTP\/1\.1 404/);
+  const line = await eventually('the 404 access line', async () => logs['pop-a']?.find((entry) => entry.msg === 'access' && entry.requestId === 'unknown-site-9'));
+  t.like(line, { status: 404, host: 'nobody.test', path: '/where', method: 'GET', client: '127.0.0.1', bytesIn: 0 });
+  t.true(line.bytesOut > 0, 'the error body counted');
+  t.is(line.backEnd, undefined);
+});
+
+test.serial('a TCP-mode connection leaves one access line when it ends: carried (200) with its bytes and back-end', async (t) => {
+  const echo = createNetServer((socket) => socket.pipe(socket));
+  await new Promise<void>((resolve) => echo.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => echo.close(() => resolve())));
+  const listen = `127.0.0.1:${await freePort()}`;
+  await put('/sites/echo', { domains: ['echo.test'], mode: 'tcp', listen, origins: [{ url: `tcp://127.0.0.1:${(echo.address() as { port: number }).port}` }], frontEnds: ['pop-a'], backEnds: ['be-1'] });
+  const echoed = await eventually('the TCP site carries bytes', async () => {
+    const socket = connect(parseHostPort(listen));
+    socket.on('error', () => undefined);
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+      if (Buffer.concat(chunks).length >= 11) socket.end();
+    });
+    socket.write('hello, tcp!');
+    await new Promise((resolve) => socket.once('close', resolve));
+    return Buffer.concat(chunks).toString() === 'hello, tcp!' ? true : undefined;
+  });
+  t.true(echoed);
+  const line = await eventually('the TCP access line', async () => logs['pop-a']?.find((entry) => entry.msg === 'access' && entry.method === 'TCP' && entry.status === 200));
+  t.like(line, { host: 'echo', path: listen, client: '127.0.0.1', bytesIn: 11, bytesOut: 11, backEnd: 'be-1' });
+  t.true(line.durationMs >= 0);
 });

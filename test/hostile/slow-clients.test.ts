@@ -9,7 +9,7 @@ import { createServer } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import test from 'ava';
 import { parseHostPort, pollUntil } from '@overlay/common';
-import { SITE, TUNNEL_KEY, frontEndConfig, get, goodTraffic, metric, startRole, startStack, tempDir, withinBar, type Stack } from './stack.js';
+import { SITE, TUNNEL_KEY, frontEndConfig, get, goodLatency, goodTraffic, metric, startRole, startStack, tempDir, withinBar, type Stack } from './stack.js';
 
 const STALL_MS = 1_500;
 const UPLOAD_WINDOW_MS = 1_500;
@@ -40,7 +40,7 @@ function attackers(t: { teardown(fn: () => void): void }, hostPort: string, coun
 test('64 clients that never read a 64 MiB download give their origin slots back', async (t) => {
   const stack = await slowStack(t);
   const admin = String(stack.backEnd.ready.admin);
-  const baseline = await goodTraffic(stack.http, 200);
+  const baseline = await goodLatency(stack.http);
   const sockets = attackers(t, stack.http, 64, `GET /bytes/${64 * 1024 * 1024} HTTP/1.1\r\nHost: ${SITE}\r\n\r\n`);
   for (const socket of sockets) socket.pause();
   const started = Date.now();
@@ -54,7 +54,7 @@ test('64 clients that never read a 64 MiB download give their origin slots back'
   t.true(await pollUntil(async () => (await resolved()) >= 64, { timeoutMs: 60_000 }), 'every non-reader let go of its slot');
   const released = Date.now() - started;
   const abandoned = await metric(admin, 'overlay_backend_abandoned_requests_total', { reason: 'slow-reader' });
-  const attacked = await goodTraffic(stack.http, 200);
+  const attacked = await goodLatency(stack.http);
   t.log('unattacked', baseline, 'first moments of the attack', early, `all 64 let go after ${released} ms (${abandoned} abandoned)`, 'attackers still connected', attacked);
   t.true(abandoned >= 16, 'stalled responses were abandoned, not merely timed out in the queue');
   t.true(withinBar(attacked, baseline));
@@ -63,7 +63,7 @@ test('64 clients that never read a 64 MiB download give their origin slots back'
 test('40 uploads trickling 1 byte/s are cut (408 before a head, a reset after) and free their slots', async (t) => {
   const stack = await slowStack(t);
   const admin = String(stack.backEnd.ready.admin);
-  const baseline = await goodTraffic(stack.http, 200);
+  const baseline = await goodLatency(stack.http);
   const sockets = attackers(t, stack.http, 40, `POST /echo HTTP/1.1\r\nHost: ${SITE}\r\nContent-Length: 100000\r\n\r\n`);
   const trickle = setInterval(() => sockets.forEach((socket) => socket.destroyed || socket.write('x')), 1_000);
   t.teardown(() => clearInterval(trickle));
@@ -73,7 +73,7 @@ test('40 uploads trickling 1 byte/s are cut (408 before a head, a reset after) a
     (await metric(admin, 'overlay_backend_requests_total', { status: '503' }));
   t.true(await pollUntil(async () => (await resolved()) >= 40, { timeoutMs: 60_000 }), 'every trickler cut, or refused while it queued');
   t.true((await metric(admin, 'overlay_backend_abandoned_requests_total', { reason: 'slow-upload' })) >= 16);
-  const attacked = await goodTraffic(stack.http, 200);
+  const attacked = await goodLatency(stack.http);
   t.log('unattacked', baseline, 'first moments of the attack', early, 'after', attacked);
   t.true(early.successRate >= 0.99);
   t.true(withinBar(attacked, baseline));

@@ -64,6 +64,8 @@ export interface Stack {
   tunnel: string;
   frontEnd: StartedProcess;
   http: string;
+  /** The TCP-mode site's listener when `tcpSite` was asked for (it carries raw bytes to the same origin). */
+  tcp?: string;
 }
 
 export interface StackOptions {
@@ -71,16 +73,21 @@ export interface StackOptions {
   backEndState?: Record<string, unknown>;
   /** Extra front-end `http` listener options. */
   frontEndHttp?: Record<string, unknown>;
+  /** Also a TCP-mode site `raw` to the origin's address, with these front-end site settings (idleTimeoutMs …). */
+  tcpSite?: Record<string, unknown>;
 }
 
-export function frontEndConfig(tunnel: string, http: Record<string, unknown> = {}) {
+export const TCP_SITE = 'raw';
+
+export function frontEndConfig(tunnel: string, http: Record<string, unknown> = {}, tcpSite?: Record<string, unknown>) {
+  const tcp = tcpSite ? { [TCP_SITE]: { domains: ['raw.test'], mode: 'tcp', listen: '127.0.0.1:0', backEnds: ['be-h'], ...tcpSite } } : {};
   return {
     id: 'fe-h',
     http: { listen: '127.0.0.1:0', ...http },
     admin: '127.0.0.1:0',
     state: {
       backEnds: { 'be-h': { tunnel, key: TUNNEL_KEY } },
-      sites: { shop: { domains: [SITE], backEnds: ['be-h'] } },
+      sites: { shop: { domains: [SITE], backEnds: ['be-h'] }, ...tcp },
     },
   };
 }
@@ -94,14 +101,20 @@ export async function startStack(t: Cleanup, options: StackOptions = {}): Promis
     tunnel: { listen: '127.0.0.1:0', keys: [TUNNEL_KEY] },
     admin: '127.0.0.1:0',
     drainTimeoutMs: 1_000,
-    state: { sites: { shop: { origins: [{ url: origin }] } }, ...options.backEndState },
+    state: {
+      sites: { shop: { origins: [{ url: origin }] }, ...(options.tcpSite ? { [TCP_SITE]: { mode: 'tcp', origins: [{ id: 'origin-raw', url: origin.replace(/^http:/, 'tcp:') }] } } : {}) },
+      ...options.backEndState,
+    },
   });
   const tunnel = String(backEnd.ready.tunnel);
-  const frontEnd = await startRole(t, dir, 'front-end', frontEndConfig(tunnel, options.frontEndHttp));
+  const frontEnd = await startRole(t, dir, 'front-end', frontEndConfig(tunnel, options.frontEndHttp, options.tcpSite));
   const http = String(frontEnd.ready.http);
+  const tcp = options.tcpSite ? (frontEnd.ready.tcp as Record<string, string>)[TCP_SITE] : undefined;
   // The ready line means listening; the tunnel comes up just after.
   if (!(await pollUntil(async () => (await get(http, '/')).status === 200, { timeoutMs: 15_000 }))) throw new Error('the stack never served a request');
-  return { dir, origin, originPid: originProcess.child.pid!, backEnd, tunnel, frontEnd, http };
+  // Warm up (JIT, pooled origin connections) so an unattacked baseline is not a cold, slow start.
+  await goodTraffic(http, 200);
+  return { dir, origin, originPid: originProcess.child.pid!, backEnd, tunnel, frontEnd, http, tcp };
 }
 
 export interface Reply {
@@ -136,7 +149,7 @@ export interface Sample {
   statuses: Record<string, number>;
 }
 
-export function summarize(replies: Reply[]): Sample {
+export function summarize(replies: ReadonlyArray<Pick<Reply, 'status' | 'ms'>>): Sample {
   const ok = replies.filter((r) => r.status === 200).length;
   const times = replies.map((r) => r.ms).sort((a, b) => a - b);
   const statuses: Record<string, number> = Object.create(null);
@@ -164,13 +177,34 @@ export async function goodTraffic(hostPort: string, count: number, concurrency =
 }
 
 /**
- * The issue's bar for good traffic under attack: ≥ 99 % success and p99 within 2x of the same traffic
- * unattacked. On a shared 2-core box running other tests a p99 doubles from noise alone, so the latency
- * bound gets a floor of 1 s (the attacks it guards against cost 5 s and more: queue timeouts, refused
- * handshakes); the tests log both figures.
+ * Good traffic measured as `rounds` rounds of `count` GETs: the p99 is the median of the rounds' p99s (and
+ * success counts every reply), so one noisy moment on a shared box neither sets a lucky low baseline nor
+ * fails an attacked run. `rounds` lists each round's p99 for the log.
  */
-export function withinBar(attacked: Sample, baseline: Sample): boolean {
-  return attacked.successRate >= 0.99 && attacked.p99 <= Math.max(2 * baseline.p99, 1_000);
+export async function goodLatency(hostPort: string, rounds = 5, count = 100): Promise<Sample & { rounds: number[] }> {
+  const samples: Sample[] = [];
+  for (let i = 0; i < rounds; i++) samples.push(await goodTraffic(hostPort, count));
+  return combine(samples);
+}
+
+/** Rounds of good traffic as one Sample: the median of their p99s, success over every reply. */
+export function combine(samples: Sample[]): Sample & { rounds: number[] } {
+  const p99s = samples.map((sample) => sample.p99).sort((a, b) => a - b);
+  const statuses: Record<string, number> = Object.create(null);
+  for (const sample of samples) for (const [status, n] of Object.entries(sample.statuses)) statuses[status] = (statuses[status] ?? 0) + n;
+  const total = samples.reduce((sum, sample) => sum + sample.count, 0);
+  const ok = samples.reduce((sum, sample) => sum + sample.ok, 0);
+  return { count: total, ok, successRate: total ? ok / total : 0, p99: p99s[Math.floor(p99s.length / 2)], statuses, rounds: samples.map((sample) => Math.round(sample.p99)) };
+}
+
+/**
+ * The issue's bar for good traffic under attack: ≥ 99 % success and p99 within 2x of the same traffic
+ * unattacked. `floorMs` is for the cases that do not meet 2x on a shared 2-core box where the attacker
+ * runs beside the gateways (each test says why and logs both figures): the latency bound is then
+ * max(2x, floorMs), still far below what the attacks cost before the fixes (5 s and more).
+ */
+export function withinBar(attacked: Sample, baseline: Sample, floorMs = 0): boolean {
+  return attacked.successRate >= 0.99 && attacked.p99 <= Math.max(2 * baseline.p99, floorMs);
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

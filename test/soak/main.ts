@@ -1,15 +1,16 @@
 /**
  * `pnpm soak [--minutes M] [--sample-s S] [--mark-s S]`: an origin, a back-end and a front-end as real processes under
- * mixed good load (small and large GETs, echoed uploads) plus every abuse case of issue 17 at a low rate
- * (silent tunnel connections, trickling heads, clients that never read, trickling uploads, malformed
- * pipelines, two Host fields). Samples RSS and open fds of each process; at the end compares the last
- * sample with the 5-minute one (flat: within 10 %) and prints a JSON summary. Exits non-zero when good
- * requests failed or a process grew.
+ * mixed good load (small and large GETs, echoed uploads, GETs through a TCP-mode site) plus every abuse
+ * case of issue 17 at a low rate (silent tunnel connections, trickling heads, clients that never read,
+ * trickling uploads, malformed pipelines, two Host fields, silent and non-reading TCP-site connections).
+ * Samples RSS and open fds of each process; at the end compares the median of the last minute with the
+ * median of the minute around the 5-minute mark (flat: within 10 %, both RSS and fds) and prints a JSON
+ * summary. Exits non-zero when good requests failed or a process grew.
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { parseHostPort } from '@overlay/common';
-import { SITE, get, hookCleanup, startStack, summarize, type Reply } from '../hostile/stack.js';
+import { SITE, TCP_SITE, get, hookCleanup, metric, startStack, summarize, type Reply } from '../hostile/stack.js';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: number) => {
@@ -24,7 +25,9 @@ const cleanup = hookCleanup();
 const stack = await startStack(cleanup, {
   backEndState: { pool: { stallTimeoutMs: 3_000, minUploadBytesPerS: 256, uploadWindowMs: 3_000 } },
   frontEndHttp: { headersTimeoutMs: 5_000, requestTimeoutMs: 30_000 },
+  tcpSite: { idleTimeoutMs: 3_000 },
 });
+const tcpSite = stack.tcp!;
 const processes = { origin: stack.originPid, 'back-end': stack.backEnd.child.pid!, 'front-end': stack.frontEnd.child.pid! };
 
 async function sample(pid: number): Promise<{ rssMiB: number; fds: number }> {
@@ -35,7 +38,10 @@ async function sample(pid: number): Promise<{ rssMiB: number; fds: number }> {
 
 const endAt = Date.now() + minutes * 60_000;
 const running = () => Date.now() < endAt;
-const good: Reply[] = [];
+/** Status and time of every good request; bodies are dropped (30 minutes of them held 10 GB in this process). */
+const good: Array<Pick<Reply, 'status' | 'ms'>> = [];
+const tcpGood: Array<Pick<Reply, 'status' | 'ms'>> = [];
+const outcome = ({ status, ms }: Reply) => ({ status, ms });
 const open = new Set<Socket>();
 let attacks = 0;
 
@@ -51,13 +57,42 @@ function raw(hostPort: string, bytes: string | undefined, localAddress: string, 
   setTimeout(() => socket.destroy(), holdMs).unref();
 }
 
-/** Good load: four clients looping over a mix of requests. */
+/** One GET of `/bytes/N` over the TCP-mode site (raw HTTP/1.1 to the origin); 200 only with the whole body. */
+function tcpGet(size: number): Promise<Reply> {
+  const { host, port } = parseHostPort(tcpSite);
+  const started = performance.now();
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    const socket = connect({ host, port });
+    const done = (status: number) => resolve({ status, ms: performance.now() - started, body: Buffer.alloc(0) });
+    socket.setTimeout(10_000, () => socket.destroy());
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      const text = Buffer.concat(chunks);
+      const headEnd = text.indexOf('\r\n\r\n');
+      const whole = headEnd > 0 && text.length - headEnd - 4 === size;
+      done(whole ? Number(/^HTTP\/1\.1 (\d{3})/.exec(text.toString('latin1', 0, 16))?.[1] ?? 0) : 0);
+    });
+    socket.write(`GET /bytes/${size} HTTP/1.1\r\nHost: ${SITE}\r\nConnection: close\r\n\r\n`);
+  });
+}
+
+/** Good load: four clients looping over a mix of requests, a fifth over the TCP-mode site. */
 async function goodLoad(): Promise<void> {
   const paths = ['/bytes/1024', '/bytes/1024', '/bytes/262144', '/', '/bytes/4096'];
   let i = 0;
-  await Promise.all(Array.from({ length: 4 }, async () => {
-    while (running()) good.push(await get(stack.http, paths[i++ % paths.length]));
-  }));
+  const http = Array.from({ length: 4 }, async () => {
+    while (running()) good.push(outcome(await get(stack.http, paths[i++ % paths.length])));
+  });
+  const tcp = (async () => {
+    while (running()) {
+      const reply = outcome(await tcpGet(4096));
+      good.push(reply);
+      tcpGood.push(reply);
+    }
+  })();
+  await Promise.all([...http, tcp]);
 }
 
 /**
@@ -80,6 +115,9 @@ const attackTimer = setInterval(() => {
   });
   raw(stack.http, `GET /bytes/5 HTTP/1.1\r\nHost: ${SITE}\r\n\r\nGET / HTTP/1.1\r\nHo st: x\r\n\r\n`, '127.0.0.6', 3_000);
   raw(stack.http, `GET / HTTP/1.1\r\nHost: ${SITE}\r\nHost: other.test\r\n\r\n`, '127.0.0.6', 3_000);
+  // TCP-mode site: a silent connection and one that never reads its download (each cut after the idle window).
+  if (heavy) raw(tcpSite, undefined, '127.0.0.7', 10_000);
+  if (heavy) raw(tcpSite, `GET /bytes/${32 * 1024 * 1024} HTTP/1.1\r\nHost: ${SITE}\r\n\r\n`, '127.0.0.7', 10_000, (socket) => socket.pause());
 }, 2_000);
 
 const started = Date.now();
@@ -96,19 +134,30 @@ clearInterval(attackTimer);
 clearInterval(sampler);
 for (const socket of open) socket.destroy();
 
-const at = (s: number) => samples.reduce((best, row) => (Math.abs(row.s - s) < Math.abs(best.s - s) ? row : best), samples[0]);
-const mark = at(MARK_S);
-const last = samples[samples.length - 1];
+/** Median of a process's figure over the samples in [from, to] seconds. */
+const median = (name: string, key: 'rssMiB' | 'fds', from: number, to: number) => {
+  const values = samples.filter((row) => row.s >= from && row.s <= to).map((row) => (row[name] as { rssMiB: number; fds: number })[key]).sort((a, b) => a - b);
+  return values.length ? values[Math.floor(values.length / 2)] : Number.NaN;
+};
+const lastS = samples.length ? samples[samples.length - 1].s : 0;
+const mark: Record<string, { rssMiB: number; fds: number }> = {};
+const last: Record<string, { rssMiB: number; fds: number }> = {};
 const growth: Record<string, { rss: number; fds: number }> = {};
-let flat = samples.length > 0 && last.s > MARK_S;
+let flat = lastS > MARK_S + 60;
+const ratio = (to: number, from: number) => Math.round((to / Math.max(1, from)) * 1000) / 1000;
 for (const name of Object.keys(processes)) {
-  const from = mark[name] as { rssMiB: number; fds: number };
-  const to = last[name] as { rssMiB: number; fds: number };
-  growth[name] = { rss: Math.round((to.rssMiB / from.rssMiB) * 1000) / 1000, fds: Math.round((to.fds / Math.max(1, from.fds)) * 1000) / 1000 };
-  if (growth[name].rss > 1.1) flat = false;
+  mark[name] = { rssMiB: median(name, 'rssMiB', MARK_S - 30, MARK_S + 30), fds: median(name, 'fds', MARK_S - 30, MARK_S + 30) };
+  last[name] = { rssMiB: median(name, 'rssMiB', lastS - 60, lastS), fds: median(name, 'fds', lastS - 60, lastS) };
+  growth[name] = { rss: ratio(last[name].rssMiB, mark[name].rssMiB), fds: ratio(last[name].fds, mark[name].fds) };
+  if (!(growth[name].rss <= 1.1 && growth[name].fds <= 1.1)) flat = false;
 }
 const result = summarize(good);
-process.stdout.write(`${JSON.stringify({ soak: { minutes, attacks, good: { count: result.count, successRate: result.successRate, p99: Math.round(result.p99), statuses: result.statuses }, mark, last, growth, flat } })}\n`);
+const tcp = summarize(tcpGood);
+const tcpIdleCuts = await metric(String(stack.frontEnd.ready.admin), 'overlay_frontend_tcp_connections_total', { site: TCP_SITE, outcome: 'idle' });
+process.stdout.write(`${JSON.stringify({ soak: {
+  minutes, attacks, good: { count: result.count, successRate: result.successRate, p99: Math.round(result.p99), statuses: result.statuses },
+  tcpSite: { good: tcp.count, successRate: tcp.successRate, idleCuts: tcpIdleCuts }, mark, last, growth, flat,
+} })}\n`);
 await cleanup.run();
 const ok = flat && result.successRate >= 0.99;
 process.stdout.write(`${ok ? 1 : 0} passed, ${ok ? 0 : 1} failed\n`);

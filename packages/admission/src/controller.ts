@@ -20,6 +20,12 @@ export type AdjustReason =
   | 'idle-latency'
   /** The last increase did not raise completed requests/s: undone, increases held. */
   | 'goodput-plateau'
+  /**
+   * The last latency decrease cost completed requests/s in proportion: the latency was not the origin's
+   * congestion (a starved host, a slow network) but the limit was the bottleneck. Undone, latency
+   * decreases held.
+   */
+  | 'goodput-loss'
   /** The ceiling (this gateway's share of an origin budget split across back-ends) fell below the limit. */
   | 'share';
 
@@ -52,7 +58,8 @@ export interface LimitControllerDeps {
   onAdjust?: (adjustment: LimitAdjustment) => void;
 }
 
-interface PendingIncrease {
+/** A change waiting for the next loaded window's goodput to judge it. */
+interface PendingChange {
   from: number;
   goodputBefore: number;
 }
@@ -62,7 +69,8 @@ interface PendingIncrease {
  * Netflix's Gradient2/Vegas and Envoy's gradient controller). Per closed window of completions:
  * latency below baseline × growthTolerance with work queued → grow by ⌈√limit⌉; between that and
  * baseline × tolerance → hold, or shrink by one if nothing is queued; past it → multiply by the gradient;
- * an increase that did not raise goodput is undone. The baseline is re-probed at low concurrency now
+ * an increase that did not raise goodput is undone, and so is a latency decrease that cost goodput in
+ * proportion (the origin was not what was slow). The baseline is re-probed at low concurrency now
  * and then. docs/admission.md has the full law.
  */
 export class LimitController implements LimitControl {
@@ -80,9 +88,17 @@ export class LimitController implements LimitControl {
   private windowsAtMin = 0;
   private windowIndex = 0;
   private holdUntilWindow = -1;
-  private pendingIncrease: PendingIncrease | undefined;
+  private pendingIncrease: PendingChange | undefined;
+  private pendingDecrease: PendingChange | undefined;
+  /** Latency decreases wait until this window (after one was undone for its goodput loss). */
+  private congestionHoldUntilWindow = -1;
   /** Highest limit allowed from outside (a share of a budget split across gateways); Infinity when none. */
   private ceiling = Infinity;
+  /**
+   * The law's own limit while the ceiling holds the applied one below it, else undefined: a share that
+   * dips and comes back restores the limit the law had reached instead of leaving it to regrow.
+   */
+  private capped: number | undefined;
 
   /** The open window (or, while probing, the probe's samples). */
   private readonly latencies: LatencyWindow;
@@ -122,13 +138,13 @@ export class LimitController implements LimitControl {
 
   /**
    * Keeps the law inside `ceiling` (this gateway's share of an origin's budget): the limit never rises
-   * above it and drops to it at once when it falls. The result may go below minLimit (a share of 0 or 1).
+   * above it and drops to it at once when it falls; when it rises again the limit returns to what the law
+   * had before the cut (never above the new ceiling). The result may go below minLimit (a share of 0 or 1).
    */
   setCeiling(ceiling: number): void {
     if (!(ceiling >= 0)) throw new RangeError('ceiling: a number of at least 0');
     this.ceiling = ceiling;
-    this.resumeLimit = Math.min(this.resumeLimit, this.top());
-    if (this.current > this.top()) this.set(this.current, 'share', this.now());
+    this.set(this.capped ?? this.current, 'share', this.now());
   }
 
   get snapshot(): ControllerSnapshot {
@@ -179,8 +195,8 @@ export class LimitController implements LimitControl {
   private startProbe(now: number): void {
     this.phase = 'probing';
     // An increase not yet judged by its goodput is not carried over the probe.
-    this.resumeLimit = this.pendingIncrease?.from ?? this.current;
-    this.pendingIncrease = undefined;
+    this.resumeLimit = this.pendingIncrease?.from ?? this.capped ?? this.current;
+    this.pendingIncrease = this.pendingDecrease = undefined;
     this.probeStartedAt = now;
     this.latencies.clear();
     this.set(this.options.probeLimit, 'probe-start', now);
@@ -207,7 +223,8 @@ export class LimitController implements LimitControl {
     this.windowIndex++;
     this.resetWindow(now);
     if (decision) this.set(decision[0], decision[1], now);
-    this.windowsAtMin = this.current === this.options.minLimit ? this.windowsAtMin + 1 : 0;
+    // Held at minLimit by a share is no sign of a stale baseline: only the law's own minimum counts.
+    this.windowsAtMin = (this.capped ?? this.current) <= this.options.minLimit ? this.windowsAtMin + 1 : 0;
   }
 
   private decide(
@@ -220,7 +237,8 @@ export class LimitController implements LimitControl {
     const { tolerance, growthTolerance, decreaseFloor, maxErrorRatio, goodputGain, holdWindows } = this.options;
     const limit = this.current;
     const pending = this.pendingIncrease;
-    this.pendingIncrease = undefined;
+    const decreased = this.pendingDecrease;
+    this.pendingIncrease = this.pendingDecrease = undefined;
     if (sampleMs === undefined || errorRatio > maxErrorRatio) return [shrink(limit, decreaseFloor), 'errors'];
 
     // A window at higher concurrency that was faster than the baseline means the baseline was high.
@@ -236,11 +254,22 @@ export class LimitController implements LimitControl {
       }
     }
 
+    // A congested origin serves as much or more with fewer requests; losing throughput in proportion to
+    // the cut means the limit, not the origin, was the bottleneck (half the proportional loss suffices).
+    if (decreased && decreased.from > limit && saturated && goodputPerSec < decreased.goodputBefore * (1 - (decreased.from - limit) / decreased.from / 2)) {
+      this.congestionHoldUntilWindow = this.windowIndex + 1 + holdWindows;
+      return [decreased.from, 'goodput-loss'];
+    }
+
     // Latency measured at a small fraction of the limit says nothing about the limit (slow requests on a
     // quiet origin): only a window that used at least half of it may lower it for latency.
     const limitTested = saturated || peakInFlight * 2 >= limit;
     const gradient = (baselineMs * tolerance) / sampleMs;
-    if (gradient < 1) return limitTested ? [shrink(limit, Math.max(decreaseFloor, gradient)), 'congested'] : undefined;
+    if (gradient < 1) {
+      if (!limitTested || this.windowIndex < this.congestionHoldUntilWindow) return undefined;
+      if (saturated) this.pendingDecrease = { from: limit, goodputBefore: goodputPerSec };
+      return [shrink(limit, Math.max(decreaseFloor, gradient)), 'congested'];
+    }
     if (sampleMs <= baselineMs * growthTolerance) {
       if (!saturated || this.windowIndex < this.holdUntilWindow || limit >= this.top()) return undefined;
       this.pendingIncrease = { from: limit, goodputBefore: goodputPerSec };
@@ -255,7 +284,9 @@ export class LimitController implements LimitControl {
   }
 
   private set(limit: number, reason: AdjustReason, at: number): void {
-    const to = Math.min(this.top(), Math.max(this.options.minLimit, Math.round(limit)));
+    const wanted = Math.min(this.options.maxLimit, Math.max(this.options.minLimit, Math.round(limit)));
+    const to = Math.min(this.top(), wanted);
+    this.capped = wanted > to ? wanted : undefined;
     if (to === this.current) return;
     const from = this.current;
     this.current = to;

@@ -32,7 +32,7 @@ export interface LimitControllerOptions {
    * limit by x % must raise completed requests/s by at least goodputGain × x %, or it is undone.
    */
   goodputGain: number;
-  /** Windows without increases after an increase was undone, windows. */
+  /** Windows without increases after an increase was undone (and without latency cuts after a cut was undone), windows. */
   holdWindows: number;
   /** Concurrency while the baseline is re-measured, requests; within [minLimit, maxLimit]. */
   probeLimit: number;

@@ -20,10 +20,17 @@ export class OriginLimit {
   private share = Infinity;
   /** Queues that may use this origin; bounded by the configured routes that name it. */
   private readonly queues = new Set<OriginWaiters>();
+  /** A new share is set but more requests than it are still in service. */
+  private draining = false;
 
   constructor(
     readonly id: string,
     readonly control: LimitControl = new LimitController(),
+    /**
+     * Called once a new share holds: at once when no more than it is in service, else when enough
+     * requests have finished. Whoever split the budget can count on it from then on (a report).
+     */
+    private readonly onShareHeld?: () => void,
   ) {}
 
   /** The control's limit, never above this gateway's share of the origin's budget (may be 0). */
@@ -42,8 +49,13 @@ export class OriginLimit {
   setCeiling(share: number): void {
     if (!(share >= 0)) throw new RangeError(`origin ${this.id}: ceiling must be a number of at least 0`);
     const raised = share > this.share;
+    const changed = share !== this.share;
     this.share = share;
     this.control.setCeiling?.(share);
+    if (changed) {
+      this.draining = this.running > share;
+      if (!this.draining) this.onShareHeld?.();
+    }
     if (raised) this.wake();
   }
 
@@ -78,6 +90,10 @@ export class OriginLimit {
     if (this.running === 0) throw new Error(`origin ${this.id}: release without acquire`);
     const inFlight = this.running;
     this.running--;
+    if (this.draining && this.running <= this.share) {
+      this.draining = false;
+      this.onShareHeld?.();
+    }
     if (sample) this.control.onSample(sample, { inFlight, queued });
     this.wake();
   }

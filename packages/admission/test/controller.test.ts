@@ -77,6 +77,31 @@ test('shrinks multiplicatively by the gradient past the band, floored at decreas
   t.deepEqual(h.reasons.slice(-2), ['congested', 'congested']);
 });
 
+test('a latency decrease that cost goodput in proportion is undone, and latency decreases wait a while', (t) => {
+  const h = harness({ initialLimit: 8, holdWindows: 3 });
+  h.probe(10);
+  h.window(10, 50); // the window after a probe only holds
+  h.window(30, 50, { count: 40 }); // slow, yet 40 done: gradient 0.5
+  t.is(h.controller.limit, 4);
+  h.window(30, 50, { count: 20 }); // half the limit, half the completions: the limit was the bottleneck
+  t.is(h.controller.limit, 8);
+  t.is(h.reasons.at(-1), 'goodput-loss');
+  h.window(30, 50, { count: 40 });
+  h.window(30, 50, { count: 40 });
+  t.is(h.controller.limit, 8, 'held: latency alone does not cut again at once');
+});
+
+test('a latency decrease that kept goodput stays (a congested origin serves as much with fewer)', (t) => {
+  const h = harness({ initialLimit: 8 });
+  h.probe(10);
+  h.window(10, 50);
+  h.window(30, 50, { count: 40 });
+  t.is(h.controller.limit, 4);
+  h.window(14, 50, { count: 40 });
+  t.is(h.controller.limit, 4);
+  t.false(h.reasons.includes('goodput-loss'));
+});
+
 test('inside the band it holds while work waits and gives back one when nothing does', (t) => {
   const h = harness({ initialLimit: 20 });
   h.probe(10);
@@ -180,12 +205,12 @@ test('undoes increases that did not raise goodput (flat throughput past the knee
   t.true(meanLimitBetween(run, 30_000, 120_000) <= 1.2 * model.capacity);
 });
 
-test('re-probes and finds the new knee after the origin slows down for good', (t) => {
+test('keeps the knee after the origin slows down for good', (t) => {
   const model = (at: number): OriginModel => ({ capacity: 20, serviceTimeMs: at < 60_000 ? 20 : 80, collapseFactor: 1 });
   const run = simulate({ model, limit: {}, durationMs: 240_000, clients: 300 });
-  // The old baseline makes every window look congested: the limit falls to the floor, and only a fresh
-  // baseline measurement (probe after probeAfterMinWindows windows there) lets it climb back.
-  t.true(run.trace.some(([at, limit]) => at > 60_000 && limit === defaultLimitControllerOptions.minLimit));
+  // The old baseline makes every window look congested (the probe waits: work is always queued), but a
+  // cut below the knee loses goodput in proportion and is undone.
+  t.true(run.adjustments.some((a) => a.at > 60_000 && a.reason === 'goodput-loss'));
   const mean = meanLimitBetween(run, 150_000, 240_000);
   t.true(mean >= 15 && mean <= 27, `mean limit ${mean.toFixed(1)}`);
   t.true(throughputBetween(run, 150_000, 240_000) >= 0.85 * modelThroughputPerSec(model(100_000), 20));
@@ -239,6 +264,23 @@ test('a ceiling caps the adaptive law: the limit drops to it at once and grows n
   h.controller.setCeiling(Infinity);
   h.window(10, 50);
   t.true(h.controller.limit > 6, 'without the cap the law grows again');
+});
+
+test('a share that dips and comes back restores the limit the law had reached', (t) => {
+  const h = harness({ initialLimit: 9 });
+  h.probe(10);
+  h.controller.setCeiling(1);
+  t.is(h.controller.limit, 1, 'below minLimit: a share of 1 is obeyed');
+  for (let i = 0; i < 8; i++) h.window(10, 50);
+  t.is(h.controller.snapshot.phase, 'adapting', 'held at the minimum by the share: no early probe');
+  h.controller.setCeiling(6);
+  t.is(h.controller.limit, 6, 'back up to the new share at once, not regrown from 1');
+  h.controller.setCeiling(Infinity);
+  t.is(h.controller.limit, 9, 'and to the law\'s own limit once uncapped');
+  h.controller.setCeiling(4);
+  h.window(100, 50); // congested at the capped limit: the law's verdict replaces what it had
+  h.controller.setCeiling(Infinity);
+  t.is(h.controller.limit, 2);
 });
 
 test('a due probe waits while work is queued, and runs once the queue empties', (t) => {

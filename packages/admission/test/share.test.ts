@@ -35,6 +35,24 @@ test('an OriginLimit never grants past its share; raising the share hands slots 
 
 
 
+test('a new share is reported held at once when no more is in service, else once enough requests finished', (t) => {
+  let held = 0;
+  const origin = new OriginLimit('o', new StaticLimit(8), () => held++);
+  origin.setCeiling(4);
+  t.is(held, 1, 'nothing in service: held at once');
+  for (let i = 0; i < 4; i++) t.true(origin.acquire());
+  origin.setCeiling(4);
+  t.is(held, 1, 'the same share again is no news');
+  origin.setCeiling(2);
+  t.is(held, 1, '4 in service above a share of 2');
+  origin.release(OK);
+  t.is(held, 1);
+  origin.release(OK);
+  t.is(held, 2, 'down to 2: the share holds');
+  origin.release(OK);
+  t.is(held, 2);
+});
+
 test('long-lived connections are judged by accept latency with every slot still held (no probe)', (t) => {
   let now = 0;
   const controller = new LimitController({ probing: false, initialLimit: 12, minSamples: 5, windowMs: 100 }, { now: () => now });

@@ -5,6 +5,14 @@ import type { RequestHead } from '@overlay/stream-heads';
  * What the back-end's access log line says about one stream, filled in as it is served (exchange.ts):
  * the front-end's request id and trace context come from the head, status and origin from the answer.
  */
+/**
+ * A copy of a string that holds nothing else: msgpackr decodes a head's short strings as slices of one
+ * string of the whole payload (about 600 B for a WebSocket's head), and a kept slice keeps all of it.
+ */
+function own(text: string | undefined): string | undefined {
+  return text === undefined || text.length < 13 ? text : Buffer.from(text, 'utf8').toString('utf8');
+}
+
 export class StreamRecord {
   private readonly startedAt = performance.now();
   status = 0;
@@ -12,26 +20,40 @@ export class StreamRecord {
   bytesIn = 0;
   bytesOut = 0;
 
-  constructor(private readonly head: Partial<Pick<RequestHead, 'headers' | 'target' | 'client' | 'frontEnd' | 'priority'>> | undefined, private readonly site: string, private readonly request: { path: string; method: string }) {}
+  /** What the line needs of the stream head, taken at once: the head itself may go (a WebSocket's stream lives for hours). */
+  private readonly fromHead: Pick<AccessEntry, 'client' | 'host' | 'path' | 'priority' | 'frontEnd' | 'requestId' | 'traceparent'>;
+
+  constructor(head: Partial<Pick<RequestHead, 'headers' | 'target' | 'client' | 'frontEnd' | 'priority'>> | undefined, site: string, private readonly request: { path: string; method: string }) {
+    const headers = head?.headers ?? [];
+    const field = (name: string) => own(headers.find((pair) => pair[0] === name)?.[1]);
+    this.fromHead = {
+      client: own(head?.client?.ip) ?? '', host: field('host') ?? site, path: own(head?.target) ?? request.path,
+      priority: head?.priority, frontEnd: head?.frontEnd, requestId: field('x-request-id'), traceparent: field('traceparent'),
+    };
+  }
+
+  /** The front-end that opened the stream, when its head said. */
+  get frontEnd(): string | undefined {
+    return this.fromHead.frontEnd;
+  }
 
   entry(): AccessEntry {
-    const headers = this.head?.headers ?? [];
-    const field = (name: string) => headers.find((pair) => pair[0] === name)?.[1];
+    const { client, host, path, priority, frontEnd, requestId, traceparent } = this.fromHead;
     return {
-      client: this.head?.client?.ip ?? '',
+      client,
       method: this.request.method,
-      host: field('host') ?? this.site,
-      path: this.head?.target ?? this.request.path,
+      host,
+      path,
       // 499: the front-end went away before an answer, as the front-end itself counts a client that left.
       status: this.status || 499,
       bytesIn: this.bytesIn,
       bytesOut: this.bytesOut,
-      ...(this.head?.priority === undefined ? {} : { priority: this.head.priority }),
-      ...(this.head?.frontEnd === undefined ? {} : { frontEnd: this.head.frontEnd }),
+      ...(priority === undefined ? {} : { priority }),
+      ...(frontEnd === undefined ? {} : { frontEnd }),
       ...(this.origin === undefined ? {} : { origin: this.origin }),
       durationMs: Math.round((performance.now() - this.startedAt) * 1000) / 1000,
-      ...(field('x-request-id') === undefined ? {} : { requestId: field('x-request-id') }),
-      ...(field('traceparent') === undefined ? {} : { traceparent: field('traceparent') }),
+      ...(requestId === undefined ? {} : { requestId }),
+      ...(traceparent === undefined ? {} : { traceparent }),
     };
   }
 }

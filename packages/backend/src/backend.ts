@@ -44,6 +44,8 @@ export interface OriginStatus {
   share?: number;
   /** Adaptive limits only: unloaded latency as measured, ms. */
   baselineMs?: number;
+  /** Its site's `healthCheck.freshness` header as the last healthy probe answered it, s (HTTP date as Unix time). */
+  freshness?: number;
 }
 
 export interface BackEndStatus {
@@ -74,6 +76,11 @@ export interface BackEnd {
   update(state: BackEndStateInput): void;
   /** Load, sessions, origins and queues right now (for a manager's registry of back-ends). */
   status(): BackEndStatus;
+  /**
+   * Calls `listener` (once per turn of the event loop at most) when a new share of an origin budget
+   * holds: applied, and no more requests in service than it. Returns the unsubscribe.
+   */
+  onShareHeld(listener: () => void): () => void;
   /**
    * Applies a reloaded config: tunnel keys and TLS certificate (files read again) for new handshakes, the
    * drain timeout, and the state (with a manager, only the tunables it does not push). Sessions carry on.
@@ -111,8 +118,20 @@ export async function startBackEnd(input: BackEndConfigInput, options: BackEndOp
     metrics.healthChanges.inc({ origin: change.id, state: change.state, reason: change.reason });
     for (const site of sites.values()) site.dispatch();
   });
+  const shareListeners = new Set<() => void>();
+  let shareHeldPending = false;
+  // Several origins' shares change in one push: one call after it is fully applied.
+  const shareHeld = (): void => {
+    if (shareHeldPending || shareListeners.size === 0) return;
+    shareHeldPending = true;
+    setImmediate(() => {
+      shareHeldPending = false;
+      for (const listener of shareListeners) listener();
+    });
+  };
   const origins = new OriginRegistry({
     retireGraceMs: config.drainTimeoutMs,
+    onShareHeld: shareHeld,
     onAdjust: (origin, { from, to, reason }) => {
       log.info({ origin, from, to, reason }, 'origin limit changed');
       metrics.limitChanges.inc({ origin, reason });
@@ -153,7 +172,7 @@ export async function startBackEnd(input: BackEndConfigInput, options: BackEndOp
       else sites.set(name, new SiteRuntime(name, site, next.queue, { origins, health }));
     }
     health.apply([...origins.all()], next.health, fresh, originChecks(next));
-    if (next.rings) tunnel.setRingWeights(next.rings.weights);
+    if (next.rings) tunnel.setRings(next.rings);
     state = next;
     for (const site of sites.values()) site.dispatch();
     log.info({ sites: sites.size, origins: [...origins.all()].length }, 'state applied');
@@ -211,6 +230,8 @@ export async function startBackEnd(input: BackEndConfigInput, options: BackEndOp
         if (Number.isFinite(origin.limit.ceiling)) entry.share = origin.limit.ceiling;
         const baselineMs = origin.controllerSnapshot?.baselineMs;
         if (baselineMs !== undefined) entry.baselineMs = baselineMs;
+        const freshness = health.freshness(origin.id);
+        if (freshness !== undefined) entry.freshness = freshness;
         return entry;
       }),
       sites: [...sites.values()].map((site) => ({ name: site.name, mode: site.mode, queued: site.queueLengths().reduce((sum, queue) => sum + queue.length, 0) })),
@@ -251,6 +272,10 @@ export async function startBackEnd(input: BackEndConfigInput, options: BackEndOp
     update,
     reload,
     status,
+    onShareHeld(listener) {
+      shareListeners.add(listener);
+      return () => shareListeners.delete(listener);
+    },
     close() {
       closing ??= (async () => {
         draining = true;

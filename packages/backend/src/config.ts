@@ -1,7 +1,7 @@
 import { dirname, resolve } from 'node:path';
 import { defaultLimitControllerOptions, verifyLimitControllerOptions } from '@overlay/admission';
 import { RouteTable, requestTypes, siteLimits, type RequestType } from '@overlay/balancer';
-import { accessLogSchema, advertisedAddressSchema, bindsEveryAddress, hostHeaderSchema, siteHealthCheckSchema, managerLinkSchema, gatewayIdSchema as gatewayId, hostPortSchema as hostPort, loadConfigFile, ORIGIN_SCHEMES as SCHEMES, originUrlProblem, siteNameSchema as siteName, validate, type SiteMode } from '@overlay/common';
+import { accessLogSchema, advertisedAddressSchema, bindsEveryAddress, hostHeaderSchema, ringsStateSchema, siteHealthCheckSchema, managerLinkSchema, gatewayIdSchema as gatewayId, hostPortSchema as hostPort, loadConfigFile, ORIGIN_SCHEMES as SCHEMES, originUrlProblem, siteNameSchema as siteName, validate, type SiteMode } from '@overlay/common';
 import { z } from 'zod';
 import { backEndDefaults, backEndLimits } from './defaults.js';
 
@@ -72,7 +72,7 @@ export const siteSchema = z
   .superRefine((site, ctx) => {
     if (site.mode === 'http' && site.proxyProtocol !== undefined) ctx.addIssue({ code: 'custom', path: ['proxyProtocol'], message: 'only tcp sites: HTTP origin connections are pooled across clients' });
     if (site.mode === 'tcp' && site.originHost !== undefined) ctx.addIssue({ code: 'custom', path: ['originHost'], message: 'tcp sites send no Host' });
-    if (site.mode === 'tcp' && (site.healthCheck?.path !== undefined || site.healthCheck?.expectStatus !== undefined)) {
+    if (site.mode === 'tcp' && (site.healthCheck?.path !== undefined || site.healthCheck?.expectStatus !== undefined || site.healthCheck?.freshness !== undefined)) {
       ctx.addIssue({ code: 'custom', path: ['healthCheck'], message: 'tcp origins are checked by a connect: only intervalMs and timeoutMs apply' });
     }
     const check = (origins: ReadonlyArray<{ url: string }>, path: Array<string | number>) =>
@@ -163,7 +163,7 @@ export const backEndStateSchema = z
      */
     originShares: z.record(z.string().max(2048), z.number().int().min(0).max(65_535)).optional(),
     /** Blender weight per priority ring 0..4 for response bytes, bytes per round per ready stream. */
-    rings: z.strictObject({ weights: z.array(z.number().positive().finite()).length(5) }).optional(),
+    rings: ringsStateSchema.optional(),
   })
   .superRefine((state, ctx) => {
     const names = Object.keys(state.sites);

@@ -27,6 +27,8 @@ export class StreamExchange {
     readonly withBody: boolean,
   ) {
     this.record = new StreamRecord(stream.meta as ConstructorParameters<typeof StreamRecord>[0], site, request);
+    // Read twice now (head, access record) and never again: an upgraded stream would hold it for its whole life.
+    stream.meta = undefined;
     const gone = () => this.gone.abort(new TunnelError(TunnelErrorCode.STREAM_RESET, 'front-end went away'));
     // A stream that closes before both of its sides finished was reset (by the front-end, or its session died).
     stream.on('error', gone);
@@ -52,7 +54,7 @@ export class StreamExchange {
     this.record.status = answer.status;
     this.record.origin = origin;
     const level = answer.status >= 500 ? 'warn' : 'info';
-    gateway.log[level]({ site: this.site, code: answer.code, status: answer.status, origin, frontEnd: frontEndOf(stream), reason: answer.message }, 'answered with an error');
+    gateway.log[level]({ site: this.site, code: answer.code, status: answer.status, origin, frontEnd: this.record.frontEnd, reason: answer.message }, 'answered with an error');
     gateway.metrics.errorAnswers.inc({ site: this.site, code: answer.code });
     if (stream.destroyed) return;
     gateway.metrics.countRequest(this.site, String(answer.status), origin ?? '');
@@ -81,9 +83,4 @@ export class StreamExchange {
     this.record.bytesOut += bytes;
     this.gateway.metrics.bodyBytes.inc({ site: this.site, direction: 'out' }, bytes);
   }
-}
-
-function frontEndOf(stream: TunnelStream): string | undefined {
-  const meta = stream.meta as { frontEnd?: unknown } | undefined;
-  return typeof meta?.frontEnd === 'string' ? meta.frontEnd : undefined;
 }

@@ -2,7 +2,7 @@ import { HealthTracker, type HealthChange, type HealthOptions, type HealthStatus
 import { Agent } from 'undici';
 import type { HealthConfig, SiteHealthCheck } from './config.js';
 import type { OriginRuntime } from './origin.js';
-import { probeHttp, probeTcp } from './probe.js';
+import { probeHttp, probeTcp, type HttpProbe } from './probe.js';
 
 /** HealthTracker's own time-driven checks (silence, end of a passive hold) run this often, ms. */
 const TICK_MS = 1_000;
@@ -13,12 +13,8 @@ export interface OriginCheck extends SiteHealthCheck {
   host?: string;
 }
 
-interface EffectiveCheck {
-  path: string;
-  timeoutMs: number;
+interface EffectiveCheck extends HttpProbe {
   intervalMs: number;
-  expectStatus?: readonly number[];
-  host?: string;
 }
 
 function trackerOptions(health: HealthConfig): Partial<HealthOptions> {
@@ -29,7 +25,8 @@ function trackerOptions(health: HealthConfig): Partial<HealthOptions> {
 /**
  * Origin health for the whole gateway (seed 003): active probes every `intervalMs` (GET `path` on HTTP
  * origins, a connect on TCP ones; a site's `healthCheck` overrides path, interval, timeout and the
- * statuses that count as healthy for its origins) with rise/fall counts, plus what real requests report. Down origins keep
+ * statuses that count as healthy for its origins, and may name a freshness header to read from healthy
+ * answers) with rise/fall counts, plus what real requests report. Down origins keep
  * being probed: only probes bring them back. Every state change goes to `onChange`.
  */
 export class HealthMonitor implements OriginHealthView {
@@ -38,6 +35,8 @@ export class HealthMonitor implements OriginHealthView {
   private origins: OriginRuntime[] = [];
   private readonly probing = new Set<OriginRuntime>();
   private checks: ReadonlyMap<string, OriginCheck> = new Map();
+  /** What each origin's last healthy probe answer said of its content (`healthCheck.freshness`), s. */
+  private readonly contentFreshness = new Map<string, number>();
   /** When each origin was last probed (monotonic ms), so origins with longer intervals skip ticks. */
   private readonly lastProbe = new Map<string, number>();
   private tickMs = 0;
@@ -71,6 +70,10 @@ export class HealthMonitor implements OriginHealthView {
     this.settings = settings;
     this.origins = origins;
     this.checks = checks;
+    // A new origin, a gone one, or one no longer asked for freshness: nothing known of its content.
+    for (const id of this.contentFreshness.keys()) {
+      if (fresh.includes(id) || !ids.includes(id) || !checks.get(id)?.freshness) this.contentFreshness.delete(id);
+    }
     // The timer ticks at the shortest interval in use; each origin is probed when its own one has passed.
     const tickMs = Math.min(settings.intervalMs, ...origins.map((origin) => this.checkOf(origin).intervalMs));
     if (tickMs !== this.tickMs || this.probeTimer === undefined) this.schedule(tickMs);
@@ -85,7 +88,12 @@ export class HealthMonitor implements OriginHealthView {
       intervalMs: check?.intervalMs ?? intervalMs,
       ...(check?.expectStatus ? { expectStatus: check.expectStatus } : {}),
       ...(check?.host ? { host: check.host } : {}),
+      ...(check?.freshness ? { freshnessHeader: check.freshness.header } : {}),
     };
+  }
+
+  freshness(id: string): number | undefined {
+    return this.contentFreshness.get(id);
   }
 
   isAvailable(id: string): boolean {
@@ -138,7 +146,13 @@ export class HealthMonitor implements OriginHealthView {
       const probe = origin.kind === 'tcp' ? probeTcp(origin, check.timeoutMs) : probeHttp(this.agent, origin, check);
       void probe.then((result) => {
         this.probing.delete(origin);
-        if (!this.closed) this.tracker.probeResult(origin.id, result.ok, result.detail);
+        if (this.closed) return;
+        // Only a healthy answer speaks for the content: a failed probe keeps what the last good one said.
+        if (result.ok && check.freshnessHeader !== undefined) {
+          if (result.freshness === undefined) this.contentFreshness.delete(origin.id);
+          else this.contentFreshness.set(origin.id, result.freshness);
+        }
+        this.tracker.probeResult(origin.id, result.ok, result.detail);
       });
     }
   }

@@ -8,3 +8,4 @@ export { backEndDefaults, backEndLimits } from './defaults.js';
 export { BackEndErrorCode, answerFor, type ErrorAnswer } from './errors.js';
 export { BACKEND_HEADER } from './answers.js';
 export { ReleaseRanker, sizeClass, type ReleaseOrder } from './release-order.js';
+export { parseFreshness } from './probe.js';

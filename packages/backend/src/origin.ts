@@ -30,7 +30,7 @@ export class OriginRuntime {
     url: string,
     limits: LimitsConfig,
     pool: PoolConfig,
-    private readonly context: { onAdjust: (id: string, adjustment: LimitAdjustment) => void; retireGraceMs: number },
+    private readonly context: { onAdjust: (id: string, adjustment: LimitAdjustment) => void; onShareHeld: () => void; retireGraceMs: number },
   ) {
     this.id = id;
     this.source = url;
@@ -40,7 +40,7 @@ export class OriginRuntime {
     this.port = Number(this.url.port || (this.url.protocol === 'https:' ? 443 : 80));
     this.hostHeader = this.url.host;
     this.control = new ReplaceableLimit(limits, (adjustment) => context.onAdjust(id, adjustment), this.kind === 'tcp');
-    this.limit = new OriginLimit(id, this.control);
+    this.limit = new OriginLimit(id, this.control, context.onShareHeld);
     this.applyPool(pool);
   }
 

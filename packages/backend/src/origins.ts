@@ -36,6 +36,8 @@ export function ceilingsOf(state: BackEndState): Map<string, number> {
 
 export interface OriginRegistryContext {
   onAdjust: (id: string, adjustment: LimitAdjustment) => void;
+  /** An origin's new share of its budget holds (no more in service than it). */
+  onShareHeld: () => void;
   /** How long a retired origin's pool may finish its requests before they are cut, ms. */
   retireGraceMs: number;
 }

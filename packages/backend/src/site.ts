@@ -1,5 +1,5 @@
 import type { OriginLimit, PickOrigin } from '@overlay/admission';
-import { OriginBalancer, RouteTable, requestTypeOf, type Origin, type OriginHealthView, type RequestInfo } from '@overlay/balancer';
+import { OriginBalancer, RouteTable, requestTypeOf, type Origin, type OriginBalancerOptions, type OriginHealthView, type RequestInfo } from '@overlay/balancer';
 import type { QueueConfig, SiteConfig, SiteMode } from './config.js';
 import type { OriginRegistry } from './origins.js';
 import { ReleaseRanker } from './release-order.js';
@@ -23,7 +23,7 @@ export interface RouteChoice {
 
 /**
  * One site: its origin lists (the site's and one per path route, seed 002), a FIFO queue in front of each
- * (seed 000) and the balancer that picks an origin with a free slot (primary-first, least outstanding per
+ * (seed 000) and the balancer that picks an origin with a free slot (fresh-first, primary-first, least outstanding per
  * weight, seed 001). Requests of different routes wait in different queues, so a saturated route never
  * holds up another.
  */
@@ -48,7 +48,7 @@ export class SiteRuntime {
     this.proxyProtocol = config.proxyProtocol;
     this.originHost = config.originHost;
     this.table = new RouteTable(config);
-    this.balancer = new OriginBalancer({ site: config, health: deps.health, load: (id) => deps.origins.get(id)?.limit });
+    this.balancer = new OriginBalancer({ site: config, health: deps.health, load: (id) => deps.origins.get(id)?.limit, options: balancerOptions(config) });
     this.ranker = new ReleaseRanker(config.queueRelease);
     this.apply(config, queue);
   }
@@ -60,6 +60,7 @@ export class SiteRuntime {
     this.originHost = config.originHost;
     this.table = new RouteTable(config);
     this.balancer.setSite(config);
+    this.balancer.setOptions(balancerOptions(config));
     if (JSON.stringify(config.queueRelease) !== JSON.stringify(this.releaseOrder)) this.ranker = new ReleaseRanker(config.queueRelease);
     this.releaseOrder = config.queueRelease;
     const lists = new Map<string, readonly Origin[]>([[SITE_LIST, this.table.siteOrigins]]);
@@ -147,6 +148,12 @@ export class SiteRuntime {
       return runtime ? [runtime.limit] : [];
     });
   }
+}
+
+/** The site's freshness lag, when its health check sets one (the balancer's default otherwise). */
+function balancerOptions(config: SiteConfig): Partial<OriginBalancerOptions> {
+  const maxLagS = config.healthCheck?.freshness?.maxLagS;
+  return maxLagS === undefined ? {} : { maxLagS };
 }
 
 function sum<T>(items: readonly T[], value: (item: T) => number): number {

@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
-import { backEndDefaults, loadBackEndConfig, parseBackEndState } from '@overlay/backend';
+import { backEndDefaults, loadBackEndConfig, parseBackEndState, parseFreshness } from '@overlay/backend';
 import { ConfigError } from '@overlay/common';
 
 async function configFile(t: ExecutionContext, name: string, text: string): Promise<string> {
@@ -85,4 +85,25 @@ test('states that cannot work are refused, naming the field', (t) => {
   t.is(refused({ limits: { controller: { tolerance: 0.5 } } }).field, 'limits.controller.tolerance');
   t.regex(refused({ limits: { controller: { windowsMs: 5 } } }).message, /limits\.controller: Unrecognized key: "windowsMs"/);
   t.is(refused({ rings: { weights: [1, 2, 3] } }).field, 'rings.weights');
+});
+
+test('a site health check with freshness: the header is kept lower case; bad values are refused naming the field', (t) => {
+  const site = (healthCheck: unknown, mode = 'http') => ({ sites: { web: { mode, origins: [{ url: mode === 'tcp' ? 'tcp://a:1' : 'http://a:1' }], healthCheck } } });
+  const parsed = parseBackEndState(site({ freshness: { header: 'Last-Modified', maxLagS: 30 } }));
+  t.deepEqual(parsed.sites.web?.healthCheck?.freshness, { header: 'last-modified', maxLagS: 30 });
+  const refused = (state: unknown) => t.throws(() => parseBackEndState(state), { instanceOf: ConfigError }) as ConfigError;
+  t.is(refused(site({ freshness: { header: 'last modified' } })).field, 'sites.web.healthCheck.freshness.header');
+  t.is(refused(site({ freshness: { header: 'x-version', maxLagS: -1 } })).field, 'sites.web.healthCheck.freshness.maxLagS');
+  t.is(refused(site({ freshness: { maxLagS: 5 } })).field, 'sites.web.healthCheck.freshness.header');
+  t.regex(refused(site({ freshness: { header: 'x-version', lag: 5 } })).message, /healthCheck\.freshness: Unrecognized key: "lag"/);
+  t.is(refused(site({ freshness: { header: 'x-version' } }, 'tcp')).field, 'sites.web.healthCheck');
+});
+
+test('freshness values: a number as it is, an HTTP date as Unix time in s, anything else unknown', (t) => {
+  t.is(parseFreshness('42'), 42);
+  t.is(parseFreshness(' 1733270400.5 '), 1733270400.5);
+  t.is(parseFreshness('Wed, 21 Oct 2015 07:28:00 GMT'), 1445412480);
+  t.is(parseFreshness('Sunday, 06-Nov-94 08:49:37 GMT'), 784111777);
+  t.is(parseFreshness('Sun Nov  6 08:49:37 1994'), 784111777, 'asctime: GMT though it does not say so');
+  for (const bad of [undefined, '', 'soon', '12 34', ['1', '2']]) t.is(parseFreshness(bad), undefined, String(bad));
 });

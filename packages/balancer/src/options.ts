@@ -10,10 +10,16 @@ export interface OriginBalancerOptions {
    * media requests is favoured over one with one or two). 0 uses the type only to break exact ties.
    */
   typeSlackRequests: number;
+  /**
+   * An origin whose content is older than the freshest available origin of its list by more than this is
+   * stale and gets work only when no fresh origin is open (seed 001: prefer the freshest mirror), s.
+   */
+  maxLagS: number;
 }
 
 export const defaultOriginBalancerOptions: Readonly<OriginBalancerOptions> = Object.freeze({
   typeSlackRequests: 1,
+  maxLagS: 60,
 });
 
 export interface HealthOptions {
@@ -97,6 +103,7 @@ const isFraction = (value: number): boolean => value >= 0 && value <= 1;
 
 export function verifyOriginBalancerOptions(options: OriginBalancerOptions): void {
   check(isNonNegative(options.typeSlackRequests) && Number.isFinite(options.typeSlackRequests), 'typeSlackRequests', 'a finite number ≥ 0');
+  check(isNonNegative(options.maxLagS) && Number.isFinite(options.maxLagS), 'maxLagS', 'a finite number of s ≥ 0');
 }
 
 export function verifyHealthOptions(options: HealthOptions): void {

@@ -14,6 +14,11 @@ export interface OriginHealthView {
   isAvailable(id: string): boolean;
   /** Multiplier on the configured weight, 0..1 (below 1 during slow start). */
   weightFactor(id: string): number;
+  /**
+   * How fresh the origin's content is, in seconds on one scale for the whole list (a Last-Modified time, a
+   * content version): larger is fresher. Undefined when unknown: such an origin is never counted stale.
+   */
+  freshness?(id: string): number | undefined;
 }
 
 export interface OriginBalancerInit {
@@ -49,12 +54,12 @@ function zeroCounts(): TypeCounts {
 
 /**
  * Chooses among a site's redundant origins for one request (seed 001 Fig. 7, seed 002 path routes):
- * path route → available origins with a free slot → primaries while any has one → least outstanding per
+ * path route → available origins with a free slot → fresh ones while any is open → primaries while any has one → least outstanding per
  * unit of effective weight, preferring fewer pending of the request's type when loads are close, ties
  * round-robin. Choosing does not count the request: call `track` once it is sent.
  */
 export class OriginBalancer {
-  readonly options: Readonly<OriginBalancerOptions>;
+  private currentOptions: Readonly<OriginBalancerOptions>;
   private table: RouteTable;
   private readonly pending = new Map<string, TypeCounts>();
   private readonly loadView: OriginBalancerInit['load'];
@@ -62,12 +67,26 @@ export class OriginBalancer {
   private lastPicked: string | undefined;
 
   constructor(init: OriginBalancerInit) {
-    this.options = Object.freeze({ ...defaultOriginBalancerOptions, ...init.options });
-    verifyOriginBalancerOptions(this.options);
+    this.currentOptions = OriginBalancer.verified(init.options);
     this.loadView = init.load;
     this.health = init.health;
     this.table = new RouteTable(init.site);
     this.syncPending();
+  }
+
+  get options(): Readonly<OriginBalancerOptions> {
+    return this.currentOptions;
+  }
+
+  /** New options over the defaults (a config push); throws a RangeError naming a bad field, keeping the old ones. */
+  setOptions(options: Partial<OriginBalancerOptions> = {}): void {
+    this.currentOptions = OriginBalancer.verified(options);
+  }
+
+  private static verified(options: Partial<OriginBalancerOptions> = {}): Readonly<OriginBalancerOptions> {
+    const merged = Object.freeze({ ...defaultOriginBalancerOptions, ...options });
+    verifyOriginBalancerOptions(merged);
+    return merged;
   }
 
   /** Replaces the site's origins and routes (a config push); counts of origins that remain are kept. */
@@ -90,12 +109,12 @@ export class OriginBalancer {
     const allowed = candidates === undefined ? undefined : new Set(candidates);
     const type = requestTypeOf(request);
     const list = this.table.originsFor(request.path);
-    const open = this.openOrigins(list, allowed, type);
+    const open = this.preferFresh(this.openOrigins(list, allowed, type), list);
     const pool = open.some((entry) => entry.origin.primary) ? open.filter((entry) => entry.origin.primary) : open;
     if (pool.length === 0) return undefined;
 
     const bestLoad = Math.min(...pool.map((entry) => entry.load));
-    const slack = this.options.typeSlackRequests;
+    const slack = this.currentOptions.typeSlackRequests;
     // Close enough: would need at most `slack` fewer requests to match the best ratio.
     const close = pool.filter((entry) => entry.load <= bestLoad + slack / entry.effectiveWeight || same(entry.load, bestLoad));
     const bestTypeLoad = Math.min(...close.map((entry) => entry.typeLoad));
@@ -149,6 +168,25 @@ export class OriginBalancer {
       });
     });
     return open;
+  }
+
+  /**
+   * Drops stale origins while a fresh one is open: stale is older than the freshest available origin of the
+   * list by more than `maxLagS`, so a stale origin works like a secondary (seed 001: freshest mirror first).
+   * The reference is taken over available origins, saturated ones included, so a busy fresh origin still
+   * marks the others stale; a down origin's last answer is not a reference.
+   */
+  private preferFresh(open: Scored[], list: readonly Origin[]): Scored[] {
+    const freshnessOf = (id: string) => this.health?.freshness?.(id);
+    const known = list.filter((origin) => this.health?.isAvailable(origin.id) !== false).map((origin) => freshnessOf(origin.id)).filter((value) => value !== undefined);
+    if (known.length === 0) return open;
+    const cutoff = Math.max(...known) - this.currentOptions.maxLagS;
+    const isStale = (id: string) => {
+      const freshness = freshnessOf(id);
+      return freshness !== undefined && freshness < cutoff;
+    };
+    const fresh = open.filter((entry) => !isStale(entry.origin.id));
+    return fresh.length > 0 ? fresh : open;
   }
 
   private loadOf(id: string): OriginLoad {

@@ -230,3 +230,63 @@ test('slow start: a recovered origin gets a growing share of the work', (t) => {
   t.true(Math.abs(middle - 0.55 / 1.55) < 0.02, `middle share ${middle}`);
   t.true(Math.abs(full - 0.5) < 0.02, `full share ${full}`);
 });
+
+/** A health view with injected availability and freshness (s), the way the back-end's probes fill them. */
+function freshnessView(freshness: Record<string, number | undefined>, down: Set<string> = new Set()) {
+  return {
+    isAvailable: (id: string) => !down.has(id),
+    weightFactor: () => 1,
+    freshness: (id: string) => freshness[id],
+  };
+}
+
+test('freshness: a mirror older than the freshest by more than maxLagS gets work only when every fresh one is saturated', (t) => {
+  const held: Array<() => void> = [];
+  const limits: Record<string, number> = { fresh1: 2, fresh2: 2, stale: 10 };
+  const balancer: OriginBalancer = new OriginBalancer({
+    site: { origins: [{ id: 'stale' }, { id: 'fresh1' }, { id: 'fresh2' }] },
+    load: (id): OriginLoad => ({ inFlight: balancer.pendingOf(id).other, limit: limits[id] }),
+    // fresh2 lags fresh1 by 60 s: within the default maxLagS, still fresh. stale lags by 61 s.
+    health: freshnessView({ fresh1: 1_000, fresh2: 940, stale: 939 }),
+  });
+  const first = Array.from({ length: 4 }, () => place(balancer, get('/'), held));
+  t.deepEqual(first.sort(), ['fresh1', 'fresh1', 'fresh2', 'fresh2']);
+  t.deepEqual([1, 2].map(() => place(balancer, get('/'), held)), ['stale', 'stale'], 'fresh ones full: the stale one takes the overflow');
+  held[0]();
+  t.is(place(balancer, get('/'), held), 'fresh1', 'a fresh slot frees: work goes back to it');
+});
+
+test('freshness: a down fresh origin leaves the stale one serving, and is no reference while down', (t) => {
+  const down = new Set<string>();
+  const balancer = new OriginBalancer({ site: { origins: [{ id: 'fresh' }, { id: 'stale' }, { id: 'staler' }] }, health: freshnessView({ fresh: 5_000, stale: 4_000, staler: 3_000 }, down) });
+  t.deepEqual([1, 2, 3].map(() => balancer.pick(get('/'))?.id), ['fresh', 'fresh', 'fresh']);
+  down.add('fresh');
+  // Measured against the freshest that is up (stale), staler is 1000 s behind: stale alone serves.
+  t.deepEqual([1, 2, 3].map(() => balancer.pick(get('/'))?.id), ['stale', 'stale', 'stale']);
+});
+
+test('freshness: unknown is neither rewarded nor punished, and maxLagS comes from the options', (t) => {
+  const health = freshnessView({ dated: 100, newer: 150, unknown: undefined });
+  const balancer = new OriginBalancer({ site: { origins: [{ id: 'dated' }, { id: 'newer' }, { id: 'unknown' }] }, health });
+  t.deepEqual(countBy(Array.from({ length: 6 }, () => balancer.pick(get('/'))?.id)), new Map([['dated', 2], ['newer', 2], ['unknown', 2]]), '50 s lag is within the default 60');
+  balancer.setOptions({ maxLagS: 10 });
+  t.deepEqual(countBy(Array.from({ length: 6 }, () => balancer.pick(get('/'))?.id)), new Map([['newer', 3], ['unknown', 3]]));
+  const noneKnown = new OriginBalancer({ site: { origins: [{ id: 'a' }, { id: 'b' }] }, health: freshnessView({}) });
+  t.deepEqual(countBy(Array.from({ length: 4 }, () => noneKnown.pick(get('/'))?.id)), new Map([['a', 2], ['b', 2]]));
+});
+
+test('freshness comes before primary: a stale primary yields to a fresh mirror', (t) => {
+  const balancer = new OriginBalancer({
+    site: { origins: [{ id: 'main', primary: true }, { id: 'mirror' }] },
+    health: freshnessView({ main: 0, mirror: 3_600 }),
+  });
+  t.is(balancer.pick(get('/'))?.id, 'mirror');
+  t.is(balancer.pick(get('/'), ['main'])?.id, 'main', 'the stale primary still serves when the fresh mirror has no slot');
+});
+
+test('bad maxLagS is refused with the field named, and a refused setOptions keeps the old options', (t) => {
+  t.throws(() => new OriginBalancer({ site: { origins: [{ id: 'a' }] }, options: { maxLagS: -1 } }), { message: /^maxLagS: / });
+  const balancer = new OriginBalancer({ site: { origins: [{ id: 'a' }] }, options: { maxLagS: 5 } });
+  t.throws(() => balancer.setOptions({ maxLagS: Number.NaN }), { message: /^maxLagS: / });
+  t.is(balancer.options.maxLagS, 5);
+});

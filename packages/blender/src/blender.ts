@@ -115,6 +115,17 @@ export class Blender<T> {
     weights.forEach((weight, ring) => (this.rings[ring].weight = weight));
   }
 
+  /** Replaces the packet size (bytes, at least subPacketSize) from the next packet on; a pass may carry at least one packet. */
+  setPacketSize(packetSize: number): void {
+    const maxPassBytes = Math.max(this.options.maxPassBytes, packetSize);
+    verifyBlenderOptions({ ...this.options, packetSize, maxPassBytes });
+    this.options = { ...this.options, packetSize, maxPassBytes };
+  }
+
+  get packetSize(): number {
+    return this.options.packetSize;
+  }
+
   get ringCount(): number {
     return this.rings.length;
   }

@@ -116,6 +116,16 @@ test('sub-packets are at most 512 B and packets about 1.5 KB', (t) => {
   });
 });
 
+test('setPacketSize: the manager\'s packet size fills the next packets; below a sub-packet it is refused', (t) => {
+  const blender = new Blender<Source>();
+  backlogged(blender, [3, 3, 3, 3, 3]);
+  blender.setPacketSize(4096);
+  t.is(blender.packetSize, 4096);
+  run(blender, 200, (slices) => t.is(slices.reduce((sum, [, n]) => sum + n, 0), 4096));
+  t.throws(() => blender.setPacketSize(100), { instanceOf: RangeError, message: /packetSize/ });
+  t.is(blender.packetSize, 4096, 'a refused size changes nothing');
+});
+
 test('the sweep visits the top ring, then the top two, then the top three …', (t) => {
   const blender = new Blender<Source>({ weights: [1, 1, 1, 1, 1], subPacketSize: 10, packetSize: 10 });
   const sources: Source[] = [];

@@ -21,3 +21,4 @@ export { readPem } from './pem.js';
 export { accessLogSchema, createAccessLog, type AccessEntry, type AccessLog, type AccessLogger, type AccessLogOptions, type AccessLogSettings } from './access-log.js';
 export { SourceSlots, sourceKey, verifySourceSlotOptions, type SourceSlotOptions } from './source-slots.js';
 export { freePort } from './ports.js';
+export { RING_COUNT, packetSizeSchema, ringFeaturesSchema, ringWeightsSchema, ringsStateSchema, type RingFeatures, type RingsState } from './rings.js';

@@ -111,4 +111,13 @@ export const siteHealthCheckSchema = z.strictObject({
   expectStatus: z.array(z.number().int().min(100).max(599)).min(1).max(16).optional(),
   intervalMs: z.number().int().min(100).max(2_147_483_647).optional(),
   timeoutMs: z.number().int().min(1).max(2_147_483_647).optional(),
+  /**
+   * Seed 001, freshest mirror first: the probe answer's `header` (an HTTP date such as Last-Modified, or a
+   * number: a content version, a Unix time) says how fresh each origin is; an origin behind the list's
+   * freshest by more than `maxLagS` (default 60) gets work only when no fresh one can take it. HTTP sites.
+   */
+  freshness: z.strictObject({
+    header: z.string().max(64).regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'must be an HTTP header name').transform((name) => name.toLowerCase()),
+    maxLagS: z.number().min(0).max(31_536_000).optional(),
+  }).optional(),
 });

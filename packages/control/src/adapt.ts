@@ -41,7 +41,7 @@ export function frontEndStateFrom(state: ManagerState, self: { id: string; httpH
       ...(site.mode === 'tcp' && site.listen ? { listen: formatHostPort(self.httpHost, parseHostPort(site.listen).port) } : {}),
     };
   }
-  return { backEnds, sites, rings: { weights: [...state.rings.weights] } };
+  return { backEnds, sites, rings: structuredClone(state.rings) };
 }
 
 /** What a back-end takes: the sites assigned to it, with their origins and path routes, and the ring weights. */
@@ -58,7 +58,7 @@ export function backEndStateFrom(state: ManagerState, self: { id: string }): Bac
     };
   }
   const originShares = state.backEnds[self.id]?.originShares;
-  return { sites, rings: { weights: [...state.rings.weights] }, ...(originShares ? { originShares } : {}) };
+  return { sites, rings: structuredClone(state.rings), ...(originShares ? { originShares } : {}) };
 }
 
 /** The redirector's own part: zones it serves and where clients are (from its config), and answer tuning. */

@@ -19,6 +19,8 @@ const REPORT_INTERVAL_MS = 2_000;
 
 export interface Attached {
   subscription: Subscription;
+  /** Sends a report now (when the attachment reports at all). */
+  report(): void;
   /** The last state applied, for tests and status pages. */
   lastVersion(): number | undefined;
   /** Selects and applies the last pushed state again, after what `select` depends on changed (a reload). */
@@ -86,6 +88,7 @@ function follow<S>(options: {
   timer?.unref();
   return {
     subscription,
+    report: () => report?.(subscription),
     lastVersion: () => version,
     refresh: async () => {
       if (last) await offer(last.state, last.version);
@@ -126,9 +129,13 @@ export function attachFrontEnd(
   });
 }
 
-/** Feeds a back-end from the manager: its sites, origins and routes; reports load, sessions and origins. */
+/**
+ * Feeds a back-end from the manager: its sites, origins and routes; reports load, sessions and origins,
+ * every REPORT_INTERVAL_MS and also as soon as a new share of an origin budget holds, so the manager can
+ * grant what it freed to another back-end without waiting for the next interval.
+ */
 export function attachBackEnd(backEnd: BackEnd, options: { manager: ManagerLink; addresses: GatewayAddresses; tunnelTls?: boolean; log?: Logger }): Attached {
-  return follow({
+  const attached = follow({
     manager: options.manager,
     hello: { role: 'back-end', id: backEnd.id, addresses: options.addresses, ...(options.tunnelTls ? { tunnelTls: true } : {}) },
     log: options.log,
@@ -145,6 +152,8 @@ export function attachBackEnd(backEnd: BackEnd, options: { manager: ManagerLink;
       });
     },
   });
+  const stopListening = backEnd.onShareHeld(() => attached.report());
+  return { ...attached, close: () => (stopListening(), attached.close()) };
 }
 
 /** Feeds the redirector: site names, assignments, and front-end addresses, health and load. */

@@ -88,7 +88,7 @@ test('a back-end registered with a TLS tunnel is dialled with the front-end\'s o
 });
 
 test('a back-end takes a site\'s originHost and healthCheck', (t) => {
-  const site = { ...state.sites.shop, originHost: 'internal.shop:8080', healthCheck: { path: '/status', expectStatus: [204], intervalMs: 500 } } as ManagerState['sites'][string];
+  const site = { ...state.sites.shop, originHost: 'internal.shop:8080', healthCheck: { path: '/status', expectStatus: [204], intervalMs: 500, freshness: { header: 'last-modified', maxLagS: 30 } } } as ManagerState['sites'][string];
   const taken = backEndStateFrom({ ...state, sites: { shop: site } } as ManagerState, { id: 'be-1' });
-  t.like(taken.sites?.shop, { originHost: 'internal.shop:8080', healthCheck: { path: '/status', expectStatus: [204], intervalMs: 500 } });
+  t.like(taken.sites?.shop, { originHost: 'internal.shop:8080', healthCheck: { path: '/status', expectStatus: [204], intervalMs: 500, freshness: { header: 'last-modified', maxLagS: 30 } } });
 });

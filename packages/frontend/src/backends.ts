@@ -1,7 +1,7 @@
 import type { ConnectionOptions } from 'node:tls';
 import type { BackendRoute } from '@overlay/balancer';
 import { parseHostPort, readPem, type Logger } from '@overlay/common';
-import { TunnelClient, type OpenOptions, type TunnelSession, type TunnelStream } from '@overlay/tunnel';
+import { TunnelClient, type OpenOptions, type RingSettings, type TunnelSession, type TunnelStream } from '@overlay/tunnel';
 import type { BackEndState } from './config.js';
 
 /**
@@ -124,7 +124,7 @@ export interface BackEndPoolOptions {
 export class BackEndPool {
   private readonly routes = new Map<string, BackEndRoute>();
   private readonly drainingRoutes = new Set<BackEndRoute>();
-  private weights: readonly number[] | undefined;
+  private rings: RingSettings | undefined;
 
   constructor(private readonly options: BackEndPoolOptions) {}
 
@@ -139,17 +139,17 @@ export class BackEndPool {
 
   /**
    * Makes the tunnels match `backEnds`: new ids get a tunnel, removed or re-addressed ones drain (their
-   * in-flight streams finish), a changed high-water mark applies at once. Reads TLS files before changing
+   * in-flight streams finish), a changed high-water mark and the rings apply at once. Reads TLS files before changing
    * anything, so a bad path leaves the pool as it was.
    */
-  apply(backEnds: Record<string, BackEndState>, weights?: readonly number[]): void {
+  apply(backEnds: Record<string, BackEndState>, rings?: RingSettings): void {
     const planned = Object.entries(backEnds).map(([id, spec]) => {
       const identity = JSON.stringify([spec.tunnel, spec.key, spec.tls ?? null]);
       const current = this.routes.get(id);
       const reuse = current?.identity === identity ? current : undefined;
       return { id, spec, identity, reuse, tls: reuse ? undefined : tlsOptions(id, spec) };
     });
-    if (weights) this.weights = [...weights];
+    if (rings) this.rings = structuredClone(rings);
     const plans = new Map(planned.map((plan) => [plan.id, plan]));
     for (const route of [...this.routes.values()]) {
       if (plans.get(route.id)?.reuse !== route) this.drain(route);
@@ -157,7 +157,7 @@ export class BackEndPool {
     for (const plan of planned) {
       if (plan.reuse) {
         plan.reuse.highWater = plan.spec.highWater;
-        if (weights) plan.reuse.client.setRingWeights(weights);
+        if (rings) plan.reuse.client.setRings(rings);
         continue;
       }
       this.routes.set(plan.id, this.connect(plan.id, plan.spec, plan.identity, plan.tls));
@@ -181,7 +181,7 @@ export class BackEndPool {
       tls,
       log: this.options.log.child({ route: id }),
     });
-    if (this.weights) client.setRingWeights(this.weights);
+    if (this.rings) client.setRings(this.rings);
     const route = new BackEndRoute(id, client, spec.highWater, identity);
     client.start();
     return route;

@@ -1,5 +1,6 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { SourceSlots, sourceKey, type SourceSlotOptions } from '@overlay/common';
 
 /** Why the guard refused or cut a client, for `overlay_frontend_client_refusals_total{reason}`. */
@@ -19,7 +20,8 @@ const BAD_REQUEST = (reason: string) =>
  * - an absolute-form target (RFC 9112 §3.2.2) is taken: its authority becomes the Host (the received Host
  *   is ignored, §3.2.2) and the target its origin-form path.
  * A connection holds its slot from accept (through a PROXY header and a TLS handshake) until its first
- * request, its hand-over to HTTP/2 (`settled`) or its close.
+ * request or upgrade, its hand-over to HTTP/2 (`settled`) or its close: a WebSocket that kept it would be
+ * evicted by the next new connection from its address once 256 were open.
  * Returns the request filter (false when the guard already answered the request) and `settled`.
  */
 export function guardClientServer(server: Server, slots: SourceSlotOptions, onRefuse: (reason: GuardReason) => void) {
@@ -76,7 +78,20 @@ export function guardClientServer(server: Server, slots: SourceSlotOptions, onRe
     absoluteToOrigin(req, hosts);
     return true;
   };
-  return { admit, settled };
+
+  /** `admit` for an upgrade request: the same checks, answered on the raw socket; an upgraded connection holds no head slot. */
+  const admitUpgrade = (req: IncomingMessage, socket: Duplex): boolean => {
+    settled(req.socket);
+    const hosts = hostIndexes(req.rawHeaders);
+    if (hosts.length > 1) {
+      onRefuse('duplicate-host');
+      socket.end(BAD_REQUEST('more than one Host header field'));
+      return false;
+    }
+    absoluteToOrigin(req, hosts);
+    return true;
+  };
+  return { admit, admitUpgrade, settled };
 }
 
 function hostIndexes(raw: readonly string[]): number[] {

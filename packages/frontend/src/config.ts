@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import {
-  accessLogSchema, advertisedAddressSchema, bindsEveryAddress, domainSchema as domain, gatewayIdSchema as gatewayId, hostPortSchema as hostPort, loadConfigFile, managerLinkSchema, parseHostPort, siteNameSchema,
+  accessLogSchema, advertisedAddressSchema, ringsStateSchema, bindsEveryAddress, domainSchema as domain, gatewayIdSchema as gatewayId, hostPortSchema as hostPort, loadConfigFile, managerLinkSchema, parseHostPort, siteNameSchema,
 } from '@overlay/common';
 import { priorityRulesSchema } from '@overlay/classifier';
 import { z } from 'zod';
@@ -49,19 +49,24 @@ export const siteStateSchema = z
     priorities: priorityRulesSchema.optional(),
     /** TCP sites only: the dedicated listener. */
     listen: hostPort.optional(),
+    /** TCP sites only: the idle check's window, ms (options.ts TcpSiteOptions). */
+    idleTimeoutMs: positiveInt.optional(),
+    /** TCP sites only: least average rate per idle window, bytes/s, both directions together; 0: off. */
+    minBytesPerS: z.number().min(0).finite().optional(),
     /** The site's own TLS certificate, served on the HTTPS listener for its domains (SNI). */
     certificate: certificateSchema.optional(),
   })
   .superRefine((site, ctx) => {
     if (site.mode === 'tcp' && site.listen === undefined) ctx.addIssue({ code: 'custom', path: ['listen'], message: 'a tcp site needs a listen address' });
     if (site.mode === 'http' && site.listen !== undefined) ctx.addIssue({ code: 'custom', path: ['listen'], message: 'only tcp sites have their own listener' });
+    for (const key of ['idleTimeoutMs', 'minBytesPerS'] as const) {
+      if (site.mode === 'http' && site[key] !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: 'only tcp sites have an idle deadline (HTTP sites use the http listener timeouts)' });
+    }
     if (site.mode === 'tcp' && site.certificate !== undefined) ctx.addIssue({ code: 'custom', path: ['certificate'], message: 'tcp sites are carried as raw bytes: no certificate' });
   });
 
-export const ringsSchema = z.strictObject({
-  /** Blender weight per priority ring 0..4, bytes per round per ready stream. */
-  weights: z.array(z.number().positive().finite()).length(5),
-});
+/** Ring weights, packet size and per-ring features, as the manager pushes them (`PUT /v1/rings`). */
+export const ringsSchema = ringsStateSchema;
 
 /** The part a manager replaces live (`update(state)`). */
 export const frontEndStateSchema = z
@@ -132,6 +137,12 @@ const admissionSchema = z
     maxQueued: positiveInt.optional(),
     minRetryAfterS: positiveInt.optional(),
     maxRetryAfterS: positiveInt.optional(),
+    /**
+     * How a TCP-mode site turns a new connection away (HTTP sites always answer 503 + Retry-After):
+     * `close` ends it (FIN) once accepted, `reset` refuses it with a TCP reset (RST, seed 000's refusal),
+     * which clients see as "connection reset" and may retry elsewhere at once.
+     */
+    tcpRefusal: z.enum(['close', 'reset']).default('close'),
   })
   .refine((a) => a.threshold === undefined || a.maxQueued === undefined || a.maxQueued >= a.threshold, { path: ['maxQueued'], message: 'must be at least threshold' });
 
@@ -160,7 +171,7 @@ export const frontEndConfigSchema = z.strictObject({
   /** Processes serving the listeners; 1 runs everything in this process (seed 004: several on one port). */
   workers: z.number().int().min(1).max(64).default(1),
   cache: cacheSchema.default(() => cacheSchema.parse({})),
-  admission: admissionSchema.default({}),
+  admission: admissionSchema.prefault({}),
   state: frontEndStateSchema.default(() => frontEndStateSchema.parse({})),
   /**
    * Follow a manager: its pushed state replaces `state` (docs/manager.md). The tunnel key is this

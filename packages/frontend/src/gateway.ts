@@ -78,7 +78,8 @@ export async function startGateway(config: FrontEndConfig, options: GatewayOptio
   const log = options.log;
   const pool = new BackEndPool({ frontEndId: config.id, log });
   let sites = new SiteTable({ sites: {} }, (id) => pool.get(id));
-  const gate = new AdmissionGate(definedOnly(config.admission) as Partial<AdmissionGateOptions>);
+  const { tcpRefusal, ...gateOptions } = config.admission;
+  const gate = new AdmissionGate(definedOnly(gateOptions) as Partial<AdmissionGateOptions>);
   const cache = config.cache.enabled
     ? new HttpCache({ maxBytes: config.cache.maxBytes, maxObjectBytes: config.cache.maxObjectBytes, maxVariantsPerKey: config.cache.maxVariantsPerKey })
     : undefined;
@@ -86,7 +87,7 @@ export async function startGateway(config: FrontEndConfig, options: GatewayOptio
   let httpSettings = config.http;
   const accessLog = createAccessLog('front-end', log, config.accessLog);
   const context: GatewayContext = { id: config.id, sites: () => sites, gate, cache, metrics, log, accessLog: accessLog.write, replyTimeoutMs: config.http.replyTimeoutMs };
-  const tcp = new TcpSites(context, config.http.maxConnections);
+  const tcp = new TcpSites(context, config.http.maxConnections, tcpRefusal);
   const certificates = config.https
     ? new CertificateStore(options.ticketKeys ?? newTicketKeys(), { minVersion: config.https.minVersion, sessionTimeoutS: config.https.sessionTimeoutS }, log)
     : undefined;
@@ -100,7 +101,7 @@ export async function startGateway(config: FrontEndConfig, options: GatewayOptio
   const apply = (state: FrontEndState): Promise<void> => {
     const next = applying.then(async () => {
       const siteCertificates = certificates ? await siteCertificatesOf(state, log) : [];
-      pool.apply(state.backEnds, state.rings?.weights);
+      pool.apply(state.backEnds, state.rings);
       sites = new SiteTable(state, (id) => pool.get(id));
       certificates?.setSites(siteCertificates);
       await tcp.apply(sites.tcpSites());

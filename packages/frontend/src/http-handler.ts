@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { AdmissionTicket } from '@overlay/admission';
+import type { AccessEntry } from '@overlay/common';
 import type { CacheRequest, LookupResult } from '@overlay/cache';
 import type { TunnelStream } from '@overlay/tunnel';
 import { requestTrace, withTrace, type RequestTrace } from './access-log.js';
@@ -14,6 +15,7 @@ import {
 import type { Site } from './sites.js';
 
 const CACHE_DISABLED: LookupResult = Object.freeze({ status: 'bypass', reason: 'cache disabled' });
+const RING_UNCACHED: LookupResult = Object.freeze({ status: 'bypass', reason: 'caching is off for this priority' });
 
 /** Client connections that already had a response: admission serves them before newcomers (seed 000). */
 const established = new WeakSet<Socket>();
@@ -60,7 +62,8 @@ async function handle(context: GatewayContext, req: IncomingMessage, res: Server
   const site = context.sites().forHost(req.headers.host);
   if (!site) {
     metrics.countRequest('', '404', '', '');
-    sendLocal(res, 404, 'unknown site', { frontEnd: context.id, requestId: trace.requestId }, { code: FrontEndErrorCode.unknownSite, close: expectsContinue });
+    const bytesOut = sendLocal(res, 404, 'unknown site', { frontEnd: context.id, requestId: trace.requestId }, { code: FrontEndErrorCode.unknownSite, close: expectsContinue });
+    logAnswer(context, req, trace, startedAt, { status: 404, bytesIn: 0, bytesOut });
     return;
   }
   const url = req.url ?? '/';
@@ -72,11 +75,12 @@ async function handle(context: GatewayContext, req: IncomingMessage, res: Server
   if (!admission.admitted) {
     metrics.admissionRefusals.inc({ reason: admission.reason });
     metrics.countRequest(site.name, '503', String(priority), '');
-    sendLocal(res, 503, 'front-end overloaded, retry later', stamp, {
+    const bytesOut = sendLocal(res, 503, 'front-end overloaded, retry later', stamp, {
       code: FrontEndErrorCode.overloaded,
       retryAfterSeconds: admission.retryAfterSeconds,
       close: !isEstablished || expectsContinue,
     });
+    logAnswer(context, req, trace, startedAt, { status: 503, bytesIn: 0, bytesOut, priority });
     return;
   }
   const flow: Flow = { context, site, req, res, stamp, ticket: admission.ticket, expectsContinue, startedAt, cacheStatus: '', stream: undefined, trace, bytesIn: 0, bytesOut: 0 };
@@ -100,10 +104,19 @@ function finish(flow: Flow): void {
   metrics.countRequest(site.name, status, String(stamp.priority), flow.cacheStatus);
   if (flow.bytesIn > 0) metrics.bytesOf(site.name).in(flow.bytesIn);
   if (flow.bytesOut > 0) metrics.bytesOf(site.name).out(flow.bytesOut);
+  logAnswer(context, req, flow.trace, flow.startedAt, {
+    status: Number(status), bytesIn: flow.bytesIn, bytesOut: flow.bytesOut, priority: stamp.priority, cache: flow.cacheStatus || undefined, backEnd: flow.backEnd, origin: flow.origin,
+  });
+}
+
+/** The request's access line: relayed, served from cache, or answered by the front-end itself (404, 503). */
+function logAnswer(
+  context: GatewayContext, req: IncomingMessage, trace: RequestTrace, startedAt: number,
+  answer: Pick<AccessEntry, 'status' | 'bytesIn' | 'bytesOut' | 'priority' | 'cache' | 'backEnd' | 'origin'>,
+): void {
   context.accessLog({
-    client: clientAddress(req.socket.remoteAddress), method: req.method ?? 'GET', host: req.headers.host, path: req.url ?? '/', status: Number(status),
-    bytesIn: flow.bytesIn, bytesOut: flow.bytesOut, priority: stamp.priority, cache: flow.cacheStatus || undefined, backEnd: flow.backEnd, origin: flow.origin,
-    durationMs: Math.round((performance.now() - flow.startedAt) * 1000) / 1000, requestId: flow.trace.requestId, traceparent: flow.trace.traceparent,
+    client: clientAddress(req.socket.remoteAddress), method: req.method ?? 'GET', host: req.headers.host, path: req.url ?? '/', ...answer,
+    durationMs: Math.round((performance.now() - startedAt) * 1000) / 1000, requestId: trace.requestId, traceparent: trace.traceparent,
   });
 }
 
@@ -117,7 +130,9 @@ function headSent(flow: Flow, cacheStatus: CacheStatus): void {
 async function serve(flow: Flow): Promise<void> {
   const { context, req, res } = flow;
   const cacheRequest: CacheRequest = { method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers };
-  const lookup: LookupResult = context.cache ? context.cache.lookup(cacheRequest) : CACHE_DISABLED;
+  const lookup: LookupResult = !context.cache ? CACHE_DISABLED
+    : !context.sites().cachesPriority(flow.stamp.priority) ? RING_UNCACHED
+      : context.cache.lookup(cacheRequest);
   if (lookup.status === 'hit') {
     const stored = lookup.response.headers[STORED_BACKEND_FIELD];
     if (typeof stored === 'string') flow.backEnd = stored;

@@ -93,7 +93,7 @@ export async function startHttpListener(
     server.maxConnections = next.maxConnections;
   };
   retune(options);
-  const { admit, settled } = guardClientServer(server, { maxTotal: options.maxHeadConnections, maxPerSource: options.maxHeadConnectionsPerSource }, handlers.refused ?? (() => {}));
+  const { admit, admitUpgrade, settled } = guardClientServer(server, { maxTotal: options.maxHeadConnections, maxPerSource: options.maxHeadConnectionsPerSource }, handlers.refused ?? (() => {}));
   server.on('request', (req, res) => admit(req, res) && handlers.request(req, res, false));
   server.on('checkContinue', (req, res) => admit(req, res) && handlers.request(req, res, true));
   const upgraded = new Set<Duplex>();
@@ -102,6 +102,7 @@ export async function startHttpListener(
     upgraded.delete(this);
   };
   server.on('upgrade', (req, socket: Duplex, head: Buffer) => {
+    if (!admitUpgrade(req, socket)) return;
     upgraded.add(socket);
     socket.on('close', forget);
     handlers.upgrade(req, socket, head);

@@ -8,11 +8,12 @@ export {
 } from './config.js';
 export { FrontEndErrorCode, ExchangeError } from './errors.js';
 export {
-  defaultHttpListenerOptions, defaultCacheSettings, defaultBackEndRoute, clusterTimings,
-  type HttpListenerOptions, type CacheSettings,
+  defaultHttpListenerOptions, defaultCacheSettings, defaultBackEndRoute, defaultTcpSiteOptions, clusterTimings,
+  type HttpListenerOptions, type CacheSettings, type TcpSiteOptions,
 } from './options.js';
 export { buildRequestHead, clientAddress, requestHasBody, type ForwardContext } from './request-head.js';
 export { SiteTable, hostName, type Site } from './sites.js';
+export { watchIdle, type Every } from './idle-watch.js';
 export { requestTrace, withTrace, type RequestTrace } from './access-log.js';
 export {
   CertificateStore, newTicketKeys, readCertificates, defaultTlsSettings,

@@ -70,7 +70,7 @@ export class FrontEndMetrics {
     });
     this.tcpConnections = new Counter({
       name: 'overlay_frontend_tcp_connections_total',
-      help: 'Client connections to TCP-mode sites, by outcome (carried, refused)',
+      help: 'Client connections to TCP-mode sites, by outcome (carried, refused; idle: carried ones cut by the idle deadline)',
       labelNames: ['site', 'outcome'],
       registers,
     });

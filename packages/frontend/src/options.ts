@@ -43,6 +43,23 @@ export const defaultHttpListenerOptions: Readonly<HttpListenerOptions> = Object.
   maxConcurrentStreams: 128,
 });
 
+/** Deadlines of a TCP-mode site's carried connections; set per site in the state (`idleTimeoutMs`, `minBytesPerS`). */
+export interface TcpSiteOptions {
+  /**
+   * Length of the idle check's window, ms: a connection that moves fewer than max(1, minBytesPerS × window)
+   * bytes in a window (both directions together) is closed at its end, so a silent one goes within one to
+   * two windows. Bytes that wait unread (a client that stopped reading) do not count as moved.
+   */
+  idleTimeoutMs: number;
+  /** Least average rate over each window, bytes/s, both directions together; 0: any byte keeps the connection. */
+  minBytesPerS: number;
+}
+
+export const defaultTcpSiteOptions: Readonly<TcpSiteOptions> = Object.freeze({
+  idleTimeoutMs: 300_000,
+  minBytesPerS: 0,
+});
+
 /** The front-end cache (@overlay/cache); `enabled: false` makes every request BYPASS. */
 export interface CacheSettings {
   enabled: boolean;

@@ -56,10 +56,10 @@ export function sendLocal(
   text: string,
   stamp: OverlayStamp,
   extra: { code?: string; retryAfterSeconds?: number; close?: boolean } = {},
-): void {
+): number {
   if (res.headersSent || res.destroyed) {
     res.destroy();
-    return;
+    return 0;
   }
   const body = Buffer.from(`${text}\n`);
   const headers: OutgoingHttpHeaders = {
@@ -73,7 +73,9 @@ export function sendLocal(
   // HTTP/2 has no Connection field (RFC 9113 §8.2.2): the stream ends, the connection stays.
   if (extra.close && res.req.httpVersionMajor < 2) headers.connection = 'close';
   res.writeHead(status, headers);
-  res.end(res.req.method === 'HEAD' ? undefined : body);
+  const sent = res.req.method === 'HEAD' ? undefined : body;
+  res.end(sent);
+  return sent?.length ?? 0;
 }
 
 /** Kept with a stored response: the back-end that fetched it, reported again on every hit. */

@@ -2,6 +2,7 @@ import { BackendSelector } from '@overlay/balancer';
 import { compileRules, type Classifier } from '@overlay/classifier';
 import type { BackEndRoute } from './backends.js';
 import type { FrontEndState } from './config.js';
+import { defaultTcpSiteOptions, type TcpSiteOptions } from './options.js';
 
 /** One site as the request path uses it: rules compiled, domains indexed. */
 export interface Site {
@@ -10,6 +11,8 @@ export interface Site {
   backEnds: readonly string[];
   classify: Classifier;
   listen: string | undefined;
+  /** TCP sites: the idle deadline of carried connections (defaults filled in). */
+  tcp: TcpSiteOptions;
   /** Chooses among the site's back-end routes by their current QoS and load. */
   selector: BackendSelector<BackEndRoute>;
 }
@@ -42,9 +45,12 @@ function routesOf(backEnds: readonly string[], routeOf: (id: string) => BackEndR
 export class SiteTable {
   readonly byName = new Map<string, Site>();
   private readonly byDomain = new Map<string, Site>();
+  /** Priority rings whose responses are neither served from nor stored in the cache (`rings.features`). */
+  private readonly uncachedRings: ReadonlySet<number>;
 
   /** `routeOf` is read on every choice, so a re-addressed back-end is picked up without rebuilding. */
-  constructor(state: Pick<FrontEndState, 'sites'>, routeOf: (id: string) => BackEndRoute | undefined) {
+  constructor(state: Pick<FrontEndState, 'sites' | 'rings'>, routeOf: (id: string) => BackEndRoute | undefined) {
+    this.uncachedRings = new Set(state.rings?.features?.flatMap((features, ring) => (features.cache ? [] : [ring])) ?? []);
     for (const [name, spec] of Object.entries(state.sites)) {
       const backEnds = [...spec.backEnds];
       const site: Site = {
@@ -53,11 +59,20 @@ export class SiteTable {
         backEnds,
         classify: compileRules(spec.priorities ?? { rules: [] }),
         listen: spec.listen,
+        tcp: {
+          idleTimeoutMs: spec.idleTimeoutMs ?? defaultTcpSiteOptions.idleTimeoutMs,
+          minBytesPerS: spec.minBytesPerS ?? defaultTcpSiteOptions.minBytesPerS,
+        },
         selector: new BackendSelector(() => routesOf(backEnds, routeOf)),
       };
       this.byName.set(name, site);
       for (const domain of spec.domains) this.byDomain.set(domain, site);
     }
+  }
+
+  /** False when the manager turned caching off for this priority's ring (seed 001: caching chosen per priority). */
+  cachesPriority(priority: number): boolean {
+    return !this.uncachedRings.has(priority);
   }
 
   /** The HTTP site a Host header names, or undefined (the client gets 404). */

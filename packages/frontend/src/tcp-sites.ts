@@ -4,6 +4,7 @@ import type { TcpHead } from '@overlay/stream-heads';
 import type { GatewayContext } from './context.js';
 import { ExchangeError } from './errors.js';
 import { closeOf, exchangeFor } from './exchange.js';
+import { watchIdle } from './idle-watch.js';
 import { clientAddress } from './request-head.js';
 import type { Site } from './sites.js';
 import { splice } from './splice.js';
@@ -19,15 +20,20 @@ interface TcpListener {
 /**
  * One listener per TCP-mode site; each client connection becomes one tunnel stream (TcpHead) that turns
  * into a raw pipe after the back-end's 200 REPLY. Nothing is read from the client before that, so a failed
- * attempt can go to another back-end; when none works the connection is closed.
+ * attempt can go to another back-end; when none works the connection is closed. A carried connection that
+ * moves too little for the site's idle window is closed (idle-watch.ts).
  */
 export class TcpSites {
   private readonly listeners = new Map<string, TcpListener>();
 
-  /** `maxConnections`: client connections each TCP site's listener holds at once; more are closed at accept. */
+  /**
+   * `maxConnections`: client connections each TCP site's listener holds at once; more are closed at accept.
+   * `refusal`: how a connection the front-end cannot carry is turned away, FIN (`close`) or RST (`reset`).
+   */
   constructor(
     private readonly context: GatewayContext,
     private readonly maxConnections: number,
+    private readonly refusal: 'close' | 'reset' = 'close',
   ) {}
 
   /** Listener addresses by site name. */
@@ -96,20 +102,29 @@ export class TcpSites {
   private async carry(site: Site, socket: Socket): Promise<void> {
     const { context } = this;
     const { metrics } = context;
-    const refuse = (why: string) => {
+    const startedAt = performance.now();
+    const clientIp = clientAddress(socket.remoteAddress);
+    const { priority } = site.classify({ clientIp, path: '', method: '', headers: {} });
+    // One access line per connection when it ends: 200 when carried, else the status of the refusal.
+    const outcome: { status: number; backEnd?: string } = { status: 499 };
+    socket.once('close', () => context.accessLog({
+      client: clientIp, method: 'TCP', host: site.name, path: site.listen ?? '', status: outcome.status, bytesIn: socket.bytesRead,
+      bytesOut: socket.bytesWritten, priority, backEnd: outcome.backEnd, durationMs: Math.round((performance.now() - startedAt) * 1000) / 1000,
+    }));
+    const refuse = (why: string, status: number) => {
+      outcome.status = status;
       metrics.tcpConnections.inc({ site: site.name, outcome: 'refused' });
       context.log.info({ site: site.name, reason: why }, 'tcp connection refused');
-      socket.destroy();
+      if (this.refusal === 'reset') socket.resetAndDestroy();
+      else socket.destroy();
     };
     const admission = context.gate.admit({ established: false });
     if (!admission.admitted) {
       metrics.admissionRefusals.inc({ reason: admission.reason });
-      return refuse('front-end overloaded');
+      return refuse('front-end overloaded', 503);
     }
     const ticket = admission.ticket;
     socket.on('close', () => ticket.finish());
-    const clientIp = clientAddress(socket.remoteAddress);
-    const { priority } = site.classify({ clientIp, path: '', method: '', headers: {} });
     const head: TcpHead = { kind: 'tcp', site: site.name, client: { ip: clientIp, port: socket.remotePort ?? 0 }, frontEnd: context.id, priority };
     let exchanged;
     try {
@@ -123,17 +138,37 @@ export class TcpSites {
     } catch (err) {
       if (!(err instanceof ExchangeError)) throw err;
       if (err.status !== 499) metrics.backEndFailures.inc({ backend: err.backEnd ?? '', code: err.code });
-      return refuse(err.message);
+      outcome.backEnd = err.backEnd;
+      return refuse(err.message, err.status);
     }
     const { route, stream, reply } = exchanged;
+    outcome.backEnd = route.id;
     if (reply.status !== 200) {
       stream.destroy();
-      return refuse(`back-end answered ${reply.status}${reply.error ? ` (${reply.error.code})` : ''}`);
+      return refuse(`back-end answered ${reply.status}${reply.error ? ` (${reply.error.code})` : ''}`, reply.status);
     }
+    outcome.status = 200;
     ticket.start();
     route.hold(stream);
     metrics.tcpConnections.inc({ site: site.name, outcome: 'carried' });
-    splice(socket, stream, metrics.bytesOf(site.name));
+    // Closing the client resets the stream (splice), which closes the origin connection and frees its slot.
+    const idle = watchIdle(site.tcp, () => {
+      metrics.tcpConnections.inc({ site: site.name, outcome: 'idle' });
+      context.log.info({ site: site.name, idleTimeoutMs: site.tcp.idleTimeoutMs, minBytesPerS: site.tcp.minBytesPerS }, 'tcp connection cut: too little traffic');
+      socket.destroy();
+    });
+    socket.on('close', idle.stop);
+    const counts = metrics.bytesOf(site.name);
+    splice(socket, stream, {
+      in: (bytes) => {
+        idle.count(bytes);
+        counts.in(bytes);
+      },
+      out: (bytes) => {
+        idle.count(bytes);
+        counts.out(bytes);
+      },
+    });
     socket.resume();
   }
 }

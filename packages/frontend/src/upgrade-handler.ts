@@ -54,8 +54,7 @@ async function upgrade(context: GatewayContext, req: IncomingMessage, socket: Du
     return;
   }
   const ticket = admission.ticket;
-  socket.on('close', finisher(ticket));
-  socket.on('close', accessLine(context, req, record, { priority, requestId: trace.requestId, traceparent: trace.traceparent }));
+  socket.on('close', onClosed(context, req, ticket, record, { priority, requestId: trace.requestId, traceparent: trace.traceparent }));
 
   const requestHead = buildRequestHead(
     { method, url: req.url ?? '/', rawHeaders: req.rawHeaders, headers: req.headers },
@@ -104,14 +103,6 @@ async function upgrade(context: GatewayContext, req: IncomingMessage, socket: Du
   socket.once('close', () => stream.destroy());
 }
 
-/*
- * The listeners that outlive an upgrade (for the WebSocket's whole life) are made out here, so they hold
- * only what they use and not the handler's scope with the request head and its headers.
- */
-function finisher(ticket: AdmissionTicket): () => void {
-  return () => ticket.finish();
-}
-
 /** What the access line of an upgraded connection says, filled in as it goes (status 0 until answered). */
 interface UpgradeRecord {
   status: number;
@@ -120,15 +111,20 @@ interface UpgradeRecord {
 }
 
 /**
- * The upgrade's access line, written when the client connection closes (a WebSocket's whole life). Its
- * bytes are the client connection's own counts, heads included: no counter per WebSocket.
+ * The one listener that outlives an upgrade (for the WebSocket's whole life), made out here so it holds
+ * only what it uses and not the handler's scope with the request head: when the client connection closes
+ * the admission ticket finishes and the access line is written. Its bytes are the client connection's own
+ * counts, heads included: no counter per WebSocket.
  */
-function accessLine(context: GatewayContext, req: IncomingMessage, record: UpgradeRecord, fixed: { priority: number; requestId: string; traceparent: string }): () => void {
+function onClosed(context: GatewayContext, req: IncomingMessage, ticket: AdmissionTicket, record: UpgradeRecord, fixed: { priority: number; requestId: string; traceparent: string }): () => void {
   const startedAt = performance.now();
   const socket = req.socket;
-  const base = { client: clientAddress(socket.remoteAddress), method: req.method ?? 'GET', host: req.headers.host, path: req.url ?? '/' };
-  return () => context.accessLog({
-    ...base, ...record, bytesIn: socket.bytesRead, bytesOut: socket.bytesWritten, status: record.status || 499, priority: fixed.priority, cache: 'BYPASS',
-    durationMs: Math.round((performance.now() - startedAt) * 1000) / 1000, requestId: fixed.requestId, traceparent: fixed.traceparent,
-  });
+  const line = { client: clientAddress(socket.remoteAddress), method: req.method ?? 'GET', host: req.headers.host, path: req.url ?? '/', ...fixed };
+  return () => {
+    ticket.finish();
+    context.accessLog({
+      ...line, ...record, bytesIn: socket.bytesRead, bytesOut: socket.bytesWritten, status: record.status || 499, cache: 'BYPASS',
+      durationMs: Math.round((performance.now() - startedAt) * 1000) / 1000,
+    });
+  };
 }

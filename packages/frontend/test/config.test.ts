@@ -31,12 +31,15 @@ test('problems name the field', (t) => {
     /^state\.sites\.u\.domains\[0\]: "a\.test" already belongs to site "s"/,
   );
   t.regex(problem({ ...minimal, state: { backEnds: { b: backEnd }, sites: { s: { domains: ['a.test'], mode: 'tcp', backEnds: ['b'] } } } }), /^state\.sites\.s\.listen: a tcp site needs/);
+  t.regex(problem({ ...minimal, state: { backEnds: { b: backEnd }, sites: { s: { domains: ['a.test'], backEnds: ['b'], idleTimeoutMs: 1000 } } } }), /^state\.sites\.s\.idleTimeoutMs: only tcp sites have an idle deadline/);
+  t.regex(problem({ ...minimal, state: { backEnds: { b: backEnd }, sites: { s: { domains: ['a.test'], mode: 'tcp', listen: '127.0.0.1:0', backEnds: ['b'], minBytesPerS: -1 } } } }), /^state\.sites\.s\.minBytesPerS/);
   t.regex(
     problem({ ...minimal, state: { backEnds: { b: backEnd }, sites: { s: { domains: ['a.test'], backEnds: ['b'], priorities: { rules: [{ match: { path: '/x' }, priority: 1 }] } } } } }),
     /^state\.sites\.s\.priorities\.rules\[0\]\.match/,
   );
   t.regex(problem({ ...minimal, state: { rings: { weights: [1, 2, 3] } } }), /^state\.rings\.weights/);
   t.regex(problem({ ...minimal, cache: { maxBytes: 10, maxObjectBytes: 20 } }), /^cache\.maxObjectBytes: must not exceed maxBytes/);
+  t.regex(problem({ ...minimal, admission: { tcpRefusal: 'drop' } }), /^admission\.tcpRefusal/);
   t.regex(problem({ ...minimal, surprise: true }), /surprise/);
 });
 

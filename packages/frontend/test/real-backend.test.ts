@@ -106,3 +106,34 @@ test('WebSocket and TCP-mode through the real back-end', async (t) => {
   t.true(Buffer.concat(chunks).equals(payload));
   raw.destroy();
 });
+
+test('300 WebSockets from one address stay open: an upgraded connection gives its head slot back (256 per source)', async (t) => {
+  const { frontEnd } = t.context;
+  const sockets: WebSocket[] = [];
+  t.teardown(() => sockets.forEach((socket) => socket.terminate()));
+  let closed = 0;
+  for (let batch = 0; batch < 6; batch++) {
+    await Promise.all(Array.from({ length: 50 }, async () => {
+      const socket = new WebSocket(`ws://127.0.0.1:${frontEnd.http.port}/ws`, { headers: { host: 'demo.test' } });
+      socket.once('close', () => closed++);
+      sockets.push(socket);
+      await once(socket, 'open');
+    }));
+  }
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  t.is(closed, 0, 'none was pushed out');
+  // The oldest one still carries messages through the whole path.
+  sockets[0].send('first of 300');
+  const [message] = (await once(sockets[0], 'message')) as [Buffer];
+  t.is(message.toString(), 'first of 300');
+});
+
+test('an upgrade request with two Host fields gets 400 and a close, as a plain request does (RFC 9112 §3.2)', async (t) => {
+  const { frontEnd } = t.context;
+  const raw = connect({ host: '127.0.0.1', port: frontEnd.http.port });
+  const chunks: Buffer[] = [];
+  raw.on('data', (chunk: Buffer) => chunks.push(chunk));
+  raw.write('GET /ws HTTP/1.1\r\nHost: demo.test\r\nHost: other.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n');
+  await once(raw, 'close');
+  t.regex(Buffer.concat(chunks).toString(), /^HTTP\/1\.1 400 Bad Request\r\n[\s\S]*more than one Host header field/);
+});

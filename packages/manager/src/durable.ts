@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { DEFAULT_RING_WEIGHTS } from './defaults.js';
 import { gatewayAddressesSchema, type GatewayAddresses } from './feed-schema.js';
 import { gatewayIdSchema, siteNameSchema } from './names.js';
-import { packetSizeSchema, ringWeightsSchema, siteBodySchema, type RingsBody, type SiteBody } from './site-schema.js';
+import { ringsBodySchema, siteBodySchema, type RingsBody, type SiteBody } from './site-schema.js';
 import { zoneApexSchema, zoneRecordSchema, type ZoneRecord } from './zone-records.js';
 
 /** The two gateway kinds, named as the API and the pushed state name them. */
@@ -46,7 +46,7 @@ export const changeSchema = z.discriminatedUnion('op', [
   z.strictObject({ op: z.literal('putSite'), site: siteNameSchema, body: siteBodySchema }),
   z.strictObject({ op: z.literal('deleteSite'), site: siteNameSchema }),
   z.strictObject({ op: z.literal('putPriorities'), site: siteNameSchema, priorities: priorityRulesSchema }),
-  z.strictObject({ op: z.literal('putRings'), weights: ringWeightsSchema, packetSize: packetSizeSchema.optional() }),
+  ringsBodySchema.extend({ op: z.literal('putRings') }),
   z.strictObject({ op: z.literal('putZoneRecords'), apex: zoneApexSchema, records: z.array(zoneRecordSchema) }),
   z.strictObject({ op: z.literal('putGateway'), kind: kindSchema, id: gatewayIdSchema, record: gatewayRecordSchema }),
   z.strictObject({ op: z.literal('deleteGateway'), kind: kindSchema, id: gatewayIdSchema }),
@@ -87,9 +87,11 @@ export function applyChange(state: DurableState, change: Change): void {
       if (site) site.priorities = change.priorities;
       return;
     }
-    case 'putRings':
-      state.rings = { weights: [...change.weights], ...(change.packetSize === undefined ? {} : { packetSize: change.packetSize }) };
+    case 'putRings': {
+      const { op: _op, ...rings } = change;
+      state.rings = structuredClone(rings);
       return;
+    }
     case 'putZoneRecords':
       if (change.records.length) state.zoneRecords.set(change.apex, change.records);
       else state.zoneRecords.delete(change.apex);
@@ -121,7 +123,7 @@ const snapshotSchema = z.strictObject({
       auto: z.strictObject({ frontEnds: z.array(gatewayIdSchema), backEnds: z.array(gatewayIdSchema) }),
     }),
   ),
-  rings: z.strictObject({ weights: ringWeightsSchema, packetSize: packetSizeSchema.optional() }),
+  rings: ringsBodySchema,
   zoneRecords: z.record(zoneApexSchema, z.array(zoneRecordSchema)).default({}),
   gateways: z.strictObject({ frontEnds: z.record(gatewayIdSchema, gatewayRecordSchema), backEnds: z.record(gatewayIdSchema, gatewayRecordSchema) }),
   versionCeiling: z.number().int().min(0),

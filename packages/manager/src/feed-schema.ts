@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { zoneRecordSchema } from './zone-records.js';
 import { managerLimits } from './defaults.js';
 import { domainSchema, gatewayIdSchema, hostPortSchema } from './names.js';
-import { originSchema, packetSizeSchema, qosTargetSchema, queueReleaseSchema, ringWeightsSchema, routeSchema } from './site-schema.js';
+import { originSchema, qosTargetSchema, queueReleaseSchema, ringsBodySchema, routeSchema } from './site-schema.js';
 
 /** Which part of the configuration a manager owns (docs/manager.md "Roles"). */
 export const managerRoleSchema = z.enum(['front-end', 'back-end', 'both']);
@@ -110,7 +110,7 @@ export const managerStateSchema = z.object({
   role: managerRoleSchema,
   sites: z.record(z.string(), siteStateSchema),
   /** Ring weights and, when set through the API, the tunnel packet size (bytes) for the blenders. */
-  rings: z.object({ weights: ringWeightsSchema, packetSize: packetSizeSchema.optional() }),
+  rings: ringsBodySchema,
   /** Zone apex → static records for the redirector (zone-records.ts); older managers send none. */
   zoneRecords: z.record(z.string(), z.array(zoneRecordSchema)).default({}),
   frontEnds: z.record(z.string(), gatewayStateSchema),

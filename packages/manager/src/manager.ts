@@ -141,7 +141,7 @@ export class ManagerCore {
 
   rings(): RingsBody {
     this.requireKind('frontEnds', 'ring weights');
-    return { ...this.durable.rings, weights: [...this.durable.rings.weights] };
+    return structuredClone(this.durable.rings);
   }
 
   /** The static records of one zone (empty when none were put). */

@@ -16,9 +16,12 @@ export interface BudgetMember {
 }
 
 /**
- * Shares of `budget` proportional to demand: every active member at least 1 while the budget allows
- * (largest remainders, ties by id), the sum exactly `budget` (or less when there are more members than
- * requests: the most demanding get 1). No demand anywhere splits evenly.
+ * Shares of `budget` by demand, max-min fair: every active member at least 1 while the budget allows; then
+ * one request at a time to each member still asking for more than it has (most demanding first, ties by
+ * id), so nobody gets more than an equal part while another asks for it; what is left when every demand
+ * is met is spread the same way. The sum is exactly `budget` (or less when there are more members than
+ * requests: the most demanding get 1). Equal demand (or none) splits evenly; a swing in queue lengths
+ * between busy back-ends moves nothing, so the split does not chase the front-ends' choice.
  */
 export function targetShares(budget: number, members: readonly BudgetMember[]): Map<string, number> {
   const active = members.filter((member) => member.active).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
@@ -29,17 +32,22 @@ export function targetShares(budget: number, members: readonly BudgetMember[]): 
     for (const member of byDemand.slice(0, budget)) shares.set(member.id, 1);
     return shares;
   }
-  const spare = budget - active.length;
-  const total = active.reduce((sum, member) => sum + Math.max(0, member.demand), 0);
-  const quota = (member: BudgetMember) => (total > 0 ? (spare * Math.max(0, member.demand)) / total : spare / active.length);
-  let left = spare;
-  for (const member of active) {
-    const whole = Math.floor(quota(member));
-    shares.set(member.id, 1 + whole);
-    left -= whole;
+  for (const member of active) shares.set(member.id, 1);
+  let spare = budget - active.length;
+  const share = (member: BudgetMember) => shares.get(member.id) ?? 0;
+  const handOut = (takers: readonly BudgetMember[]) => {
+    for (const member of takers) {
+      if (spare === 0) return;
+      shares.set(member.id, share(member) + 1);
+      spare--;
+    }
+  };
+  for (let hungry = byDemand; spare > 0; ) {
+    hungry = hungry.filter((member) => share(member) < member.demand);
+    if (hungry.length === 0) break;
+    handOut(hungry);
   }
-  const byRemainder = [...active].sort((a, b) => quota(b) - Math.floor(quota(b)) - (quota(a) - Math.floor(quota(a))));
-  for (const member of byRemainder.slice(0, left)) shares.set(member.id, (shares.get(member.id) ?? 0) + 1);
+  while (spare > 0) handOut(byDemand);
   return shares;
 }
 

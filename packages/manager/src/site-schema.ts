@@ -1,7 +1,9 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
-import { hostHeaderSchema, originUrlProblem, ORIGIN_SCHEMES as SCHEMES, siteHealthCheckSchema, type SiteMode } from '@overlay/common';
+import {
+  hostHeaderSchema, originUrlProblem, ORIGIN_SCHEMES as SCHEMES, packetSizeSchema, ringsStateSchema, ringWeightsSchema, siteHealthCheckSchema, type RingsState, type SiteMode,
+} from '@overlay/common';
 import { z } from 'zod';
-import { DEFAULT_RING_WEIGHTS, managerLimits } from './defaults.js';
+import { managerLimits } from './defaults.js';
 import { domainSchema, gatewayIdSchema, hostPortSchema } from './names.js';
 
 export type { SiteMode };
@@ -112,7 +114,7 @@ export const siteBodySchema = z
     if (site.mode === 'http' && site.proxyProtocol !== undefined) ctx.addIssue({ code: 'custom', path: ['proxyProtocol'], message: 'only tcp sites: HTTP origin connections are pooled across clients' });
     if (site.mode === 'tcp' && site.certificate !== undefined) ctx.addIssue({ code: 'custom', path: ['certificate'], message: 'tcp sites are carried as raw bytes: no certificate' });
     if (site.mode === 'tcp' && site.originHost !== undefined) ctx.addIssue({ code: 'custom', path: ['originHost'], message: 'tcp sites send no Host' });
-    if (site.mode === 'tcp' && (site.healthCheck?.path !== undefined || site.healthCheck?.expectStatus !== undefined)) {
+    if (site.mode === 'tcp' && (site.healthCheck?.path !== undefined || site.healthCheck?.expectStatus !== undefined || site.healthCheck?.freshness !== undefined)) {
       ctx.addIssue({ code: 'custom', path: ['healthCheck'], message: 'tcp origins are checked by a connect: only intervalMs and timeoutMs apply' });
     }
     const schemes = SCHEMES[site.mode];
@@ -145,14 +147,8 @@ export type Origin = z.output<typeof originSchema>;
 export type Route = z.output<typeof routeSchema>;
 export type QosTarget = z.output<typeof qosTargetSchema>;
 
-export const ringWeightsSchema = z.array(z.number().positive().finite()).length(DEFAULT_RING_WEIGHTS.length);
+export { packetSizeSchema, ringWeightsSchema };
 
-/**
- * Tunnel packet size, bytes (seed 001: set by the front-end manager): the blender fills packets of about
- * this many bytes with sub-packets of at most 512; at least 512, at most the tunnel's 64 KiB write batch.
- */
-export const packetSizeSchema = z.number().int().min(512).max(65_536);
-
-/** Body of `PUT /v1/rings`. */
-export const ringsBodySchema = z.strictObject({ weights: ringWeightsSchema, packetSize: packetSizeSchema.optional() });
-export type RingsBody = z.output<typeof ringsBodySchema>;
+/** Body of `PUT /v1/rings`: weights, and optionally the packet size and what each ring's traffic gets. */
+export const ringsBodySchema = ringsStateSchema;
+export type RingsBody = RingsState;

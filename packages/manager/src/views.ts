@@ -138,7 +138,7 @@ export function buildState(
     version,
     role,
     sites: Object.fromEntries([...durable.sites].map(([name, record]) => [name, siteState(record)])),
-    rings: { ...durable.rings, weights: [...durable.rings.weights] },
+    rings: structuredClone(durable.rings),
     zoneRecords: Object.fromEntries(durable.zoneRecords),
     frontEnds: gateways('frontEnds'),
     backEnds: gateways('backEnds'),

@@ -5,9 +5,11 @@ import { nextGrants, targetShares, type BudgetMember } from '@overlay/manager';
 const member = (id: string, demand: number, extra: Partial<BudgetMember> = {}): BudgetMember => ({ id, active: true, demand, ...extra });
 const sum = (shares: Map<string, number>) => [...shares.values()].reduce((a, b) => a + b, 0);
 
-test('targets follow demand, at least one each, summing to the budget', (t) => {
+test('targets follow demand max-min fair, at least one each, summing to the budget', (t) => {
   t.deepEqual(Object.fromEntries(targetShares(8, [member('a', 0), member('b', 0)])), { a: 4, b: 4 });
-  t.deepEqual(Object.fromEntries(targetShares(8, [member('a', 30), member('b', 10)])), { a: 6, b: 2 });
+  t.deepEqual(Object.fromEntries(targetShares(8, [member('a', 1), member('b', 0)])), { a: 4, b: 4 }, 'demand both can have: even');
+  t.deepEqual(Object.fromEntries(targetShares(8, [member('a', 30), member('b', 10)])), { a: 4, b: 4 }, 'both want more than half: even');
+  t.deepEqual(Object.fromEntries(targetShares(8, [member('a', 30), member('b', 2)])), { a: 6, b: 2 }, 'b needs 2: a gets the rest');
   t.deepEqual(Object.fromEntries(targetShares(8, [member('a', 100), member('b', 0)])), { a: 7, b: 1 });
   t.deepEqual(Object.fromEntries(targetShares(2, [member('a', 1), member('b', 5), member('c', 3)])), { a: 0, b: 1, c: 1 });
   t.deepEqual(Object.fromEntries(targetShares(8, [member('a', 5), member('b', 5, { active: false })])), { a: 8, b: 0 });

@@ -24,6 +24,11 @@ export const redirectorDefaults = Object.freeze({
    * event loop runs. The kernel's default (about 208 KiB) holds about 190 queries; net.core.rmem_max caps it.
    */
   udpReceiveBufferBytes: 4 * 1024 * 1024,
+  /**
+   * UDP in batches (recvmmsg/sendmmsg through the addon `pnpm build` compiles; batched-udp.ts) where it is
+   * built and the redirector runs in one process; node:dgram otherwise (and in workers, which share dgram sockets).
+   */
+  udpBatching: true,
   tcp: {
     /**
      * A TCP connection with no query for this long is closed, ms (RFC 7766 §6.2.3 suggests seconds). The
@@ -297,6 +302,7 @@ export const redirectorConfigSchema = z
     rateLimit: rateLimitSchema.default(rateLimitSchema.parse({})),
     udpPayloadCap: z.number().int().min(512).max(4096).default(redirectorDefaults.udpPayloadCap),
     udpReceiveBufferBytes: z.number().int().min(64 * 1024).max(1024 * 1024 * 1024).default(redirectorDefaults.udpReceiveBufferBytes),
+    udpBatching: z.boolean().default(redirectorDefaults.udpBatching),
     tcp: z
       .strictObject({
         idleTimeoutMs: z.number().int().min(1).default(redirectorDefaults.tcp.idleTimeoutMs),

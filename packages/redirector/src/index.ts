@@ -12,6 +12,7 @@ export {
 } from './config.js';
 export { Redirector, type RedirectorOptions, type ClientInfo } from './redirector.js';
 export { startRedirector, type RunningRedirector, type StartRedirectorOptions, type BoundAddress } from './start.js';
+export type { UdpIo } from './listeners.js';
 export {
   selectFrontEnds,
   rendezvousScore,

@@ -2,6 +2,7 @@ import dgram from 'node:dgram';
 import dns from 'node:dns';
 import net from 'node:net';
 import type { Logger } from '@overlay/common';
+import { loadBatchedUdp } from './batched-udp.js';
 import { TcpSlots, type TcpSlotPolicy } from './tcp-slots.js';
 import { frameMessage, TcpMessageReader } from './wire/tcp-framing.js';
 
@@ -37,21 +38,57 @@ function numericLookup(family: 4 | 6): dgram.SocketOptions['lookup'] {
 export interface UdpListenerOptions {
   host: string;
   port: number;
-  /** SO_RCVBUF asked for, bytes; the kernel caps it at net.core.rmem_max (see grantedReceiveBuffer). */
+  /** SO_RCVBUF asked for, bytes; the kernel caps it at net.core.rmem_max. */
   receiveBufferBytes: number;
+  /** Use the batched addon when it is built (batched-udp.ts); node:dgram otherwise. */
+  batched: boolean;
   handle: MessageHandler;
   log: Logger;
 }
 
-/** The receive buffer the kernel granted: Linux reports twice what was asked (its bookkeeping share). */
-export function grantedReceiveBuffer(socket: dgram.Socket): number {
-  return Math.floor(socket.getRecvBufferSize() / 2);
+/** How a UDP listener moves datagrams: the batched addon, or node:dgram one datagram at a time. */
+export type UdpIo = 'batched' | 'dgram';
+
+export interface UdpListener {
+  /** The bound address, numeric. */
+  address: string;
+  port: number;
+  io: UdpIo;
+  /** The receive buffer the kernel granted, bytes: Linux reports twice what was asked (its bookkeeping share). */
+  receiveBufferBytes: number;
+  close(): Promise<void>;
 }
 
-export async function listenUdp(options: UdpListenerOptions): Promise<dgram.Socket> {
-  const { host, port, receiveBufferBytes, handle, log } = options;
+/** Why batched UDP was asked for and not used, or undefined when it is available. */
+export function batchedUdpUnavailable(): string | undefined {
+  const addon = loadBatchedUdp();
+  return 'unavailable' in addon ? addon.unavailable : undefined;
+}
+
+export async function listenUdp(options: UdpListenerOptions): Promise<UdpListener> {
+  const { host, port, receiveBufferBytes, handle } = options;
   const family = net.isIPv6(host) ? 6 : 4;
   const { address } = await dns.promises.lookup(host, family);
+  const addon = options.batched ? loadBatchedUdp() : undefined;
+  if (addon && 'open' in addon) {
+    const endpoint = addon.open(family, address, port, receiveBufferBytes, handle);
+    // The addon calls back once, for the first close: later calls share its promise.
+    let closed: Promise<void> | undefined;
+    const close = (): Promise<void> => (closed ??= new Promise((resolve) => endpoint.close(resolve)));
+    return { address, port: endpoint.port, io: 'batched', receiveBufferBytes: endpoint.receiveBufferBytes, close };
+  }
+  const socket = await listenDgram(family, address, options);
+  return {
+    address,
+    port: socket.address().port,
+    io: 'dgram',
+    receiveBufferBytes: Math.floor(socket.getRecvBufferSize() / 2),
+    close: () => new Promise((resolve) => socket.close(() => resolve())),
+  };
+}
+
+function listenDgram(family: 4 | 6, address: string, options: UdpListenerOptions): Promise<dgram.Socket> {
+  const { port, receiveBufferBytes, handle, log } = options;
   const socket = dgram.createSocket({ type: family === 6 ? 'udp6' : 'udp4', lookup: numericLookup(family), recvBufferSize: receiveBufferBytes });
   socket.on('message', (message, remote) => {
     const response = handle(message, remote.address);

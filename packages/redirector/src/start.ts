@@ -1,5 +1,4 @@
 import cluster from 'node:cluster';
-import type dgram from 'node:dgram';
 import {
   changedPaths,
   createLogger,
@@ -22,7 +21,7 @@ import {
   type RedirectorConfigInput,
   type RedirectorStateInput,
 } from './config.js';
-import { grantedReceiveBuffer, listenTcp, listenUdp, type MessageHandler, type TcpListener } from './listeners.js';
+import { batchedUdpUnavailable, listenTcp, listenUdp, type MessageHandler, type TcpListener, type UdpIo, type UdpListener } from './listeners.js';
 import { Redirector } from './redirector.js';
 import { startWorkers } from './workers.js';
 
@@ -35,7 +34,7 @@ export interface StartRedirectorOptions {
 }
 
 /** Fields a running redirector cannot change: a reload keeps the old value and says a restart applies it. */
-const RESTART_FIELDS = ['id', 'workers', 'listen', 'admin', 'adminToken', 'rateLimit', 'udpPayloadCap', 'udpReceiveBufferBytes', 'tcp', 'manager'] as const;
+const RESTART_FIELDS = ['id', 'workers', 'listen', 'admin', 'adminToken', 'rateLimit', 'udpPayloadCap', 'udpReceiveBufferBytes', 'udpBatching', 'tcp', 'manager'] as const;
 
 export interface BoundAddress {
   host: string;
@@ -56,6 +55,8 @@ export interface RunningRedirector {
   admin?: { host: string; port: number };
   /** The UDP socket's receive buffer as the kernel granted it, bytes (`udpReceiveBufferBytes`, capped by rmem_max). */
   udpReceiveBufferBytes: number;
+  /** How UDP datagrams are moved: in batches through the addon, or one at a time through node:dgram. */
+  udpIo: UdpIo;
   redirector: Redirector;
   update(state: RedirectorStateInput): void;
   /**
@@ -74,12 +75,8 @@ function stateOf(config: RedirectorConfig): RedirectorStateInput {
   return Object.fromEntries(keys.map((key) => [key, config[key]])) as unknown as RedirectorStateInput;
 }
 
-function closeUdp(socket: dgram.Socket): Promise<void> {
-  return new Promise((resolve) => socket.close(() => resolve()));
-}
-
 interface Pair {
-  udp: dgram.Socket;
+  udp: UdpListener;
   tcp: TcpListener;
 }
 
@@ -94,12 +91,14 @@ async function listenPair(
 ): Promise<Pair> {
   const { host, port } = listen;
   for (let attempt = 1; ; attempt++) {
-    let udp: dgram.Socket | undefined;
+    let udp: UdpListener | undefined;
     try {
-      udp = await listenUdp({ host, port, receiveBufferBytes: config.udpReceiveBufferBytes, handle: handle('udp'), log });
+      // Workers share node:cluster's dgram sockets; the addon's sockets are this process's own.
+      const batched = config.udpBatching && !cluster.isWorker;
+      udp = await listenUdp({ host, port, receiveBufferBytes: config.udpReceiveBufferBytes, batched, handle: handle('udp'), log });
       const tcp = await listenTcp({
         host,
-        port: udp.address().port,
+        port: udp.port,
         policy: config.tcp,
         handle: handle('tcp'),
         log,
@@ -108,7 +107,7 @@ async function listenPair(
       });
       return { udp, tcp };
     } catch (err) {
-      if (udp) await closeUdp(udp);
+      if (udp) await udp.close();
       const code = (err as NodeJS.ErrnoException).code;
       if (port === 0 && code === 'EADDRINUSE' && attempt < PORT_PAIR_ATTEMPTS) continue;
       throw new OverlayError('ERR_DNS_LISTEN', `redirector cannot listen on ${host}:${port} (${code ?? String(err)})`, {
@@ -150,7 +149,7 @@ export async function startRedirector(
     };
   const pairs: Pair[] = [];
   const closeAll = async (): Promise<void> => {
-    await Promise.all(pairs.map(async ({ udp, tcp }) => Promise.all([closeUdp(udp), tcp.close()])));
+    await Promise.all(pairs.map(async ({ udp, tcp }) => Promise.all([udp.close(), tcp.close()])));
   };
   const openCounts = config.listen.map(() => 0);
   try {
@@ -165,7 +164,7 @@ export async function startRedirector(
     await closeAll();
     throw err;
   }
-  const listeners = pairs.map(({ udp, tcp }) => ({ host: udp.address().address, udpPort: udp.address().port, tcpPort: tcp.port }));
+  const listeners = pairs.map(({ udp, tcp }) => ({ host: udp.address, udpPort: udp.port, tcpPort: tcp.port }));
   const first = pairs[0] as Pair;
   // Signatures are remade every quarter of the shortest validity, so a cached answer never carries a stale one.
   const validity = redirector.signatureValiditySeconds;
@@ -190,7 +189,11 @@ export async function startRedirector(
     });
   }
   const { host } = listeners[0] as BoundAddress;
-  const udpReceiveBufferBytes = grantedReceiveBuffer(first.udp);
+  const udpReceiveBufferBytes = first.udp.receiveBufferBytes;
+  const udpIo = first.udp.io;
+  if (config.udpBatching && !cluster.isWorker && udpIo === 'dgram') {
+    log.warn({ reason: batchedUdpUnavailable() }, 'batched UDP not available: answering through node:dgram, about half the rate (docs/redirector.md)');
+  }
   if (udpReceiveBufferBytes < config.udpReceiveBufferBytes) {
     log.warn(
       { asked: config.udpReceiveBufferBytes, granted: udpReceiveBufferBytes },
@@ -198,15 +201,16 @@ export async function startRedirector(
     );
   }
   const adminAddress = admin && { host: admin.address.address, port: admin.address.port };
-  log.info({ listeners, admin: adminAddress, udpReceiveBufferBytes, ds: redirector.dsRecords }, 'redirector listening');
+  log.info({ listeners, admin: adminAddress, udpReceiveBufferBytes, udpIo, ds: redirector.dsRecords }, 'redirector listening');
   return {
     host,
-    udpPort: first.udp.address().port,
+    udpPort: first.udp.port,
     tcpPort: first.tcp.port,
     listeners,
     adminPort: admin?.address.port,
     admin: adminAddress,
     udpReceiveBufferBytes,
+    udpIo,
     redirector,
     update: (state) => redirector.update(state),
     reload: (next) => {

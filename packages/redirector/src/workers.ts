@@ -91,6 +91,8 @@ export async function startWorkers(config: RedirectorConfig, options: StartRedir
     adminPort: admin?.address.port,
     admin: adminAddress,
     udpReceiveBufferBytes: first.udpReceiveBufferBytes,
+    // Workers answer on node:cluster's shared dgram sockets.
+    udpIo: 'dgram',
     redirector,
     update: (state) => {
       redirector.update(state);

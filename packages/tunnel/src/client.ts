@@ -5,7 +5,7 @@ import { connect as connectTls, type ConnectionOptions } from 'node:tls';
 import { Backoff, defaultBackoff, monotonicNow, silentLogger, type BackoffOptions, type Clock, type Logger } from '@overlay/common';
 import { TunnelError, TunnelErrorCode } from './errors.js';
 import { initiatorHandshake } from './handshake.js';
-import { resolveSessionOptions, type SessionOptions } from './options.js';
+import { resolveSessionOptions, type RingSettings, type SessionOptions } from './options.js';
 import type { QosReport } from './qos.js';
 import { describeConnectFailure } from './tls-failure.js';
 import { keyBytes } from './server.js';
@@ -76,7 +76,7 @@ export interface TunnelQos {
 export class TunnelClient extends EventEmitter {
   readonly tunnelId = randomUUID();
   private readonly options: TunnelClientOptions;
-  private sessionOptions: SessionOptions;
+  private readonly sessionOptions: SessionOptions;
   private readonly striping: StripingOptions;
   private readonly key: Buffer;
   private readonly log: Logger;
@@ -203,10 +203,9 @@ export class TunnelClient extends EventEmitter {
     return count ? sum / count : -1;
   }
 
-  /** New ring weights for every connection, now and later (the manager's PUT /v1/rings). */
-  setRingWeights(weights: readonly number[]): void {
-    this.writer.setRingWeights(weights);
-    this.sessionOptions = { ...this.sessionOptions, blender: { ...this.sessionOptions.blender, weights: [...weights] } };
+  /** The manager's rings (PUT /v1/rings) for the tunnel's one writer: every connection, now and later. */
+  setRings(rings: RingSettings): void {
+    this.writer.setRings(rings);
   }
 
   /** Stops reconnecting and drains every connection (GOAWAY, then close). */

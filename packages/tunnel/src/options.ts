@@ -16,6 +16,16 @@ export interface Settings {
   compression: boolean;
 }
 
+/**
+ * What the manager's rings set for a tunnel (`PUT /v1/rings`): blender weights, packet size (unset: the
+ * built-in one), and per ring whether its DATA is compressed (unset: every ring, when both sides agreed).
+ */
+export interface RingSettings {
+  weights: readonly number[];
+  packetSize?: number;
+  features?: ReadonlyArray<{ compress: boolean }>;
+}
+
 export interface SessionOptions {
   settings: Settings;
   /** Ceiling a stream's receive window may grow to while its reader keeps up, bytes. */

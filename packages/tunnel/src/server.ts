@@ -4,7 +4,7 @@ import { createServer as createTlsServer, Server as TlsServer, type TlsOptions }
 import { SourceSlots, ignoreError, monotonicNow, silentLogger, sourceKey, type Clock, type Logger } from '@overlay/common';
 import { TunnelError } from './errors.js';
 import { acceptorHandshake } from './handshake.js';
-import { resolveSessionOptions, type SessionOptions } from './options.js';
+import { resolveSessionOptions, type RingSettings, type SessionOptions } from './options.js';
 import { TunnelSession } from './session.js';
 import type { TunnelStream } from './stream.js';
 import { TunnelWriter } from './writer.js';
@@ -49,6 +49,8 @@ export class TunnelServer extends EventEmitter {
   private readonly server: Server;
   private readonly options: TunnelServerOptions;
   private sessionOptions: SessionOptions;
+  /** The manager's rings, for tunnels that connect later. */
+  private rings: RingSettings | undefined;
   private keys: Buffer[];
   private readonly log: Logger;
   /** One writer per tunnel (front-end id and tunnel id), shared by its connections while any is up. */
@@ -141,6 +143,7 @@ export class TunnelServer extends EventEmitter {
     let entry = this.writers.get(tunnel);
     if (!entry) {
       entry = { writer: new TunnelWriter(this.sessionOptions, this.options.clock ?? monotonicNow), sessions: 0 };
+      if (this.rings) entry.writer.setRings(this.rings);
       this.writers.set(tunnel, entry);
     }
     entry.sessions++;
@@ -152,10 +155,10 @@ export class TunnelServer extends EventEmitter {
     return { pending: this.pending.size, evicted: this.handshakeEvictions };
   }
 
-  /** New ring weights for every tunnel, now and later (the manager's PUT /v1/rings). */
-  setRingWeights(weights: readonly number[]): void {
-    for (const { writer } of this.writers.values()) writer.setRingWeights(weights);
-    this.sessionOptions = { ...this.sessionOptions, blender: { ...this.sessionOptions.blender, weights: [...weights] } };
+  /** The manager's rings (PUT /v1/rings) for every tunnel, now and later. */
+  setRings(rings: RingSettings): void {
+    this.rings = rings;
+    for (const { writer } of this.writers.values()) writer.setRings(rings);
   }
 
   /**

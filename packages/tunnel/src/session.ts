@@ -142,11 +142,6 @@ export class TunnelSession extends EventEmitter implements StreamHost {
     if (firstBytes.length) queueMicrotask(() => this.onData(firstBytes));
   }
 
-  /** New ring weights for the outgoing bytes of this session's tunnel (the manager's PUT /v1/rings). */
-  setRingWeights(weights: readonly number[]): void {
-    this.writer.setRingWeights(weights);
-  }
-
   /** What this end reports as its load (0..1) in QOS frames; -1 for unknown. */
   loadProbe: () => number = () => -1;
 

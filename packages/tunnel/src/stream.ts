@@ -24,9 +24,10 @@ export class TunnelStream extends Duplex {
   readonly priority: number;
   /**
    * Metadata from the peer's OPEN frame (for HTTP streams, the request head). Undefined on streams this
-   * end opened: the opener has its own copy, and a long-lived stream should not hold it.
+   * end opened: the opener has its own copy, and a long-lived stream should not hold it. The accepting
+   * application may clear it once read, for the same reason.
    */
-  readonly meta: unknown;
+  meta: unknown;
   /** The reply head, once received (see the 'reply' event). */
   reply: unknown = undefined;
   /** @internal */ queue!: BlendQueue<TunnelStream>;

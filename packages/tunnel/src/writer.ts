@@ -5,7 +5,7 @@ import { compressInto, compressionScratch } from './compress.js';
 import { Congestion } from './congestion.js';
 import { SendCredit } from './flow.js';
 import { FrameFlag, HEADER_SIZE } from './frame.js';
-import type { SessionOptions, Settings } from './options.js';
+import type { RingSettings, SessionOptions, Settings } from './options.js';
 import type { TunnelStream } from './stream.js';
 import { WriteBatch } from './write-batch.js';
 
@@ -196,6 +196,8 @@ export class TunnelWriter {
   private tokensAt = 0;
   private pacingTimer: NodeJS.Timeout | null = null;
   private pacing = false;
+  /** Rings whose DATA is sent uncompressed (seed 001: compression chosen per priority). */
+  private plainRings = new Set<number>();
   /** Wire bytes per payload byte lately (compression makes it less than 1). */
   private wirePerPayload = 1;
   /** Bytes written to lanes since closed, so the tunnel's totals survive its connections. */
@@ -331,8 +333,11 @@ export class TunnelWriter {
     this.scheduleFlush();
   }
 
-  setRingWeights(weights: readonly number[]): void {
-    this.blender.setWeights(weights);
+  /** The manager's rings (PUT /v1/rings): weights, packet size (back to the built-in one when unset), which rings compress. */
+  setRings(rings: RingSettings): void {
+    this.blender.setWeights(rings.weights);
+    this.blender.setPacketSize(rings.packetSize ?? this.options.blender.packetSize);
+    this.plainRings = new Set(rings.features?.flatMap((features, ring) => (features.compress ? [] : [ring])) ?? []);
   }
 
   scheduleFlush(): void {
@@ -388,15 +393,16 @@ export class TunnelWriter {
     // Below a few ms of RTT there is no long queue to keep short, and timers are too coarse to pace.
     this.pacing = Number.isFinite(rate) && this.congestion.minRttMs >= this.options.pacingBurstMs;
     if (!this.pacing) return Math.floor(window);
+    const packetSize = this.blender.packetSize;
     // A late timer (a busy event loop) may make up what it missed, up to a quarter of the min RTT: capped
     // at pacingBurstMs it would send a fraction of the pacing rate, and the delivery rate would follow.
     const elapsed = now - this.tokensAt;
     const burstMs = Math.max(this.options.pacingBurstMs, Math.min(elapsed, this.congestion.minRttMs / 4));
-    const burst = Math.max(4 * this.options.blender.packetSize, rate * burstMs);
+    const burst = Math.max(4 * packetSize, rate * burstMs);
     this.tokens = Math.min(burst, this.tokens + rate * elapsed);
     this.tokensAt = now;
-    if (this.tokens < this.options.blender.packetSize) {
-      this.armPacing((this.options.blender.packetSize - this.tokens) / rate);
+    if (this.tokens < packetSize) {
+      this.armPacing((packetSize - this.tokens) / rate);
       return 0;
     }
     return Math.floor(Math.min(window, this.tokens));
@@ -484,7 +490,7 @@ export class TunnelWriter {
     const stream = batch.frameStream;
     if (!stream) return;
     const length = batch.frameLength;
-    if (length >= this.options.compressMinBytes && lane.peerSettings.compression && this.options.settings.compression) {
+    if (length >= this.options.compressMinBytes && lane.peerSettings.compression && this.options.settings.compression && !this.plainRings.has(stream.priority)) {
       if (stream.skipCompression > 0) {
         stream.skipCompression--;
       } else {

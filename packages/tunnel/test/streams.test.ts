@@ -235,3 +235,34 @@ test('priority and metadata travel in the OPEN frame; the reply head arrives bef
   const body = await receiveAll(stream);
   t.is(body.length, 4);
 });
+
+test('rings from the manager: a ring with compress off sends its DATA as is, the others still compress, with a packet size of their choice', async (t) => {
+  const pair = await tunnelPair(t);
+  const weights = [16384, 8192, 4096, 2048, 1024];
+  const features = weights.map((_, ring) => ({ compress: ring !== 3 }));
+  pair.client.setRings({ weights, packetSize: 4096, features });
+  const text = Buffer.from('compressible '.repeat(80_000));
+  pair.server.on('stream', (stream: TunnelStream) => {
+    stream.on('error', () => {});
+    let received = 0;
+    stream.on('data', (chunk: Buffer) => (received += chunk.length));
+    stream.on('end', () => {
+      stream.respond({ status: 200, received });
+      stream.end();
+    });
+  });
+  const session = pair.client.sessions[0];
+  const savedBy = async (priority: number): Promise<number> => {
+    const before = session.getStats().compressionSaved;
+    const stream = pair.client.openStream({ priority });
+    stream.end(text);
+    const [reply] = (await once(stream, 'reply')) as [{ received: number }];
+    t.is(reply.received, text.length, 'every byte arrived');
+    await finished(stream.resume());
+    return session.getStats().compressionSaved - before;
+  };
+  t.is(await savedBy(3), 0, 'ring 3: nothing compressed');
+  t.true((await savedBy(1)) > text.length / 2, 'ring 1: compressed as before');
+  pair.client.setRings({ weights });
+  t.true((await savedBy(3)) > text.length / 2, 'features unset: every ring compresses again');
+});

@@ -1,6 +1,6 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { pollUntil, startProcess } from '@overlay/common';
@@ -10,7 +10,7 @@ import { freePort, overlayCli, requireTool, stopChild } from '../tools.js';
 const run = promisify(execFile);
 const SECONDS = 4;
 const WARMUP_SECONDS = 2;
-const ROUNDS = 3;
+const ROUNDS = 5;
 const WORKERS = 2;
 
 /** The query mix: mostly the site's A record, plus the apex SOA, a NODATA and an NXDOMAIN. */
@@ -69,12 +69,13 @@ zone:
   return { port, child: spawn('nsd', ['-d', '-c', conf], { stdio: 'ignore' }) };
 }
 
-/** A redirector config for the bench zone; `workers` processes, signed with `keyFile` when given. */
-async function redirectorConfig(dir: string, name: string, workers: number, keyFile?: string): Promise<string> {
+/** A redirector config for the bench zone: `workers` processes, UDP batched or not, signed with `keyFile` when given. */
+async function redirectorConfig(dir: string, name: string, candidate: Candidate, keyFile?: string): Promise<string> {
   const file = join(dir, `${name}.json`);
   await writeFile(file, JSON.stringify({
     listen: { host: '127.0.0.1', port: 0 },
-    workers,
+    workers: candidate.workers,
+    udpBatching: candidate.batching,
     zones: { 'demo.test': { ns: [{ name: 'ns1.demo.test', addresses: ['127.0.0.1'] }], ...(keyFile ? { dnssec: { keyFile } } : {}) } },
     sites: { shop: { domains: ['shop.demo.test'], frontEnds: ['pop-a', 'pop-b'] } },
     frontEnds: { 'pop-a': { addresses: ['127.0.1.1'], pop: 'pop-a' }, 'pop-b': { addresses: ['127.0.1.2'], pop: 'pop-b' } },
@@ -92,24 +93,57 @@ async function presign(dir: string): Promise<string> {
   return 'demo.test.zone.signed';
 }
 
-interface Pairing {
+/** One redirector set-up measured against the pairing's NSD. */
+interface Candidate {
   label: string;
-  baseline: string;
   workers: number;
-  serverCount: number;
-  signed: boolean;
+  /** UDP through the batched addon (the default) or node:dgram, to show what batching is worth. */
+  batching: boolean;
   target?: string;
 }
 
+/** NSD set up one way, and the redirector set-ups measured against it in the same interleaved rounds. */
+interface Pairing {
+  label: string;
+  baseline: string;
+  serverCount: number;
+  signed: boolean;
+  candidates: Candidate[];
+}
+
 const PAIRINGS: Pairing[] = [
-  { label: 'one process', baseline: 'NSD, same zone, one server process', workers: 1, serverCount: 1, signed: false, target: 'ratio >= 0.8' },
-  { label: `${WORKERS} workers`, baseline: `NSD, same zone, server-count ${WORKERS}`, workers: WORKERS, serverCount: WORKERS, signed: false },
-  { label: 'signed online, one process', baseline: 'NSD, zone pre-signed with ldns, one server process', workers: 1, serverCount: 1, signed: true },
+  {
+    label: 'one process',
+    baseline: 'NSD, same zone, one server process',
+    serverCount: 1,
+    signed: false,
+    candidates: [
+      { label: 'one process', workers: 1, batching: true, target: 'ratio >= 0.8' },
+      { label: 'one process, node:dgram', workers: 1, batching: false },
+    ],
+  },
+  {
+    label: `${WORKERS} workers`,
+    baseline: `NSD, same zone, server-count ${WORKERS}`,
+    serverCount: WORKERS,
+    signed: false,
+    candidates: [{ label: `${WORKERS} workers (node:dgram)`, workers: WORKERS, batching: false }],
+  },
+  {
+    label: 'signed online',
+    baseline: 'NSD, zone pre-signed with ldns, one server process',
+    serverCount: 1,
+    signed: true,
+    candidates: [
+      { label: 'signed online, one process', workers: 1, batching: true, target: 'ratio >= 0.8' },
+      { label: 'signed online, one process, node:dgram', workers: 1, batching: false },
+    ],
+  },
 ];
 
 export const dnsScenario: Scenario = {
   name: 'dns',
-  description: `queries/s and latency with dnsperf (8 clients; ${WARMUP_SECONDS} s warm-up per server, then the median of ${ROUNDS} interleaved ${SECONDS} s rounds): the redirector vs NSD serving the same zone statically, in one process, in ${WORKERS} workers, and signed (online vs pre-signed, DO queries)`,
+  description: `queries/s and latency with dnsperf (8 clients; ${WARMUP_SECONDS} s warm-up per server, then the median of ${ROUNDS} interleaved ${SECONDS} s rounds): the redirector vs NSD serving the same zone statically, in one process (batched UDP, and node:dgram for comparison), in ${WORKERS} workers, and signed (online vs pre-signed, DO queries)`,
   async run(progress) {
     await requireTool('dnsperf', 'dnsperf');
     await requireTool('nsd', 'nsd');
@@ -125,28 +159,34 @@ export const dnsScenario: Scenario = {
       const keyFile = join(dir, 'redirector-key.pem');
       await run('openssl', ['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', keyFile]);
       for (const pairing of PAIRINGS) {
-        const config = await redirectorConfig(dir, `redirector-${pairing.workers}-${pairing.signed}`, pairing.workers, pairing.signed ? keyFile : undefined);
-        progress(`${pairing.label}: starting the redirector and nsd (rate limiting off)`);
-        const redirector = await startProcess(process.execPath, [overlayCli(), 'redirector', '--config', config]);
-        const nsd = await startNsd(dir, `nsd-${pairing.workers}-${pairing.signed}`, pairing.signed ? signedZone : 'demo.test.zone', pairing.serverCount);
-        let overlay: PerfResult;
-        let baseline: PerfResult;
+        progress(`${pairing.label}: starting ${pairing.candidates.length} redirector(s) and nsd (rate limiting off)`);
+        const redirectors = await Promise.all(
+          pairing.candidates.map(async (candidate, at) => {
+            const config = await redirectorConfig(dir, `redirector-${pairing.label}-${at}`.replace(/\W+/g, '-'), candidate, pairing.signed ? keyFile : undefined);
+            return startProcess(process.execPath, [overlayCli(), 'redirector', '--config', config]);
+          }),
+        );
+        const nsd = await startNsd(dir, `nsd-${pairing.serverCount}-${pairing.signed}`, pairing.signed ? signedZone : 'demo.test.zone', pairing.serverCount);
+        let figures: PerfResult[];
         try {
-          const port = Number(String(redirector.ready.dns).split(':').pop());
-          await answering(port);
-          await answering(nsd.port);
-          const paths = [port, nsd.port].map((target) => (phase: 'warm-up' | 'round') => dnsperf(target, queries, phase === 'warm-up' ? WARMUP_SECONDS : SECONDS, pairing.signed));
-          [overlay, baseline] = await medianOfRounds(paths, ROUNDS, (round, figures) =>
-            progress(`${pairing.label} round ${round}/${ROUNDS}: ${figures.map((figure) => Math.round(figure.qps)).join(' / ')} queries/s`));
+          const ports = [...redirectors.map((redirector) => Number(String(redirector.ready.dns).split(':').pop())), nsd.port];
+          for (const port of ports) await answering(port);
+          const paths = ports.map((target) => (phase: 'warm-up' | 'round') => dnsperf(target, queries, phase === 'warm-up' ? WARMUP_SECONDS : SECONDS, pairing.signed));
+          figures = await medianOfRounds(paths, ROUNDS, (round, measured) =>
+            progress(`${pairing.label} round ${round}/${ROUNDS} (${[...pairing.candidates.map((candidate) => candidate.label), 'nsd'].join(' / ')}): ${measured.map((figure) => Math.round(figure.qps)).join(' / ')} queries/s, load ${loadavg()[0]?.toFixed(2)}`));
         } finally {
-          await redirector.stop();
+          await Promise.all(redirectors.map((redirector) => redirector.stop()));
           await stopChild(nsd.child);
         }
-        results.push(
-          result(`queries per second (${pairing.label})`, 'queries/s', overlay.qps, pairing.baseline, baseline.qps, pairing.target),
-          result(`average latency (${pairing.label})`, 'ms', overlay.latencyMs, pairing.baseline, baseline.latencyMs),
-          result(`queries lost (${pairing.label})`, 'queries', overlay.lost, pairing.baseline, baseline.lost, 'value == 0'),
-        );
+        const baseline = figures[figures.length - 1] as PerfResult;
+        for (const [at, candidate] of pairing.candidates.entries()) {
+          const overlay = figures[at] as PerfResult;
+          results.push(
+            result(`queries per second (${candidate.label})`, 'queries/s', overlay.qps, pairing.baseline, baseline.qps, candidate.target),
+            result(`average latency (${candidate.label})`, 'ms', overlay.latencyMs, pairing.baseline, baseline.latencyMs),
+            result(`queries lost (${candidate.label})`, 'queries', overlay.lost, pairing.baseline, baseline.lost, 'value == 0'),
+          );
+        }
       }
       return results;
     } finally {
