@@ -69,6 +69,7 @@ test('one source holding the admission queue does not lock another source out', 
   const lockedOut = await goodTraffic(unfairHttp, 50, 4, '/bytes/1024', GOOD);
   t.log('unattacked', baseline, 'attacked, fair', attacked, 'attacked, sourceFairness off', lockedOut);
   t.true(await attackHolds(fairAdmin, fairAttack), 'the attack still held the gate at the end');
+  t.is(await metric(fairAdmin, 'overlay_frontend_admission_sources'), 1, 'the attacker alone holds the queue between good requests');
   t.true(withinBar(attacked, baseline, 250), 'the other source keeps its bar');
   t.is(lockedOut.statuses['503'], lockedOut.count, 'without fairness the other source is locked out');
 });
