@@ -75,6 +75,8 @@ export interface StackOptions {
   frontEndHttp?: Record<string, unknown>;
   /** Also a TCP-mode site `raw` to the origin's address, with these front-end site settings (idleTimeoutMs …). */
   tcpSite?: Record<string, unknown>;
+  /** Extra top-level front-end config (admission …). */
+  frontEnd?: Record<string, unknown>;
 }
 
 export const TCP_SITE = 'raw';
@@ -107,7 +109,7 @@ export async function startStack(t: Cleanup, options: StackOptions = {}): Promis
     },
   });
   const tunnel = String(backEnd.ready.tunnel);
-  const frontEnd = await startRole(t, dir, 'front-end', frontEndConfig(tunnel, options.frontEndHttp, options.tcpSite));
+  const frontEnd = await startRole(t, dir, 'front-end', { ...frontEndConfig(tunnel, options.frontEndHttp, options.tcpSite), ...options.frontEnd });
   const http = String(frontEnd.ready.http);
   const tcp = options.tcpSite ? (frontEnd.ready.tcp as Record<string, string>)[TCP_SITE] : undefined;
   // The ready line means listening; the tunnel comes up just after.
@@ -123,13 +125,16 @@ export interface Reply {
   body: Buffer;
 }
 
-/** One GET through a front-end address with the site's Host; status 0 for a connection failure or timeout. */
-export function get(hostPort: string, path: string, options: { host?: string; timeoutMs?: number; agent?: Agent } = {}): Promise<Reply> {
+/**
+ * One GET through a front-end address with the site's Host, from `localAddress` if given (loopback aliases
+ * 127.0.0.2 … are other sources); status 0 for a connection failure or timeout.
+ */
+export function get(hostPort: string, path: string, options: { host?: string; timeoutMs?: number; agent?: Agent; localAddress?: string } = {}): Promise<Reply> {
   const { host, port } = parseHostPort(hostPort);
   const started = performance.now();
   return new Promise((resolve) => {
     const done = (status: number, body = Buffer.alloc(0)) => resolve({ status, ms: performance.now() - started, body });
-    const req = request({ host, port, path, headers: { host: options.host ?? SITE }, agent: options.agent ?? false, timeout: options.timeoutMs ?? 10_000 }, (res) => {
+    const req = request({ host, port, path, headers: { host: options.host ?? SITE }, agent: options.agent ?? false, localAddress: options.localAddress, timeout: options.timeoutMs ?? 10_000 }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('end', () => done(res.statusCode ?? 0, Buffer.concat(chunks)));
@@ -163,14 +168,14 @@ export function summarize(replies: ReadonlyArray<Pick<Reply, 'status' | 'ms'>>):
   };
 }
 
-/** `count` good GETs of `path`, `concurrency` at a time: the traffic an attack must not hurt. */
-export async function goodTraffic(hostPort: string, count: number, concurrency = 4, path = '/bytes/1024'): Promise<Sample> {
+/** `count` good GETs of `path`, `concurrency` at a time (from `localAddress` if given): the traffic an attack must not hurt. */
+export async function goodTraffic(hostPort: string, count: number, concurrency = 4, path = '/bytes/1024', localAddress?: string): Promise<Sample> {
   const replies: Reply[] = [];
   let next = 0;
   await Promise.all(Array.from({ length: concurrency }, async () => {
     while (next < count) {
       next++;
-      replies.push(await get(hostPort, path));
+      replies.push(await get(hostPort, path, { localAddress }));
     }
   }));
   return summarize(replies);

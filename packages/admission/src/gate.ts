@@ -25,17 +25,24 @@ export type Admission =
 export interface AdmissionRequest {
   /** The client's connection already had a request served: it is served before newcomers (seed 000 [0037]). */
   established: boolean;
+  /** The client's source (`sourceKey` of its address: the IPv4 address, an IPv6 /64): its queued work is counted apart. */
+  source: string;
 }
 
 /**
  * The front-end's overload refusal (seed 000 [0037]): once queued work reaches `threshold`, new clients are
  * refused fast (503 + Retry-After) while established ones are still admitted up to `maxQueued`. The gate
- * re-opens only when the queue has fallen to threshold × reopenRatio, so it does not flap.
+ * re-opens only when the queue has fallen to threshold × reopenRatio, so it does not flap. While refusing, a
+ * newcomer whose source holds less than its fair share of the reopen level is still admitted: the queue is
+ * then above that level, so some source holds more than its share, and the sources holding the most are the
+ * ones refused. One source cannot lock everyone else out.
  */
 export class AdmissionGate {
   readonly options: Readonly<AdmissionGateOptions>;
   private readonly drained: RateMeter;
   private waitingCount = 0;
+  /** Queued requests per source; a source leaves the map when it has none. */
+  private readonly waitingBySource = new Map<string, number>();
   private runningCount = 0;
   private gateState: GateState = 'open';
 
@@ -57,6 +64,26 @@ export class AdmissionGate {
     return this.runningCount;
   }
 
+  /** Sources holding queued work now. */
+  get sources(): number {
+    return this.waitingBySource.size;
+  }
+
+  /** Queued requests `source` holds now. */
+  queuedFrom(source: string): number {
+    return this.waitingBySource.get(source) ?? 0;
+  }
+
+  /**
+   * What one source may hold of the queue before a refusing gate turns its newcomers away, requests:
+   * ⌊reopenLevel / sources holding queued work⌋, `source` counted even when it holds none yet. The shares
+   * add up to the reopen level, which a refusing gate's queue is above, so one source at least is over.
+   */
+  fairShare(source: string): number {
+    const sources = this.waitingBySource.size + (this.waitingBySource.has(source) ? 0 : 1);
+    return Math.floor(this.reopenLevel / sources);
+  }
+
   /** Queued work at or below which a refusing gate opens again, requests. */
   get reopenLevel(): number {
     return Math.floor(this.options.threshold * this.options.reopenRatio);
@@ -64,10 +91,11 @@ export class AdmissionGate {
 
   admit(request: AdmissionRequest): Admission {
     if (this.waitingCount >= this.options.maxQueued) return this.refuse('full');
-    if (!request.established && this.gateState === 'refusing') return this.refuse('overloaded');
+    if (!request.established && this.gateState === 'refusing' && !this.withinFairShare(request.source)) return this.refuse('overloaded');
     this.waitingCount++;
+    this.countSource(request.source, +1);
     this.update();
-    return { admitted: true, ticket: this.ticket() };
+    return { admitted: true, ticket: this.ticket(request.source) };
   }
 
   /**
@@ -83,24 +111,40 @@ export class AdmissionGate {
     return Math.min(maxRetryAfterS, Math.max(minRetryAfterS, Math.ceil(excess / rate)));
   }
 
+  private withinFairShare(source: string): boolean {
+    return this.options.sourceFairness && this.queuedFrom(source) < this.fairShare(source);
+  }
+
+  private countSource(source: string, delta: 1 | -1): void {
+    const held = this.queuedFrom(source) + delta;
+    if (held > 0) this.waitingBySource.set(source, held);
+    else this.waitingBySource.delete(source);
+  }
+
+  /** One queued request of `source` leaves the queue (started or dropped). */
+  private leaveQueue(source: string): void {
+    this.waitingCount--;
+    this.countSource(source, -1);
+  }
+
   private refuse(reason: 'overloaded' | 'full'): Admission {
     return { admitted: false, reason, retryAfterSeconds: this.retryAfterSeconds() };
   }
 
-  private ticket(): AdmissionTicket {
+  private ticket(source: string): AdmissionTicket {
     let stage: 'queued' | 'running' | 'done' = 'queued';
     return {
       start: () => {
         if (stage !== 'queued') return;
         stage = 'running';
-        this.waitingCount--;
+        this.leaveQueue(source);
         this.runningCount++;
         this.drained.record();
         this.update();
       },
       finish: () => {
         if (stage === 'done') return;
-        if (stage === 'queued') this.waitingCount--;
+        if (stage === 'queued') this.leaveQueue(source);
         else this.runningCount--;
         stage = 'done';
         this.update();

@@ -105,6 +105,12 @@ export interface AdmissionGateOptions {
   maxRetryAfterS: number;
   /** Bucket of the drain-rate meter behind Retry-After, ms. */
   rateBucketMs: number;
+  /**
+   * Per-source fairness while refusing: a newcomer whose source holds fewer than ⌊threshold × reopenRatio /
+   * sources holding queued work⌋ queued requests is still admitted (sources as `sourceKey` gives them).
+   * Off: every newcomer is refused, whoever holds the queue.
+   */
+  sourceFairness: boolean;
 }
 
 export const defaultAdmissionGateOptions: Readonly<AdmissionGateOptions> = Object.freeze({
@@ -114,6 +120,7 @@ export const defaultAdmissionGateOptions: Readonly<AdmissionGateOptions> = Objec
   minRetryAfterS: 1,
   maxRetryAfterS: 30,
   rateBucketMs: 1000,
+  sourceFairness: true,
 });
 
 function positiveInteger(name: string, value: number, min = 1): void {
@@ -169,4 +176,5 @@ export function verifyAdmissionGateOptions(o: AdmissionGateOptions): void {
     throw new RangeError('maxRetryAfterS: at least minRetryAfterS');
   }
   positive('rateBucketMs', o.rateBucketMs);
+  if (typeof o.sourceFairness !== 'boolean') throw new RangeError('sourceFairness: boolean');
 }

@@ -137,6 +137,8 @@ const admissionSchema = z
     maxQueued: positiveInt.optional(),
     minRetryAfterS: positiveInt.optional(),
     maxRetryAfterS: positiveInt.optional(),
+    /** Past the threshold, newcomers from a source holding less than its fair share of the queue are still admitted. */
+    sourceFairness: z.boolean().optional(),
     /**
      * How a TCP-mode site turns a new connection away (HTTP sites always answer 503 + Retry-After):
      * `close` ends it (FIN) once accepted, `reset` refuses it with a TCP reset (RST, seed 000's refusal),

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { AdmissionTicket } from '@overlay/admission';
-import type { AccessEntry } from '@overlay/common';
+import { sourceKey, type AccessEntry } from '@overlay/common';
 import type { CacheRequest, LookupResult } from '@overlay/cache';
 import type { TunnelStream } from '@overlay/tunnel';
 import { requestTrace, withTrace, type RequestTrace } from './access-log.js';
@@ -71,7 +71,7 @@ async function handle(context: GatewayContext, req: IncomingMessage, res: Server
   const { priority } = site.classify({ clientIp, path: pathOf(url), method: req.method ?? 'GET', headers: req.headers });
   const stamp = { frontEnd: context.id, priority, requestId: trace.requestId };
   const isEstablished = established.has(req.socket);
-  const admission = context.gate.admit({ established: isEstablished });
+  const admission = context.gate.admit({ established: isEstablished, source: sourceKey(req.socket.remoteAddress) });
   if (!admission.admitted) {
     metrics.admissionRefusals.inc({ reason: admission.reason });
     metrics.countRequest(site.name, '503', String(priority), '');

@@ -161,6 +161,7 @@ function registerLiveGauges(registry: Registry, sources: MetricSources): void {
   const gauge = (name: string, help: string, read: () => number) =>
     new Gauge({ name, help, registers, collect() { this.set(read()); } });
   gauge('overlay_frontend_admission_queued', 'Admitted requests waiting for their response head', () => sources.gate.queued);
+  gauge('overlay_frontend_admission_sources', 'Client sources (address, IPv6 /64) holding queued requests', () => sources.gate.sources);
   gauge('overlay_frontend_admission_refusing', '1 while the admission gate refuses new clients', () => (sources.gate.state === 'refusing' ? 1 : 0));
   gauge('overlay_frontend_cache_bytes', 'Bytes held by the response cache', () => sources.cache?.bytes ?? 0);
   gauge('overlay_frontend_cache_entries', 'Responses held by the response cache', () => sources.cache?.entries ?? 0);

@@ -1,5 +1,5 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { ignoreError, parseHostPort } from '@overlay/common';
+import { ignoreError, parseHostPort, sourceKey } from '@overlay/common';
 import type { TcpHead } from '@overlay/stream-heads';
 import type { GatewayContext } from './context.js';
 import { ExchangeError } from './errors.js';
@@ -118,7 +118,7 @@ export class TcpSites {
       if (this.refusal === 'reset') socket.resetAndDestroy();
       else socket.destroy();
     };
-    const admission = context.gate.admit({ established: false });
+    const admission = context.gate.admit({ established: false, source: sourceKey(socket.remoteAddress) });
     if (!admission.admitted) {
       metrics.admissionRefusals.inc({ reason: admission.reason });
       return refuse('front-end overloaded', 503);

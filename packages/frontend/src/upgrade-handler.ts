@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { AdmissionTicket } from '@overlay/admission';
-import { ignoreError } from '@overlay/common';
+import { ignoreError, sourceKey } from '@overlay/common';
 import { requestTrace, withTrace } from './access-log.js';
 import { IDEMPOTENT_METHODS, pathOf, type GatewayContext } from './context.js';
 import { ExchangeError, FrontEndErrorCode } from './errors.js';
@@ -47,7 +47,7 @@ async function upgrade(context: GatewayContext, req: IncomingMessage, socket: Du
     rawAnswer(socket, status, text, [...stampPairs(stamp), ['x-overlay-error', code], ...extra]);
   };
 
-  const admission = context.gate.admit({ established: false });
+  const admission = context.gate.admit({ established: false, source: sourceKey(req.socket.remoteAddress) });
   if (!admission.admitted) {
     metrics.admissionRefusals.inc({ reason: admission.reason });
     answer(503, 'front-end overloaded, retry later', FrontEndErrorCode.overloaded, [['retry-after', String(admission.retryAfterSeconds)]]);

@@ -40,6 +40,7 @@ test('problems name the field', (t) => {
   t.regex(problem({ ...minimal, state: { rings: { weights: [1, 2, 3] } } }), /^state\.rings\.weights/);
   t.regex(problem({ ...minimal, cache: { maxBytes: 10, maxObjectBytes: 20 } }), /^cache\.maxObjectBytes: must not exceed maxBytes/);
   t.regex(problem({ ...minimal, admission: { tcpRefusal: 'drop' } }), /^admission\.tcpRefusal/);
+  t.regex(problem({ ...minimal, admission: { sourceFairness: 'yes' } }), /^admission\.sourceFairness/);
   t.regex(problem({ ...minimal, surprise: true }), /surprise/);
 });
 
