@@ -52,8 +52,15 @@ const NOTSENT_LOWAT_DEFAULT = 4_294_967_295;
  * first 5 s and from 20 s to 25 s.
  */
 const SHARE_CLASSES = [PROBE.name, BULK[0].name];
-const SHARE_CONNECTIONS = [{ connections: 1, burst: 0 }, { connections: 2, burst: 100 }, { connections: 4, burst: 200 }];
+/**
+ * Bursts of small requests that make the tunnel stripe (64 streams per connection): 4 connections need more
+ * than 192 streams open at once. At most 250: the front-end holds 256 connections per client address
+ * before their first request (http.maxHeadConnectionsPerSource), and the burst comes from one address.
+ */
+const SHARE_CONNECTIONS = [{ connections: 1, burst: 0 }, { connections: 2, burst: 100 }, { connections: 4, burst: 250 }];
 const SHARE_MARKS_MS = [5_000, 20_000, 25_000];
+/** Share runs per connection count before the figures are reported on the count the tunnel really used. */
+const SHARE_ATTEMPTS = 3;
 
 /**
  * The competing-flow test: N downloads through the tunnel beside one plain TCP download straight from the
@@ -234,18 +241,25 @@ async function sharesByConnections(lab: Lab, gateways: Gateways, progress: (line
   const expected = (WEIGHTS[PROBE.priority] / (WEIGHTS[PROBE.priority] + WEIGHTS[BULK[0].priority])) * 100;
   const results: BenchResult[] = [];
   for (const { connections, burst } of SHARE_CONNECTIONS) {
-    const shares = await runShares(lab, {
-      url: gateways.url, site: PRIORITIZED, classHeader: CLASS_HEADER, burst, burstPath: '/bytes/1',
-      classes: SHARE_CLASSES, path: BULK_PATH, marksMs: SHARE_MARKS_MS,
-    });
-    if (shares.errors.length) throw new Error(`share test on ${connections} connections: ${shares.errors.join('; ')}`);
-    const used = await tunnelConnections(lab, gateways.frontEndAdmin);
-    const [early, mid, late] = shares.marks;
+    // How far the burst stripes the tunnel depends on timing, so a run that ends on another count is tried
+    // again (up to SHARE_ATTEMPTS), and the figures are named by the count really used.
+    let used = 0;
+    let shares: Awaited<ReturnType<typeof runShares>> | undefined;
+    for (let attempt = 1; attempt <= SHARE_ATTEMPTS && used !== connections; attempt++) {
+      if (shares) await waitForDrain(lab, tunnelPort(gateways), 64 * 1024, 10_000);
+      shares = await runShares(lab, {
+        url: gateways.url, site: PRIORITIZED, classHeader: CLASS_HEADER, burst, burstPath: '/bytes/1',
+        classes: SHARE_CLASSES, path: BULK_PATH, marksMs: SHARE_MARKS_MS,
+      });
+      if (shares.errors.length) throw new Error(`share test on ${connections} connections: ${shares.errors.join('; ')}`);
+      used = await tunnelConnections(lab, gateways.frontEndAdmin);
+      if (used !== connections) progress(`shares: the burst striped the tunnel over ${used} connections, not ${connections} (attempt ${attempt} of ${SHARE_ATTEMPTS})`);
+    }
+    const [early, mid, late] = (shares as NonNullable<typeof shares>).marks;
     const share = (bytes: number[]) => (bytes[0] + bytes[1] === 0 ? 0 : (bytes[0] / (bytes[0] + bytes[1])) * 100);
     const steady = late.map((bytes, i) => bytes - mid[i]);
     progress(`shares, tunnel on ${used} connections (wanted ${connections}): priority 0 ${share(early).toFixed(1)} % over the first 5 s, ${share(steady).toFixed(1)} % from 20 s to 25 s; bytes ${late.join('/')}`);
-    if (used !== connections) throw new Error(`share test: the tunnel used ${used} connections, not ${connections}`);
-    const label = `${connections} connection${connections === 1 ? '' : 's'}`;
+    const label = `${used} connection${used === 1 ? '' : 's'}`;
     results.push(
       result(`priority 0 byte share vs priority 3, ${label}, first 5 s`, '%', share(early), 'configured weight share', expected, 'within 2 %'),
       result(`priority 0 byte share vs priority 3, ${label}, 20-25 s`, '%', share(steady), 'configured weight share', expected, 'within 2 %'),
