@@ -6,6 +6,7 @@ import { SourceSlots, sourceKey, type SourceSlotOptions } from '@overlay/common'
 /** Why the guard refused or cut a client, for `overlay_frontend_client_refusals_total{reason}`. */
 export type GuardReason = 'head-slot-evicted' | 'duplicate-host' | 'malformed';
 
+const DUPLICATE_HOST = 'more than one Host header field';
 const BAD_REQUEST = (reason: string) =>
   `HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain\r\ncontent-length: ${Buffer.byteLength(reason) + 1}\r\nconnection: close\r\n\r\n${reason}\n`;
 
@@ -59,6 +60,17 @@ export function guardClientServer(server: Server, slots: SourceSlotOptions, onRe
     else answer();
   });
 
+  /** False for two Host fields (RFC 9112 §3.2: the caller answers 400 and closes); else an absolute-form target is taken. */
+  const takeTarget = (req: IncomingMessage): boolean => {
+    const hosts = hostIndexes(req.rawHeaders);
+    if (hosts.length > 1) {
+      onRefuse('duplicate-host');
+      return false;
+    }
+    absoluteToOrigin(req, hosts);
+    return true;
+  };
+
   const admit = (req: IncomingMessage, res: ServerResponse): boolean => {
     const socket = req.socket;
     settled(socket);
@@ -68,28 +80,18 @@ export function guardClientServer(server: Server, slots: SourceSlotOptions, onRe
       open.set(socket, left);
       if (left === 0) idle.get(socket)?.();
     });
-    const hosts = hostIndexes(req.rawHeaders);
-    if (hosts.length > 1) {
-      onRefuse('duplicate-host');
-      res.shouldKeepAlive = false;
-      res.writeHead(400, { 'content-type': 'text/plain', connection: 'close' }).end('more than one Host header field\n');
-      return false;
-    }
-    absoluteToOrigin(req, hosts);
-    return true;
+    if (takeTarget(req)) return true;
+    res.shouldKeepAlive = false;
+    res.writeHead(400, { 'content-type': 'text/plain', connection: 'close' }).end(`${DUPLICATE_HOST}\n`);
+    return false;
   };
 
   /** `admit` for an upgrade request: the same checks, answered on the raw socket; an upgraded connection holds no head slot. */
   const admitUpgrade = (req: IncomingMessage, socket: Duplex): boolean => {
     settled(req.socket);
-    const hosts = hostIndexes(req.rawHeaders);
-    if (hosts.length > 1) {
-      onRefuse('duplicate-host');
-      socket.end(BAD_REQUEST('more than one Host header field'));
-      return false;
-    }
-    absoluteToOrigin(req, hosts);
-    return true;
+    if (takeTarget(req)) return true;
+    socket.end(BAD_REQUEST(DUPLICATE_HOST));
+    return false;
   };
   return { admit, admitUpgrade, settled };
 }
