@@ -18,6 +18,8 @@ export type AdjustReason =
   | 'errors'
   /** Latency inside the band's upper part and nothing queued: one less. */
   | 'idle-latency'
+  /** Latency inside the band's upper part with work queued: one more, kept only if goodput follows. */
+  | 'band-trial'
   /** The last increase did not raise completed requests/s: undone, increases held. */
   | 'goodput-plateau'
   /**
@@ -68,7 +70,8 @@ interface PendingChange {
  * Adapts one origin's concurrency limit to what it serves well (seed 000's feedback loop, shaped after
  * Netflix's Gradient2/Vegas and Envoy's gradient controller). Per closed window of completions:
  * latency below baseline × growthTolerance with work queued → grow by ⌈√limit⌉; between that and
- * baseline × tolerance → hold, or shrink by one if nothing is queued; past it → multiply by the gradient;
+ * baseline × tolerance → one more on trial while work is queued, or one less if nothing is; past it →
+ * multiply by the gradient;
  * an increase that did not raise goodput is undone, and so is a latency decrease that cost goodput in
  * proportion (the origin was not what was slow). The baseline is re-probed at low concurrency now
  * and then. docs/admission.md has the full law.
@@ -275,7 +278,13 @@ export class LimitController implements LimitControl {
       this.pendingIncrease = { from: limit, goodputBefore: goodputPerSec };
       return [limit + Math.ceil(Math.sqrt(limit)), 'grow'];
     }
-    return saturated || !limitTested ? undefined : [limit - 1, 'idle-latency'];
+    if (!saturated) return limitTested ? [limit - 1, 'idle-latency'] : undefined;
+    // Inside the band with work waiting, latency cannot tell a loaded origin from a loaded gateway host
+    // (whose delay is in every sample until the next probe); goodput can: try one more, judged as any increase.
+    // Not right after a latency cut that kept its goodput: that showed the origin congested.
+    if (decreased || this.windowIndex < this.holdUntilWindow || limit >= this.top()) return undefined;
+    this.pendingIncrease = { from: limit, goodputBefore: goodputPerSec };
+    return [limit + 1, 'band-trial'];
   }
 
   /** The highest limit the law may set: maxLimit, or the ceiling when lower. */

@@ -102,14 +102,33 @@ test('a latency decrease that kept goodput stays (a congested origin serves as m
   t.false(h.reasons.includes('goodput-loss'));
 });
 
-test('inside the band it holds while work waits and gives back one when nothing does', (t) => {
+test('inside the band it tries one more while work waits, undone when goodput does not follow, and gives back one when nothing waits', (t) => {
   const h = harness({ initialLimit: 20 });
   h.probe(10);
-  h.window(13, 5); // 1.3 × baseline: between growthTolerance and tolerance
+  h.window(13, 5); // 1.3 × baseline: between growthTolerance and tolerance; the window after a probe only holds
   t.is(h.controller.limit, 20);
+  h.window(13, 5);
+  t.is(h.controller.limit, 21);
+  t.is(h.reasons.at(-1), 'band-trial');
+  h.window(13, 5); // same completions per window: the one more bought nothing
+  t.is(h.controller.limit, 20);
+  t.is(h.reasons.at(-1), 'goodput-plateau');
+  h.window(13, 5);
+  t.is(h.controller.limit, 20, 'held after the undo');
   h.window(13, 0);
   t.is(h.controller.limit, 19);
   t.is(h.reasons.at(-1), 'idle-latency');
+});
+
+test('inside the band, trials that raise goodput are kept: the limit climbs', (t) => {
+  const h = harness({ initialLimit: 8 });
+  h.probe(10);
+  h.window(13, 5);
+  h.window(13, 5, { count: 20 });
+  t.is(h.controller.limit, 9);
+  h.window(13, 5, { count: 25 }); // +25 % for +12.5 % concurrency
+  t.is(h.controller.limit, 10);
+  t.deepEqual(h.reasons.slice(-2), ['band-trial', 'band-trial']);
 });
 
 test('a pause with nothing in flight does not count against an increase: goodput is judged on busy time', (t) => {
@@ -195,6 +214,15 @@ for (const [name, model] of knees) {
     }
   });
 }
+
+test('a gateway host that adds latency to every request (inside the band) does not hold the limit below the knee until the next probe', (t) => {
+  const model: OriginModel = { capacity: 20, serviceTimeMs: 50, collapseFactor: 1 };
+  // The baseline is probed before the host slows: every later sample is 1.4 × it, inside the band.
+  const run = simulate({ model, limit: {}, durationMs: 40_000, clients: 300, hostDelayMs: (at) => (at < 2_000 ? 0 : 20) });
+  const mean = meanLimitBetween(run, 20_000, 40_000);
+  t.true(mean >= 0.75 * model.capacity && mean <= 1.35 * model.capacity, `mean limit ${mean.toFixed(1)} for knee ${model.capacity}`);
+  t.true(run.adjustments.some((a) => a.reason === 'band-trial'));
+});
 
 test('undoes increases that did not raise goodput (flat throughput past the knee)', (t) => {
   const model: OriginModel = { capacity: 30, serviceTimeMs: 40, collapseFactor: 0 };

@@ -19,6 +19,11 @@ export interface SimulationOptions {
   seed?: number;
   /** Stop early after this many completions (keeps property runs fast). */
   maxCompletions?: number;
+  /**
+   * Delay the gateway's host adds to every request started at a time (ms since start): a starved event
+   * loop. The slot is held and the latency measured that much longer; the origin itself is unchanged.
+   */
+  hostDelayMs?: (atMs: number) => number;
 }
 
 export interface SimulationResult {
@@ -64,7 +69,7 @@ export function simulate(options: SimulationOptions): SimulationResult {
         result.worstGrant = { inFlight: origin.inFlight, limit: origin.limit };
       }
       const base = modelServiceTimeMs(modelAt(now), origin.inFlight);
-      const latencyMs = base * (1 + jitter * (2 * random() - 1));
+      const latencyMs = base * (1 + jitter * (2 * random() - 1)) + (options.hostDelayMs?.(now) ?? 0);
       const ok = random() >= (options.failureRatio ?? 0);
       insertSorted(running, { at: now + latencyMs, latencyMs, ok });
     }
