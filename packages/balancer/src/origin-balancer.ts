@@ -174,19 +174,24 @@ export class OriginBalancer {
    * Drops stale origins while a fresh one is open: stale is older than the freshest available origin of the
    * list by more than `maxLagS`, so a stale origin works like a secondary (seed 001: freshest mirror first).
    * The reference is taken over available origins, saturated ones included, so a busy fresh origin still
-   * marks the others stale; a down origin's last answer is not a reference.
+   * marks the others stale; a down origin's last answer is not a reference. When every fresh origin is
+   * full, the stale ones are ranked the same way among themselves: the freshest open mirror goes first.
    */
   private preferFresh(open: Scored[], list: readonly Origin[]): Scored[] {
     const freshnessOf = (id: string) => this.health?.freshness?.(id);
-    const known = list.filter((origin) => this.health?.isAvailable(origin.id) !== false).map((origin) => freshnessOf(origin.id)).filter((value) => value !== undefined);
+    const available = list.filter((origin) => this.health?.isAvailable(origin.id) !== false).map((origin) => origin.id);
+    const fresh = this.withinLag(open, available, freshnessOf);
+    if (fresh.length > 0) return fresh;
+    const among = this.withinLag(open, open.map((entry) => entry.origin.id), freshnessOf);
+    return among.length > 0 ? among : open;
+  }
+
+  /** The entries of `open` no more than maxLagS older than the freshest of `reference` (unknown is never old). */
+  private withinLag(open: Scored[], reference: readonly string[], freshnessOf: (id: string) => number | undefined): Scored[] {
+    const known = reference.map(freshnessOf).filter((value) => value !== undefined);
     if (known.length === 0) return open;
     const cutoff = Math.max(...known) - this.currentOptions.maxLagS;
-    const isStale = (id: string) => {
-      const freshness = freshnessOf(id);
-      return freshness !== undefined && freshness < cutoff;
-    };
-    const fresh = open.filter((entry) => !isStale(entry.origin.id));
-    return fresh.length > 0 ? fresh : open;
+    return open.filter((entry) => !((freshnessOf(entry.origin.id) ?? Infinity) < cutoff));
   }
 
   private loadOf(id: string): OriginLoad {

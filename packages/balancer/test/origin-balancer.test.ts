@@ -256,6 +256,20 @@ test('freshness: a mirror older than the freshest by more than maxLagS gets work
   t.is(place(balancer, get('/'), held), 'fresh1', 'a fresh slot frees: work goes back to it');
 });
 
+test('freshness: with every fresh origin full, the stale ones are ranked by freshness among themselves', (t) => {
+  const held: Array<() => void> = [];
+  const limits: Record<string, number> = { fresh: 1, stale: 1, staler: 10 };
+  const balancer: OriginBalancer = new OriginBalancer({
+    site: { origins: [{ id: 'staler' }, { id: 'stale' }, { id: 'fresh' }] },
+    load: (id): OriginLoad => ({ inFlight: balancer.pendingOf(id).other, limit: limits[id] }),
+    // stale lags fresh by 100 s, staler by 1000 s: both stale, but stale is the fresher mirror.
+    health: freshnessView({ fresh: 5_000, stale: 4_900, staler: 4_000 }),
+  });
+  t.deepEqual([1, 2, 3, 4].map(() => place(balancer, get('/'), held)), ['fresh', 'stale', 'staler', 'staler']);
+  held[1]();
+  t.is(place(balancer, get('/'), held), 'stale', 'the fresher stale mirror frees a slot: the overflow goes back to it');
+});
+
 test('freshness: a down fresh origin leaves the stale one serving, and is no reference while down', (t) => {
   const down = new Set<string>();
   const balancer = new OriginBalancer({ site: { origins: [{ id: 'fresh' }, { id: 'stale' }, { id: 'staler' }] }, health: freshnessView({ fresh: 5_000, stale: 4_000, staler: 3_000 }, down) });
