@@ -109,7 +109,7 @@ for (const { name, wire, code, eof } of malformed) {
   test(`refuses ${name} (${code}), however the bytes are split`, (t) => {
     for (const cuts of [[], [Math.floor(wire.length / 2)], Array.from({ length: wire.length }, (_, i) => i)]) {
       const error = t.throws(() => parse(wire, cuts, 'GET', eof), { instanceOf: ResponseError }, `cuts ${cuts.length}`);
-      t.is<string | undefined>(error?.code, code);
+      t.is(error?.code as string | undefined, code);
     }
   });
 }
