@@ -74,6 +74,12 @@ function trimOws(text: string): string {
   return start === 0 && end === text.length ? text : text.slice(start, end);
 }
 
+/** Whether an LF not preceded by CR occurs in `bytes` from `from` on. */
+function hasBareLf(bytes: Buffer, from: number): boolean {
+  for (let at = bytes.indexOf(10, from); at >= 0; at = bytes.indexOf(10, at + 1)) if (at === 0 || bytes[at - 1] !== 13) return true;
+  return false;
+}
+
 /** Lines of a head or trailer section (without its final empty line), split on CRLF; a bare CR or LF is refused. */
 function linesOf(section: string): string[] {
   const lines = section.split('\r\n');
@@ -237,6 +243,8 @@ export class ResponseParser {
     const end = joined.indexOf(HEAD_END, Math.max(0, previous - 3));
     if (end < 0) {
       if (joined.length > this.maxHeadBytes) throw new ResponseError(ResponseErrorCode.tooLarge, `response head over ${this.maxHeadBytes} bytes`);
+      // A head with bare LF line ends would never show CRLF CRLF: refuse it now rather than time out.
+      if (hasBareLf(joined, Math.max(0, previous - 1))) throw malformed('bare LF in the response head');
       this.pending = previous > 0 ? joined : Buffer.from(joined);
       return chunk.length;
     }
