@@ -52,9 +52,8 @@ const enum State {
 }
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-/** Field values: visible characters, SP and HTAB, obs-text; no other control character. */
-const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
-const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: [^\x00-\x08\x0a-\x1f\x7f]*)?$/;
+/** Control characters are refused over the whole head first (checkSection). */
+const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: [^\r]*)?$/;
 const CHUNK_SIZE = /^([0-9A-Fa-f]{1,12})[ \t]*(?:;[^\x00-\x08\x0a-\x1f\x7f]*)?$/;
 const DIGITS = /^\d{1,15}$/;
 const KEEP_ALIVE_TIMEOUT = /(?:^|[,;\s])timeout\s*=\s*(\d+)/i;
@@ -69,10 +68,20 @@ function malformed(message: string): ResponseError {
 function trimOws(text: string): string {
   let start = 0;
   let end = text.length;
-  while (start < end && (text.charCodeAt(start) === 32 || text.charCodeAt(start) === 9)) start++;
-  while (end > start && (text.charCodeAt(end - 1) === 32 || text.charCodeAt(end - 1) === 9)) end--;
+  while (start < end && isOws(text.charCodeAt(start))) start++;
+  while (end > start && isOws(text.charCodeAt(end - 1))) end--;
   return start === 0 && end === text.length ? text : text.slice(start, end);
 }
+
+function isOws(code: number): boolean {
+  return code === 32 || code === 9;
+}
+
+/**
+ * Anything a head or trailer section may not hold, in one pass over it: a control character other than
+ * HTAB, CR and LF; a CR not followed by LF; an LF not preceded by CR.
+ */
+const BAD_SECTION = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)|(?<!\r)\n/;
 
 /** Whether an LF not preceded by CR occurs in `bytes` from `from` on. */
 function hasBareLf(bytes: Buffer, from: number): boolean {
@@ -80,24 +89,31 @@ function hasBareLf(bytes: Buffer, from: number): boolean {
   return false;
 }
 
-/** Lines of a head or trailer section (without its final empty line), split on CRLF; a bare CR or LF is refused. */
-function linesOf(section: string): string[] {
-  const lines = section.split('\r\n');
-  for (const line of lines) if (line.includes('\n') || line.includes('\r')) throw malformed('bare CR or LF in the response head');
-  return lines;
+/** Refuses a section with a bare CR or LF or a control character (what BAD_SECTION matches). */
+function checkSection(text: string): void {
+  const bad = BAD_SECTION.exec(text);
+  if (!bad) return;
+  throw malformed(bad[0] === '\r' || bad[0] === '\n' ? 'bare CR or LF in the response head' : 'control character in the response head');
 }
 
-/** `name: value` lines as a flat raw list; `into` receives them. */
-function parseFields(lines: readonly string[], from: number, into: string[]): void {
-  for (let i = from; i < lines.length; i++) {
-    const line = lines[i];
-    const colon = line.indexOf(':');
-    const name = colon < 0 ? '' : line.slice(0, colon);
+/**
+ * The `name: value` lines of `text` from `from` on (CRLF-separated, already checked by checkSection) into
+ * a flat raw list; values without their surrounding whitespace.
+ */
+function parseFields(text: string, from: number, into: string[]): void {
+  while (from < text.length) {
+    let end = text.indexOf('\r\n', from);
+    if (end < 0) end = text.length;
+    const colon = text.indexOf(':', from);
     // Leading whitespace (obs-fold) or whitespace before the colon fails the token test too.
-    if (!TOKEN.test(name)) throw malformed(`malformed header line ${JSON.stringify(line.slice(0, 64))}`);
-    const value = trimOws(line.slice(colon + 1));
-    if (BAD_VALUE.test(value)) throw malformed(`control character in the value of ${name}`);
-    into.push(name, value);
+    const name = colon < 0 || colon > end ? '' : text.slice(from, colon);
+    if (!TOKEN.test(name)) throw malformed(`malformed header line ${JSON.stringify(text.slice(from, Math.min(end, from + 64)))}`);
+    let start = colon + 1;
+    let stop = end;
+    while (start < stop && isOws(text.charCodeAt(start))) start++;
+    while (stop > start && isOws(text.charCodeAt(stop - 1))) stop--;
+    into.push(name, text.slice(start, stop));
+    from = end + 2;
   }
 }
 
@@ -140,7 +156,7 @@ function framingOf(status: number, minor: string, raw: readonly string[], bodile
       if (seconds !== undefined) keepAliveHintMs = Number(seconds) * 1000;
     }
   }
-  const tokens = connection.split(',').map(trimOws);
+  const tokens = connection === '' ? [] : connection.split(',').map(trimOws);
   let reusable = minor === '1' ? !tokens.includes('close') : tokens.includes('keep-alive');
   if (codings !== undefined && length !== undefined) throw malformed('both Transfer-Encoding and Content-Length');
   if (bodiless || status === 204 || status === 304) return { length: 0, reusable, keepAliveHintMs };
@@ -255,17 +271,20 @@ export class ResponseParser {
 
   private afterSection(chunk: Buffer, at: number, previous: number, used: number, text: string): number {
     const next = at + used - previous;
+    checkSection(text);
     if (this.state === State.Trailers) {
-      if (text !== '') parseFields(linesOf(text), 0, []);
+      parseFields(text, 0, []);
       this.end(chunk.length - next);
       return next;
     }
-    const lines = linesOf(text);
-    const status = STATUS_LINE.exec(lines[0]);
-    if (!status) throw malformed(`malformed status line ${JSON.stringify(lines[0].slice(0, 64))}`);
+    let lineEnd = text.indexOf('\r\n');
+    if (lineEnd < 0) lineEnd = text.length;
+    const statusLine = text.slice(0, lineEnd);
+    const status = STATUS_LINE.exec(statusLine);
+    if (!status) throw malformed(`malformed status line ${JSON.stringify(statusLine.slice(0, 64))}`);
     const code = Number(status[2]);
     const raw: string[] = [];
-    parseFields(lines, 1, raw);
+    parseFields(text, lineEnd + 2, raw);
     if (code < 200) {
       // 101 switches protocols, which a pooled request never asks for; other interim heads are skipped.
       if (code === 101) throw malformed('101 Switching Protocols to a request that asked for no upgrade');
