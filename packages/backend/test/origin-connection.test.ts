@@ -1,8 +1,11 @@
 import { once } from 'node:events';
+import { readFile } from 'node:fs/promises';
+import { createServer as createHttpsServer } from 'node:https';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import test, { type ExecutionContext } from 'ava';
 import { BackEndErrorCode } from '@overlay/backend';
 import { TunnelError, WireError } from '@overlay/tunnel';
+import { createTestPki } from '../../../test/pki.js';
 import { exchange, header, httpHead, open, quietHealth, startHarness, waitFor } from './helpers.js';
 
 interface RawOrigin {
@@ -166,4 +169,24 @@ test('the request head is written as sent: method, target, fields in order, Host
   const answer = await exchange(client, httpHead('raw', 'GET', '/a?b=c', { headers: [['host', 'shop.test'], ['x-one', '1'], ['x-one', '2']] }));
   t.is(header(answer.head, 'content-length'), '2');
   t.is(origin.received[0], 'GET /a?b=c HTTP/1.1\r\nx-one: 1\r\nx-one: 2\r\nhost: shop.test\r\n\r\n');
+});
+
+test('an HTTPS origin still speaks TLS (undici): a certificate nobody trusts is a retryable 502 ERR_ORIGIN_CONNECT', async (t) => {
+  const pki = await createTestPki('https-origin');
+  const { cert, key } = await pki.issue('origin', ['IP:127.0.0.1']);
+  let requests = 0;
+  const server = createHttpsServer({ cert: await readFile(cert), key: await readFile(key) }, (_req, res) => {
+    requests++;
+    res.end('tls');
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.teardown(() => void server.close());
+  const url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const { client } = await startHarness(t, { sites: { tls: { origins: [{ url, id: 'tls' }] } }, health: quietHealth });
+  const answer = await exchange(client, httpHead('tls', 'GET', '/'));
+  t.is(answer.head.status, 502);
+  t.deepEqual(answer.head.error, { code: BackEndErrorCode.originConnect, retryable: true });
+  t.regex(answer.body.toString(), /CERT|certificate/i);
+  t.is(requests, 0);
 });
