@@ -1,6 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import type { Readable } from 'node:stream';
-import { ResponseParser, type ResponseSink } from './response-parser.js';
+import { ResponseParser, TOKEN, type ResponseSink } from './response-parser.js';
 
 /**
  * What an origin connection calls back for one request: the subset of undici's dispatch handler the relay
@@ -52,7 +52,6 @@ function codedError(code: string, message: string): Error {
   return Object.assign(new Error(message), { code });
 }
 
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
 /** An origin-form target: no space or control character. */
 const BAD_TARGET = /[\x00-\x20\x7f]/;

@@ -36,6 +36,7 @@ export class OriginRelay implements OriginHandler {
   private abortOrigin: ((reason?: Error) => void) | undefined;
   private resumeOrigin: (() => void) | undefined;
   private headed = false;
+  private drainWatched = false;
   private settled = false;
   private stall: TimerHandle | undefined;
   private uploadCheck: TimerHandle | undefined;
@@ -70,17 +71,23 @@ export class OriginRelay implements OriginHandler {
     this.resumeOrigin = resume;
     lease.responded(statusCode);
     exchange.respond(originResponseHead(statusCode, rawHeaders, exchange.gateway.id, lease.origin.id));
-    exchange.stream.on('drain', this.resume);
     return true;
   }
 
   /** Returns false, pausing the origin read, while the stream's window is full; 'drain' resumes it. */
   onData(chunk: Buffer): boolean {
     this.lease.bytes += chunk.length; // counted in the metrics once, at the end
-    const flowing = this.exchange.stream.write(chunk);
+    const { stream } = this.exchange;
+    const flowing = stream.write(chunk);
+    if (flowing) return true;
+    // Only a response that fills the window listens for 'drain' (most never do: no listener churn per request).
+    if (!this.drainWatched) {
+      this.drainWatched = true;
+      stream.on('drain', this.resume);
+    }
     const { stallTimeoutMs } = this.exchange.gateway.state.pool;
-    if (!flowing && stallTimeoutMs > 0 && this.stall === undefined) this.stall = this.timers.setTimeout(this.stalled, stallTimeoutMs);
-    return flowing;
+    if (stallTimeoutMs > 0 && this.stall === undefined) this.stall = this.timers.setTimeout(this.stalled, stallTimeoutMs);
+    return false;
   }
 
   onComplete(): void {
@@ -162,7 +169,7 @@ export class OriginRelay implements OriginHandler {
     this.clearStall();
     if (this.uploadCheck !== undefined) this.timers.clearTimeout(this.uploadCheck);
     this.exchange.gone.removeEventListener('abort', this.abort);
-    this.exchange.stream.off('drain', this.resume);
+    if (this.drainWatched) this.exchange.stream.off('drain', this.resume);
     if (this.lease.bytes > 0) this.exchange.countOut(this.lease.bytes);
     this.lease.end(outcome, detail);
     this.settle(connectFailure);
