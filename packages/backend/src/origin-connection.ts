@@ -28,7 +28,7 @@ export interface OriginRequest {
 
 export interface OriginConnectionOptions {
   connectTimeoutMs: number;
-  /** From the request to the response head, ms. */
+  /** From the end of the request (its body sent) to the response head, ms. */
   headersTimeoutMs: number;
   /** Longest silence between body chunks while reading, ms; 0: none. */
   bodyTimeoutMs: number;
@@ -314,6 +314,8 @@ export class OriginConnection implements ResponseSink {
       if (!chunked && sent !== length) return this.failAndDrop(mismatch());
       if (chunked) socket.write('0\r\n\r\n', 'latin1');
       this.detachBody(false);
+      // The wait for the head counts from the end of the request.
+      if (this.deadline === Deadline.Headers) this.arm(Deadline.Headers, this.options.headersTimeoutMs);
     };
     const onError = (error: Error) => this.failAndDrop(error);
     body.on('data', onData).on('end', onEnd).on('error', onError);
@@ -346,6 +348,10 @@ export class OriginConnection implements ResponseSink {
     this.timer.unref();
   }
 
+  private periodOf(deadline: Deadline): number {
+    return deadline === Deadline.Body ? this.options.bodyTimeoutMs : this.options.headersTimeoutMs;
+  }
+
   private disarm(): void {
     this.deadline = Deadline.None;
   }
@@ -355,9 +361,10 @@ export class OriginConnection implements ResponseSink {
     if (this.deadline === Deadline.None) return;
     const now = performance.now();
     // A paused read (a slow front-end) never times out on body silence: the relay's stall timer covers it.
-    const early = now < this.deadlineAt - 1 || (this.deadline === Deadline.Body && this.paused);
-    if (early) {
-      const ms = Math.max(1, this.deadline === Deadline.Body && this.paused ? this.options.bodyTimeoutMs : this.deadlineAt - now);
+    // Nor does the wait for the head while the request body is still being sent (as with undici).
+    const held = (this.deadline === Deadline.Body && this.paused) || (this.deadline === Deadline.Headers && this.body !== undefined);
+    if (held || now < this.deadlineAt - 1) {
+      const ms = Math.max(1, held ? this.periodOf(this.deadline) : this.deadlineAt - now);
       this.timerAt = now + ms;
       this.timer = setTimeout(this.expire, ms);
       this.timer.unref();

@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import { readFile } from 'node:fs/promises';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import test, { type ExecutionContext } from 'ava';
@@ -189,4 +190,33 @@ test('an HTTPS origin still speaks TLS (undici): a certificate nobody trusts is 
   t.deepEqual(answer.head.error, { code: BackEndErrorCode.originConnect, retryable: true });
   t.regex(answer.body.toString(), /CERT|certificate/i);
   t.is(requests, 0);
+});
+
+test('an upload longer than pool.responseTimeoutMs is not cut: the wait for the head starts once the body is sent', async (t) => {
+  const origin = createHttpServer((req, res) => {
+    let size = 0;
+    req.on('data', (chunk: Buffer) => (size += chunk.length));
+    req.on('end', () => res.end(`got ${size} ${req.headers['transfer-encoding'] ?? req.headers['content-length']}`));
+  });
+  origin.listen(0, '127.0.0.1');
+  await once(origin, 'listening');
+  t.teardown(() => {
+    origin.closeAllConnections();
+    origin.close();
+  });
+  const url = `http://127.0.0.1:${(origin.address() as AddressInfo).port}`;
+  const { client } = await startHarness(t, { sites: { up: { origins: [{ url, id: 'up' }] } }, health: quietHealth, pool: { responseTimeoutMs: 300 } });
+  const { stream, reply } = open(client, httpHead('up', 'POST', '/upload', { hasBody: true }));
+  const chunks: Buffer[] = [];
+  stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+  const ended = once(stream, 'end');
+  for (let i = 0; i < 8; i++) {
+    stream.write(Buffer.alloc(1024, 'u'));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  stream.end();
+  const head = await reply;
+  await ended;
+  t.is(head.status, 200);
+  t.is(Buffer.concat(chunks).toString(), 'got 8192 chunked', 'no Content-Length: sent chunked');
 });
