@@ -53,8 +53,9 @@ const enum State {
 
 /** An HTTP token (RFC 9110 §5.6.2): field names, methods, transfer codings. */
 export const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-/** Control characters are refused over the whole head first (checkSection). */
-const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: [^\r]*)?$/;
+/** Field values and the reason phrase: visible characters, SP, HTAB and obs-text; no CR, LF or other control. */
+const BAD_VALUE = /[\x00-\x08\x0a-\x1f\x7f]/;
+const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: [^\x00-\x08\x0a-\x1f\x7f]*)?$/;
 const CHUNK_SIZE = /^([0-9A-Fa-f]{1,12})[ \t]*(?:;[^\x00-\x08\x0a-\x1f\x7f]*)?$/;
 const DIGITS = /^\d{1,15}$/;
 const KEEP_ALIVE_TIMEOUT = /(?:^|[,;\s])timeout\s*=\s*(\d+)/i;
@@ -78,28 +79,16 @@ function isOws(code: number): boolean {
   return code === 32 || code === 9;
 }
 
-/**
- * Anything a head or trailer section may not hold, in one pass over it: a control character other than
- * HTAB, CR and LF; a CR not followed by LF; an LF not preceded by CR.
- */
-const BAD_SECTION = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r(?!\n)|(?<!\r)\n/;
-
 /** Whether an LF not preceded by CR occurs in `bytes` from `from` on. */
 function hasBareLf(bytes: Buffer, from: number): boolean {
   for (let at = bytes.indexOf(10, from); at >= 0; at = bytes.indexOf(10, at + 1)) if (at === 0 || bytes[at - 1] !== 13) return true;
   return false;
 }
 
-/** Refuses a section with a bare CR or LF or a control character (what BAD_SECTION matches). */
-function checkSection(text: string): void {
-  const bad = BAD_SECTION.exec(text);
-  if (!bad) return;
-  throw malformed(bad[0] === '\r' || bad[0] === '\n' ? 'bare CR or LF in the response head' : 'control character in the response head');
-}
-
 /**
- * The `name: value` lines of `text` from `from` on (CRLF-separated, already checked by checkSection) into
- * a flat raw list; values without their surrounding whitespace.
+ * The `name: value` lines of `text` from `from` on (CRLF-separated) into a flat raw list, values without
+ * their surrounding whitespace. Every byte of the section lands in a status line, a name or a value, so
+ * the token test on names and BAD_VALUE on values refuse any bare CR or LF and any control character.
  */
 function parseFields(text: string, from: number, into: string[]): void {
   while (from < text.length) {
@@ -113,7 +102,9 @@ function parseFields(text: string, from: number, into: string[]): void {
     let stop = end;
     while (start < stop && isOws(text.charCodeAt(start))) start++;
     while (stop > start && isOws(text.charCodeAt(stop - 1))) stop--;
-    into.push(name, text.slice(start, stop));
+    const value = text.slice(start, stop);
+    if (BAD_VALUE.test(value)) throw malformed(`control character, bare CR or LF in the value of ${name}`);
+    into.push(name, value);
     from = end + 2;
   }
 }
@@ -251,7 +242,7 @@ export class ResponseParser {
   /** Takes bytes up to the empty line that ends a head or trailer section; returns where parsing goes on. */
   private section(chunk: Buffer, at: number): number {
     const previous = this.pending?.length ?? 0;
-    const joined = previous > 0 ? Buffer.concat([this.pending as Buffer, chunk.subarray(at)]) : chunk.subarray(at);
+    const joined = previous > 0 ? Buffer.concat([this.pending as Buffer, chunk.subarray(at)]) : at === 0 ? chunk : chunk.subarray(at);
     // A trailer section may be empty: its end is the CRLF right at the start.
     if (this.state === State.Trailers && joined.length >= 2 && joined[0] === 13 && joined[1] === 10) {
       this.pending = undefined;
@@ -272,7 +263,6 @@ export class ResponseParser {
 
   private afterSection(chunk: Buffer, at: number, previous: number, used: number, text: string): number {
     const next = at + used - previous;
-    checkSection(text);
     if (this.state === State.Trailers) {
       parseFields(text, 0, []);
       this.end(chunk.length - next);
@@ -306,7 +296,7 @@ export class ResponseParser {
 
   private chunkSize(chunk: Buffer, at: number): number {
     const previous = this.pending?.length ?? 0;
-    const joined = previous > 0 ? Buffer.concat([this.pending as Buffer, chunk.subarray(at)]) : chunk.subarray(at);
+    const joined = previous > 0 ? Buffer.concat([this.pending as Buffer, chunk.subarray(at)]) : at === 0 ? chunk : chunk.subarray(at);
     const end = joined.indexOf(CRLF, Math.max(0, previous - 1));
     if (end < 0) {
       if (joined.length > this.maxHeadBytes) throw new ResponseError(ResponseErrorCode.tooLarge, 'chunk-size line too long');
