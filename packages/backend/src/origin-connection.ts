@@ -109,7 +109,9 @@ export class OriginConnection implements ResponseSink {
   private connected = false;
   private readonly parser = new ResponseParser(this);
   private handler: OriginHandler | undefined;
+  /** The request body still being sent, and how to stop listening to it. */
   private body: Readable | undefined;
+  private detachListeners: (() => void) | undefined;
   private paused = false;
   private closing = false;
   private closedWaiters: Array<() => void> = [];
@@ -131,7 +133,7 @@ export class OriginConnection implements ResponseSink {
   dispatch(request: OriginRequest, handler: OriginHandler): boolean {
     if (this.handler) throw new Error('origin connection already has a request in flight');
     this.handler = handler;
-    let prepared;
+    let prepared: ReturnType<typeof requestHead>;
     try {
       prepared = requestHead(request);
     } catch (error) {
@@ -321,8 +323,6 @@ export class OriginConnection implements ResponseSink {
     body.on('data', onData).on('end', onEnd).on('error', onError);
     this.detachListeners = () => body.off('data', onData).off('end', onEnd).off('error', onError);
   }
-
-  private detachListeners: (() => void) | undefined;
 
   /** Stops sending the body; `unsent` (a response that came before the body was all sent): let go of it. */
   private detachBody(unsent = true): void {
