@@ -117,6 +117,11 @@ export class OriginLimit {
 
   /** Every attached queue gets a turn; the first one rotates so no queue always goes first. */
   private wake(): void {
+    // The usual case, one list naming the origin: nothing to rotate.
+    if (this.queues.size === 1) {
+      for (const queue of this.queues) queue.dispatch();
+      return;
+    }
     const queues = [...this.queues];
     for (const queue of queues) queue.dispatch();
     const first = queues[0];

@@ -42,7 +42,7 @@ export const backEndDefaults = Object.freeze({
     /** A recovered origin's weight ramps to full over this, ms (0 disables slow start). */
     slowStartMs: 10_000,
   }),
-  /** Connections to origins (one undici Pool per HTTP origin). */
+  /** Connections to origins (one pooled set per HTTP origin: our own HTTP/1.1 connections, undici for HTTPS). */
   pool: Object.freeze({
     /** An idle origin connection is closed after this, ms (seed 000: 3 minutes); a shorter keep-alive hint from the origin wins. */
     idleTimeoutMs: 180_000,

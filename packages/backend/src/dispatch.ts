@@ -9,6 +9,9 @@ import type { SiteRuntime } from './site.js';
  * with (answered, relayed, or abandoned because the front-end left), or with the connect error when the
  * origin could not even be reached: nothing was sent, so another origin may be tried.
  */
+/** What a first try excludes: nothing (shared, never written). */
+const NONE_TRIED: ReadonlySet<string> = new Set();
+
 export type OriginAttempt = (lease: OriginLease) => Promise<OverlayError | undefined>;
 
 /**
@@ -19,11 +22,11 @@ export type OriginAttempt = (lease: OriginLease) => Promise<OverlayError | undef
 export async function dispatchToOrigin(exchange: StreamExchange, site: SiteRuntime, attempt: OriginAttempt): Promise<void> {
   const { gateway, request, gone } = exchange;
   const route = site.route(request.path);
-  const tried = new Set<string>();
+  let tried: Set<string> | undefined; // made on the first connect failure only
   for (;;) {
     let lease: OriginLease;
     try {
-      const grant = await route.queue.submit(site.picker(request, tried), { signal: gone, rank: site.ranker.rank(request) });
+      const grant = await route.queue.submit(site.picker(request, tried ?? NONE_TRIED), { signal: gone, rank: site.ranker.rank(request) });
       const origin = gateway.origins.of(grant.origin);
       if (!origin) {
         grant.release({ latencyMs: 0, ok: true, bytes: 0 });
@@ -37,9 +40,9 @@ export async function dispatchToOrigin(exchange: StreamExchange, site: SiteRunti
     }
     const connectFailure = await attempt(lease);
     if (!connectFailure || gone.aborted) return;
-    tried.add(lease.origin.id);
-    const another = route.origins.some((origin) => !tried.has(origin.id) && gateway.health.isAvailable(origin.id));
-    if (tried.size > gateway.state.pool.connectRetries || !another) {
+    const failed = (tried ??= new Set()).add(lease.origin.id);
+    const another = route.origins.some((origin) => !failed.has(origin.id) && gateway.health.isAvailable(origin.id));
+    if (failed.size > gateway.state.pool.connectRetries || !another) {
       exchange.answerError(connectFailure, lease.origin.id);
       return;
     }

@@ -1,5 +1,6 @@
 import { AdmissionErrorCode } from '@overlay/admission';
 import { OverlayError, errorCode } from '@overlay/common';
+import { ConnectionErrorCode } from './origin-connection.js';
 
 /**
  * Stable codes of the answers the back-end gives itself (ResponseHead `error.code`; docs/back-end.md).
@@ -54,17 +55,17 @@ export function answerFor(error: unknown): ErrorAnswer {
   return answer;
 }
 
-/** Code of the error a TCP-mode connect that took too long ends with. */
-export const CONNECT_TIMEOUT_CODE = 'ERR_CONNECT_TIMEOUT';
+/** Code of the error a connect that took too long ends with (pooled HTTP and TCP mode). */
+export const CONNECT_TIMEOUT_CODE = ConnectionErrorCode.connectTimeout;
 
 /** System and undici codes that mean the connection to the origin never came up: the request was not sent. */
-const CONNECT_CODES = new Set([
+const CONNECT_CODES = new Set<string>([
   CONNECT_TIMEOUT_CODE, 'ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'EHOSTDOWN',
   'UND_ERR_CONNECT_TIMEOUT', 'ERR_TLS_CERT_ALTNAME_INVALID', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
   'CERT_HAS_EXPIRED', 'ERR_SSL_WRONG_VERSION_NUMBER',
 ]);
-const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'ETIMEDOUT']);
-const REQUEST_CODES = new Set(['UND_ERR_INVALID_ARG', 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH', 'UND_ERR_NOT_SUPPORTED', 'ERR_INVALID_HTTP_TOKEN', 'ERR_INVALID_CHAR', 'ERR_UNESCAPED_CHARACTERS']);
+const TIMEOUT_CODES = new Set<string>(['UND_ERR_HEADERS_TIMEOUT', 'ETIMEDOUT', ConnectionErrorCode.headersTimeout]);
+const REQUEST_CODES = new Set<string>([ConnectionErrorCode.invalidRequest, ConnectionErrorCode.lengthMismatch, 'UND_ERR_INVALID_ARG', 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH', 'UND_ERR_NOT_SUPPORTED', 'ERR_INVALID_HTTP_TOKEN', 'ERR_INVALID_CHAR', 'ERR_UNESCAPED_CHARACTERS']);
 
 function rawCode(error: unknown): string | undefined {
   const own = (error as { code?: unknown } | null)?.code;

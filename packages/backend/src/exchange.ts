@@ -76,11 +76,11 @@ export class StreamExchange {
 
   countIn(bytes: number): void {
     this.record.bytesIn += bytes;
-    this.gateway.metrics.bodyBytes.inc({ site: this.site, direction: 'in' }, bytes);
+    this.gateway.metrics.bytesOf(this.site).in(bytes);
   }
 
   countOut(bytes: number): void {
     this.record.bytesOut += bytes;
-    this.gateway.metrics.bodyBytes.inc({ site: this.site, direction: 'out' }, bytes);
+    this.gateway.metrics.bytesOf(this.site).out(bytes);
   }
 }

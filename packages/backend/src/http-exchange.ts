@@ -1,7 +1,6 @@
 import type { OverlayError } from '@overlay/common';
 import type { RequestHead } from '@overlay/stream-heads';
 import type { TunnelStream } from '@overlay/tunnel';
-import type { Dispatcher } from 'undici';
 import { demandReader } from './demand-reader.js';
 import { dispatchToOrigin } from './dispatch.js';
 import { badRequestError, unknownSiteError } from './errors.js';
@@ -30,7 +29,6 @@ export async function serveHttp(gateway: Gateway, stream: TunnelStream, head: Re
  * the limit control is the time to the response head.
  */
 function forwardRequest(exchange: StreamExchange, lease: OriginLease, head: RequestHead, originHost: string | undefined): Promise<OverlayError | undefined> {
-  const { pool } = exchange.gateway.state;
   let relay: OriginRelay | undefined;
   const reader = head.hasBody
     ? demandReader(exchange.stream, (chunk) => {
@@ -42,11 +40,9 @@ function forwardRequest(exchange: StreamExchange, lease: OriginLease, head: Requ
     relay = new OriginRelay(exchange, lease, reader, settle);
     lease.origin.pool.dispatch({
       path: head.target,
-      method: head.method as Dispatcher.HttpMethod,
+      method: head.method,
       headers: originRequestHeaders(head, lease.origin, originHost),
       body: reader?.body ?? null,
-      headersTimeout: pool.responseTimeoutMs,
-      bodyTimeout: pool.bodyTimeoutMs,
     }, relay);
   });
 }

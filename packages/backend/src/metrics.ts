@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, type Registry } from '@overlay/common';
-import { byteCountsBySite, Tally, type ByteCounts } from '@overlay/stream-heads';
+import { Tally, type ByteCounts } from '@overlay/stream-heads';
 import type { TunnelSession } from '@overlay/tunnel';
 import type { OriginRuntime } from './origin.js';
 
@@ -27,6 +27,9 @@ export class BackEndMetrics {
   readonly streamFailures: Counter<'reason'>;
   /** `bodyBytes` for one site, shared by all its streams. */
   readonly bytesOf: (site: string) => ByteCounts;
+  /** Body bytes per site not yet in `bodyBytes`: plain sums on the data path, moved over when it is read. */
+  private readonly pendingBytes = new Map<string, { in: number; out: number }>();
+  private readonly byteCounts = new Map<string, ByteCounts>();
   private readonly answered = new Tally<'site' | 'status' | 'origin'>();
   readonly abandoned: Counter<'site' | 'reason'>;
   /** Ring bytes of sessions that have closed; open ones are read live. */
@@ -51,13 +54,22 @@ export class BackEndMetrics {
       labelNames: ['site', 'code'],
       registers,
     });
+    const pendingBytes = this.pendingBytes;
     this.bodyBytes = new Counter({
       name: 'overlay_backend_body_bytes_total',
       help: 'Body bytes carried: direction "in" from front-ends to origins, "out" from origins to front-ends (HTTP, upgraded and TCP)',
       labelNames: ['site', 'direction'],
       registers,
+      collect() {
+        for (const [site, sums] of pendingBytes) {
+          if (sums.in > 0) this.inc({ site, direction: 'in' }, sums.in);
+          if (sums.out > 0) this.inc({ site, direction: 'out' }, sums.out);
+          sums.in = 0;
+          sums.out = 0;
+        }
+      },
     });
-    this.bytesOf = byteCountsBySite(this.bodyBytes);
+    this.bytesOf = (site) => this.byteCounts.get(site) ?? this.newByteCounts(site);
     this.queueWait = new Histogram({
       name: 'overlay_backend_queue_wait_seconds',
       help: 'Time requests waited in an origin queue before an origin slot was granted',
@@ -205,12 +217,20 @@ export class BackEndMetrics {
     this.sessions = sources.sessions;
   }
 
-  /** Bytes sent per priority ring since start: closed sessions' totals plus the open ones'. */
+  private newByteCounts(site: string): ByteCounts {
+    const sums = { in: 0, out: 0 };
+    this.pendingBytes.set(site, sums);
+    const counts: ByteCounts = { in: (bytes) => void (sums.in += bytes), out: (bytes) => void (sums.out += bytes) };
+    this.byteCounts.set(site, counts);
+    return counts;
+  }
+
   /** One stream answered: `requests` without hashing labels on the request path. */
   countRequest(site: string, status: string, origin: string): void {
     this.answered.add(`${site}\n${status}\n${origin}`, { site, status, origin });
   }
 
+  /** Bytes sent per priority ring since start: closed sessions' totals plus the open ones'. */
   ringBytes(): number[] {
     const totals = [...this.closedRingBytes];
     for (const session of this.sessions()) addInto(totals, session.getStats().ringBytes);

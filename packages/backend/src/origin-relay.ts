@@ -2,21 +2,22 @@ import { systemTimers, type TimerHandle, type Timers } from '@overlay/admission'
 import type { RequestOutcome } from '@overlay/balancer';
 import { errorCode, OverlayError } from '@overlay/common';
 import { TunnelError, TunnelErrorCode, WireError } from '@overlay/tunnel';
-import type { Dispatcher } from 'undici';
 import { originResponseHead } from './answers.js';
 import type { DemandReader } from './demand-reader.js';
 import { BackEndErrorCode, originError, uploadTooSlowError } from './errors.js';
 import type { StreamExchange } from './exchange.js';
 import type { OriginLease } from './lease.js';
+import type { OriginHandler } from './origin-connection.js';
 
 /**
- * One pooled origin request, relayed by undici's dispatch handler straight into its tunnel stream: the
+ * One pooled origin request, relayed by its connection's handler straight into its tunnel stream: the
  * response head becomes the REPLY, each body chunk a stream write (the origin read pauses while the
  * stream's window is full), the end the stream's end. No response Readable or pipe sits in between (the
  * request API's per-request streams cost about 15 µs of CPU per request, measured).
  *
- * It speaks the handler interface undici's client calls natively (onConnect, onHeaders with the raw
- * header list, onData, onComplete, onError), which undici's types mark deprecated: a handler with the newer
+ * It speaks the handler interface of the origin connections (origin-connection.ts; onConnect, onHeaders
+ * with the raw header list, onData, onComplete, onError), which is also the one undici's Client (HTTPS
+ * origins) calls natively and its types mark deprecated: a handler with the newer
  * onRequestStart/onResponse* methods gets wrapped per request in an adapter that parses the raw list into
  * an object, and the trailers too, only for us to flatten the headers back into pairs (about 5 % of a
  * back-end's CPU, measured with perf on bench `gateway`). undici is pinned; test/backend covers this path.
@@ -31,10 +32,11 @@ import type { OriginLease } from './lease.js';
  * stream reset TIMEOUT), and a request body slower than `pool.minUploadBytesPerS` over a window in which
  * the origin took all it was given is refused with 408 ERR_UPLOAD_TOO_SLOW (a reset once the head is out).
  */
-export class OriginRelay implements Dispatcher.DispatchHandler {
+export class OriginRelay implements OriginHandler {
   private abortOrigin: ((reason?: Error) => void) | undefined;
   private resumeOrigin: (() => void) | undefined;
   private headed = false;
+  private drainWatched = false;
   private settled = false;
   private stall: TimerHandle | undefined;
   private uploadCheck: TimerHandle | undefined;
@@ -62,24 +64,30 @@ export class OriginRelay implements Dispatcher.DispatchHandler {
   }
 
   /** Returns false to pause the origin read (never here: the body's writes decide). */
-  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void): boolean {
+  onHeaders(statusCode: number, rawHeaders: Array<Buffer | string>, resume: () => void): boolean {
     if (statusCode < 200) return true; // 100 Continue and other interim heads stay on this leg
     const { exchange, lease } = this;
     this.headed = true;
     this.resumeOrigin = resume;
     lease.responded(statusCode);
     exchange.respond(originResponseHead(statusCode, rawHeaders, exchange.gateway.id, lease.origin.id));
-    exchange.stream.on('drain', this.resume);
     return true;
   }
 
   /** Returns false, pausing the origin read, while the stream's window is full; 'drain' resumes it. */
   onData(chunk: Buffer): boolean {
     this.lease.bytes += chunk.length; // counted in the metrics once, at the end
-    const flowing = this.exchange.stream.write(chunk);
+    const { stream } = this.exchange;
+    const flowing = stream.write(chunk);
+    if (flowing) return true;
+    // Only a response that fills the window listens for 'drain' (most never do: no listener churn per request).
+    if (!this.drainWatched) {
+      this.drainWatched = true;
+      stream.on('drain', this.resume);
+    }
     const { stallTimeoutMs } = this.exchange.gateway.state.pool;
-    if (!flowing && stallTimeoutMs > 0 && this.stall === undefined) this.stall = this.timers.setTimeout(this.stalled, stallTimeoutMs);
-    return flowing;
+    if (stallTimeoutMs > 0 && this.stall === undefined) this.stall = this.timers.setTimeout(this.stalled, stallTimeoutMs);
+    return false;
   }
 
   onComplete(): void {
@@ -161,7 +169,7 @@ export class OriginRelay implements Dispatcher.DispatchHandler {
     this.clearStall();
     if (this.uploadCheck !== undefined) this.timers.clearTimeout(this.uploadCheck);
     this.exchange.gone.removeEventListener('abort', this.abort);
-    this.exchange.stream.off('drain', this.resume);
+    if (this.drainWatched) this.exchange.stream.off('drain', this.resume);
     if (this.lease.bytes > 0) this.exchange.countOut(this.lease.bytes);
     this.lease.end(outcome, detail);
     this.settle(connectFailure);

@@ -1,7 +1,7 @@
 import { OriginLimit, type LimitAdjustment } from '@overlay/admission';
 import type { LimitsConfig, PoolConfig } from './config.js';
 import { ReplaceableLimit } from './limit-control.js';
-import { OriginConnections } from './origin-connections.js';
+import { connectionFactory, OriginConnections } from './origin-connections.js';
 
 export type OriginKind = 'http' | 'tcp';
 
@@ -83,14 +83,13 @@ export class OriginRuntime {
     this.retirePool();
     this.poolConfig = config;
     // One request per connection at a time, as many connections as the limit lets requests in (seed 000).
-    this.currentPool = new OriginConnections(this.url.origin, {
-      pipelining: 1,
-      keepAliveTimeout: pool.idleTimeoutMs,
-      keepAliveMaxTimeout: pool.idleTimeoutMs,
-      headersTimeout: pool.responseTimeoutMs,
-      bodyTimeout: pool.bodyTimeoutMs,
-      connect: { timeout: pool.connectTimeoutMs },
-    }, () => this.limit.limit);
+    const open = connectionFactory(this.url, {
+      connectTimeoutMs: pool.connectTimeoutMs,
+      headersTimeoutMs: pool.responseTimeoutMs,
+      bodyTimeoutMs: pool.bodyTimeoutMs,
+      idleTimeoutMs: pool.idleTimeoutMs,
+    });
+    this.currentPool = new OriginConnections(open, () => this.limit.limit);
   }
 
   private retirePool(): void {
