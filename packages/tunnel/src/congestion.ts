@@ -3,12 +3,19 @@
  * acknowledgement samples and the time, it answers how many bytes may be in flight (cwnd) and how fast
  * to send (pacing rate). No sockets, no timers.
  *
- * Delivery-rate and min-RTT based, as BBR, with a Vegas-like queue-delay target: the tunnel sends at the
- * bottleneck rate it measured and keeps the long leg's queue near empty, so the blender, not a network
- * queue, decides which stream's bytes go first. Seed 001's rules for a tunnel of N hosted streams: the
- * window never falls below N packets, and a loss costs the tunnel what it costs one of N flows (a
- * back-off of 1/(2N)), so the tunnel takes about what N TCP flows would.
+ * Two modes. `delay` (the normal one): delivery-rate and min-RTT based, as BBR, with a Vegas-like
+ * queue-delay target: the tunnel sends at the bottleneck rate it measured and keeps the long leg's queue
+ * near empty, so the blender, not a network queue, decides which stream's bytes go first. `competing`:
+ * a queue that stands whatever the tunnel does is another flow's, and a delay-based sender beside a
+ * queue-filling one yields everything; so the tunnel turns loss-based, MulTCP-like, as N flows: its
+ * window grows N packets per round trip and a loss costs it 1/(2N), until the queue empties.
+ * Seed 001's rules for a tunnel of N hosted streams hold in both: the window never falls below N
+ * packets, a loss costs the tunnel what it costs one of N flows, and a loss that comes without a queue
+ * (random loss on the path, not congestion) costs nothing.
  */
+
+/** A full-size TCP segment's payload on the long leg, bytes: the unit of additive increase and of a loss. */
+export const PACKET_BYTES = 1448;
 
 export interface CongestionOptions {
   /** Window before the first measurement, bytes. */
@@ -45,6 +52,18 @@ export interface CongestionOptions {
    */
   lossDelayMs: number;
   lossDelayFraction: number;
+  /**
+   * Rounds a queue must stand above the target by more than min RTT × maxQueueCut (pacing cut by half its
+   * most or more, which drains a queue of the tunnel's own within two or three rounds) before the
+   * tunnel takes it for another flow's and turns `competing`.
+   */
+  competeAfterRounds: number;
+  /** Rounds with the queue at or under the target that end `competing` (the other flow left or backed off). */
+  calmRounds: number;
+  /** Longest stretch in `competing`, ms: then delay mode again, to learn whether the queue is its own by now. */
+  competeHoldMs: number;
+  /** Most hosted streams the loss-based mode's aggressiveness counts (MulTCP with a large N overshoots). */
+  maxAggressiveness: number;
 }
 
 export const defaultCongestionOptions: Readonly<CongestionOptions> = Object.freeze({
@@ -63,6 +82,10 @@ export const defaultCongestionOptions: Readonly<CongestionOptions> = Object.free
   maxCapPerRound: 0.15,
   lossDelayMs: 10,
   lossDelayFraction: 0.5,
+  competeAfterRounds: 12,
+  calmRounds: 3,
+  competeHoldMs: 5_000,
+  maxAggressiveness: 32,
 });
 
 export function verifyCongestionOptions(options: CongestionOptions): void {
@@ -76,6 +99,7 @@ export function verifyCongestionOptions(options: CongestionOptions): void {
 }
 
 export type CongestionPhase = 'startup' | 'drain' | 'steady';
+export type CongestionMode = 'delay' | 'competing';
 
 /** One acknowledgement, as the writer measured it. */
 export interface AckSample {
@@ -127,9 +151,20 @@ class WindowedMax {
   }
 }
 
+/**
+ * How long a loss that came without a queue (random loss on the path) keeps the window's extra room, ms:
+ * the bytes behind each lost segment wait a round trip for its retransmission and stay in flight meanwhile.
+ */
+const RANDOM_LOSS_MEMORY_MS = 2_000;
+/** Pacing of the loss-based mode, above window / smoothed RTT: enough that the window, not pacing, limits. */
+const COMPETING_PACING_GAIN = 1.25;
+
 export class Congestion {
   readonly options: CongestionOptions;
   phase: CongestionPhase = 'startup';
+  mode: CongestionMode = 'delay';
+  /** Switches from delay to competing mode, in total. */
+  competeEntries = 0;
   /** Window: bytes that may be in flight. */
   cwnd: number;
   /** Min RTT, ms (Infinity before a sample). */
@@ -167,6 +202,14 @@ export class Congestion {
   /** After a loss: send at this fraction of the bandwidth until `backoffUntil`. */
   private backoffFactor = 1;
   private backoffUntil = 0;
+  /** Delay mode: since when a queue has stood too high to be the tunnel's own; undefined while none does. */
+  private foreignQueueSince: number | undefined;
+  /** Competing mode: when it began, and since when the queue has been at or under the target. */
+  private competeSince = 0;
+  private calmSince: number | undefined;
+  /** The loss-based window of competing mode, bytes. */
+  private lossWindow = 0;
+  private randomLossAt = -Infinity;
 
   constructor(options: Partial<CongestionOptions> = {}) {
     this.options = { ...defaultCongestionOptions, ...options };
@@ -205,7 +248,8 @@ export class Congestion {
     const before = this.bandwidth.value;
     if (sample.rate !== undefined && (!sample.appLimited || sample.rate > before)) this.bandwidth.add(sample.rate, now);
     const round = Math.max(this.minRttMs, 1);
-    if (recent && this.queueingMs > this.queueTargetMs && !sample.appLimited && now - this.cappedAt >= round && this.bottleneckBound(recent)) {
+    // In competing mode the queue is another flow's: what the tunnel delivers is its share, not the bottleneck's rate.
+    if (recent && this.mode === 'delay' && this.queueingMs > this.queueTargetMs && !sample.appLimited && now - this.cappedAt >= round && this.bottleneckBound(recent)) {
       this.bandwidth.capAt(Math.max(recent.delivered, before * (1 - this.options.maxCapPerRound)));
       this.cappedAt = now;
     }
@@ -230,10 +274,80 @@ export class Congestion {
     } else if (this.phase === 'drain') {
       if (sample.inFlight <= this.bdp()) this.enterSteady(now);
     }
-    if (this.phase !== 'startup') this.cwnd = Math.max(this.bdp() * this.options.cwndGain, this.floor());
-    if (this.phase === 'steady' && now - this.cycleStart >= round) this.nextCycleRound(now);
+    if (!sample.appLimited && this.phase !== 'startup') this.updateMode(sample.inFlight, now);
+    if (this.mode === 'competing') {
+      // MulTCP's additive increase: N packets per round trip (a window's worth of acknowledgements).
+      if (!sample.appLimited) this.lossWindow += (this.aggressiveness() * PACKET_BYTES * sample.acked) / Math.max(this.lossWindow, PACKET_BYTES);
+      this.cwnd = Math.max(this.lossWindow, this.floor());
+    } else if (this.phase !== 'startup') {
+      this.cwnd = Math.max(this.bdp() * this.windowGain(now), this.floor());
+    }
+    if (this.mode === 'delay' && this.phase === 'steady' && now - this.cycleStart >= round) this.nextCycleRound(now);
     if (lost) this.onLoss(1, now);
     return lost;
+  }
+
+  /**
+   * Delay mode turns competing once a queue has stood for competeAfterRounds so high that pacing runs
+   * cut by at least half its most: a queue of the tunnel's own drains within two or three such rounds,
+   * so one that stays is another flow's. Competing mode ends when the queue has been at or under the
+   * target for calmRounds (the other flow left or backed off), or after competeHoldMs: then delay mode
+   * learns again whether the queue is its own.
+   */
+  private updateMode(inFlight: number, now: number): void {
+    if (!Number.isFinite(this.minRttMs)) return;
+    const round = Math.max(this.minRttMs, 1);
+    if (this.mode === 'delay') {
+      const foreign = this.queueingMs - this.queueTargetMs > this.minRttMs * this.options.maxQueueCut;
+      if (!foreign) {
+        this.foreignQueueSince = undefined;
+        return;
+      }
+      this.foreignQueueSince ??= now;
+      if (now - this.foreignQueueSince >= this.options.competeAfterRounds * round) this.enterCompeting(inFlight, now);
+      return;
+    }
+    if (this.queueingMs > this.queueTargetMs) this.calmSince = undefined;
+    else this.calmSince ??= now;
+    const calm = this.calmSince !== undefined && now - this.calmSince >= this.options.calmRounds * round;
+    if (calm || now - this.competeSince >= this.options.competeHoldMs) this.leaveCompeting(now);
+  }
+
+  /**
+   * Starts the loss-based window at the tunnel's fair share of what the path holds (pipe and the other
+   * flow's queue: the bandwidth it had alone over the smoothed RTT), N / (N + 1) of it beside one flow,
+   * rather than at the little it kept while yielding.
+   */
+  private enterCompeting(inFlight: number, now: number): void {
+    const n = this.aggressiveness();
+    const path = this.bandwidth.value * Math.max(this.srttMs, this.minRttMs);
+    this.mode = 'competing';
+    this.competeEntries++;
+    this.competeSince = now;
+    this.calmSince = undefined;
+    this.foreignQueueSince = undefined;
+    this.lossWindow = Math.max(inFlight, (path * n) / (n + 1), this.floor());
+    this.backoffUntil = 0;
+  }
+
+  private leaveCompeting(now: number): void {
+    this.mode = 'delay';
+    this.calmSince = undefined;
+    this.enterSteady(now);
+  }
+
+  /** Hosted streams as the loss response counts them: at least one, at most maxAggressiveness. */
+  private aggressiveness(): number {
+    return Math.min(this.options.maxAggressiveness, Math.max(1, this.streams));
+  }
+
+  /**
+   * The window over the BDP: cwndGain, one more while losses come without a queue (the bytes behind each
+   * lost segment stay in flight a round trip longer, and a window of two BDPs then stops the sender
+   * while the path has room).
+   */
+  private windowGain(now: number): number {
+    return this.options.cwndGain + (now - this.randomLossAt < RANDOM_LOSS_MEMORY_MS ? 1 : 0);
   }
 
   /** A sample late by a retransmission's round trip beyond the standing RTT; one loss event per round at most. */
@@ -247,14 +361,25 @@ export class Congestion {
   }
 
   /**
-   * The connection lost packets (`events` retransmission episodes). A tunnel of N streams backs off as
-   * one of N flows would: its rate falls by 1/(2N) for one round, not by half.
+   * The connection lost packets (`events` retransmission episodes). A loss while no queue stands is the
+   * path's (random loss), not congestion: no back-off, only room in the window for what waits on the
+   * retransmission. Otherwise a tunnel of N streams backs off as one of N flows would, by 1/(2N), not by
+   * half: in delay mode its pacing for two rounds, in competing mode its window.
    */
   onLoss(events: number, now: number): void {
     if (events <= 0) return;
     this.lossEvents += events;
-    const share = 1 / (2 * Math.max(1, this.streams));
-    this.backoffFactor = Math.max(0.5, 1 - share * Math.min(events, 4));
+    if (this.queueingMs <= this.queueTargetMs) {
+      this.randomLossAt = now;
+      return;
+    }
+    const factor = Math.max(0.5, 1 - Math.min(events, 4) / (2 * this.aggressiveness()));
+    if (this.mode === 'competing') {
+      this.lossWindow = Math.max(this.floor(), this.lossWindow * factor);
+      this.cwnd = this.lossWindow;
+      return;
+    }
+    this.backoffFactor = factor;
     this.backoffUntil = now + Math.max(this.minRttMs, 1) * 2;
   }
 
@@ -262,6 +387,7 @@ export class Congestion {
   pacingRate(now: number): number {
     const bandwidth = this.bandwidth.value;
     if (bandwidth === 0) return Infinity;
+    if (this.mode === 'competing') return (COMPETING_PACING_GAIN * this.cwnd) / Math.max(this.srttMs, this.minRttMs, 1);
     const paced = bandwidth * this.pacingGain(now);
     // Startup sends at least its window per round, as slow start does: an estimate taken from a few
     // health checks (bytes per ms) must not pace the first download at a few kB/s.
