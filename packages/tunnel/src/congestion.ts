@@ -188,6 +188,8 @@ export class Congestion {
   private lossSeenAt = -Infinity;
   private streams = 0;
   private readonly bandwidth: WindowedMax;
+  /** The best rate over the min-RTT window: what the path gave the tunnel alone, before another flow took some. */
+  private readonly pathBandwidth: WindowedMax;
   private minRttCandidate = Infinity;
   private minRttWindowStart = 0;
   /** Startup ends once the bandwidth stops growing 25 % per round for three rounds. */
@@ -204,6 +206,8 @@ export class Congestion {
   private backoffUntil = 0;
   /** Delay mode: since when a queue has stood too high to be the tunnel's own; undefined while none does. */
   private foreignQueueSince: number | undefined;
+  private lastAckAt = -Infinity;
+  private lossWindowCutAt = -Infinity;
   /** Competing mode: when it began, and since when the queue has been at or under the target. */
   private competeSince = 0;
   private calmSince: number | undefined;
@@ -216,6 +220,7 @@ export class Congestion {
     verifyCongestionOptions(this.options);
     this.cwnd = this.options.initialCwnd;
     this.bandwidth = new WindowedMax(this.options.bandwidthWindowMs);
+    this.pathBandwidth = new WindowedMax(this.options.minRttWindowMs);
   }
 
   /** The hosted streams changed: the floor and the loss response follow them. */
@@ -234,8 +239,12 @@ export class Congestion {
    * host's event loops add to every sample would read their noise as a queue and pace ever slower.
    */
   get queueTargetMs(): number {
+    return Math.max(this.fixedQueueTargetMs, this.rttDeviationMs);
+  }
+
+  private get fixedQueueTargetMs(): number {
     const fromRtt = Number.isFinite(this.minRttMs) ? this.minRttMs * this.options.queueTargetFraction : 0;
-    return Math.max(this.options.queueTargetMs, fromRtt, this.rttDeviationMs);
+    return Math.max(this.options.queueTargetMs, fromRtt);
   }
 
   /** Takes one acknowledgement; true when its delay tells of a lost segment (counted as a loss event). */
@@ -246,7 +255,10 @@ export class Congestion {
     this.trackRtt(rttMs, now);
     const recent = this.trackDelivery(sample, now);
     const before = this.bandwidth.value;
-    if (sample.rate !== undefined && (!sample.appLimited || sample.rate > before)) this.bandwidth.add(sample.rate, now);
+    if (sample.rate !== undefined && (!sample.appLimited || sample.rate > before)) {
+      this.bandwidth.add(sample.rate, now);
+      this.pathBandwidth.add(Math.min(sample.rate, this.bandwidth.value), now);
+    }
     const round = Math.max(this.minRttMs, 1);
     // In competing mode the queue is another flow's: what the tunnel delivers is its share, not the bottleneck's rate.
     if (recent && this.mode === 'delay' && this.queueingMs > this.queueTargetMs && !sample.appLimited && now - this.cappedAt >= round && this.bottleneckBound(recent)) {
@@ -295,10 +307,14 @@ export class Congestion {
    * learns again whether the queue is its own.
    */
   private updateMode(inFlight: number, now: number): void {
+    const gap = now - this.lastAckAt;
+    this.lastAckAt = now;
     if (!Number.isFinite(this.minRttMs)) return;
     const round = Math.max(this.minRttMs, 1);
     if (this.mode === 'delay') {
-      const foreign = this.queueingMs - this.queueTargetMs > this.minRttMs * this.options.maxQueueCut;
+      // A round trip without acknowledgements is a stalled event loop at one end, not a queue: its
+      // delay shows in every sample of the next round, and on a busy host such stalls come back to back.
+      const foreign = gap < round && this.queueingMs - this.queueTargetMs > this.minRttMs * this.options.maxQueueCut;
       if (!foreign) {
         this.foreignQueueSince = undefined;
         return;
@@ -307,7 +323,9 @@ export class Congestion {
       if (now - this.foreignQueueSince >= this.options.competeAfterRounds * round) this.enterCompeting(inFlight, now);
       return;
     }
-    if (this.queueingMs > this.queueTargetMs) this.calmSince = undefined;
+    // The fixed target, not the one widened by the RTT's deviation: the other flow's queue makes the
+    // samples vary, and a target that grew with them would read its queue as calm.
+    if (this.queueingMs > this.fixedQueueTargetMs) this.calmSince = undefined;
     else this.calmSince ??= now;
     const calm = this.calmSince !== undefined && now - this.calmSince >= this.options.calmRounds * round;
     if (calm || now - this.competeSince >= this.options.competeHoldMs) this.leaveCompeting(now);
@@ -320,7 +338,7 @@ export class Congestion {
    */
   private enterCompeting(inFlight: number, now: number): void {
     const n = this.aggressiveness();
-    const path = this.bandwidth.value * Math.max(this.srttMs, this.minRttMs);
+    const path = this.pathBandwidth.value * Math.max(this.srttMs, this.minRttMs);
     this.mode = 'competing';
     this.competeEntries++;
     this.competeSince = now;
@@ -375,6 +393,10 @@ export class Congestion {
     }
     const factor = Math.max(0.5, 1 - Math.min(events, 4) / (2 * this.aggressiveness()));
     if (this.mode === 'competing') {
+      // One back-off per smoothed round trip, as TCP's per window: the losses of one overflow arrive
+      // over a round, and a stall read as a loss must not cut again.
+      if (now - this.lossWindowCutAt < Math.max(this.srttMs, this.minRttMs)) return;
+      this.lossWindowCutAt = now;
       this.lossWindow = Math.max(this.floor(), this.lossWindow * factor);
       this.cwnd = this.lossWindow;
       return;
