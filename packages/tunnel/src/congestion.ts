@@ -156,6 +156,8 @@ class WindowedMax {
  * the bytes behind each lost segment wait a round trip for its retransmission and stay in flight meanwhile.
  */
 const RANDOM_LOSS_MEMORY_MS = 2_000;
+/** Random losses within RANDOM_LOSS_MEMORY_MS that make a path lossy (one is a stall read as a loss). */
+const LOSSY_PATH_LOSSES = 4;
 /** Pacing of the loss-based mode, above window / smoothed RTT: enough that the window, not pacing, limits. */
 const COMPETING_PACING_GAIN = 1.25;
 
@@ -207,6 +209,7 @@ export class Congestion {
   /** Delay mode: since when a queue has stood too high to be the tunnel's own; undefined while none does. */
   private foreignQueueSince: number | undefined;
   private lastAckAt = -Infinity;
+  private lastInFlight = 0;
   private lossWindowCutAt = -Infinity;
   /** Competing mode: when it began, and since when the queue has been at or under the target. */
   private competeSince = 0;
@@ -214,6 +217,8 @@ export class Congestion {
   /** The loss-based window of competing mode, bytes. */
   private lossWindow = 0;
   private randomLossAt = -Infinity;
+  /** Random losses in a row, each within RANDOM_LOSS_MEMORY_MS of the one before. */
+  private randomLosses = 0;
 
   constructor(options: Partial<CongestionOptions> = {}) {
     this.options = { ...defaultCongestionOptions, ...options };
@@ -257,11 +262,14 @@ export class Congestion {
     const before = this.bandwidth.value;
     if (sample.rate !== undefined && (!sample.appLimited || sample.rate > before)) {
       this.bandwidth.add(sample.rate, now);
-      this.pathBandwidth.add(Math.min(sample.rate, this.bandwidth.value), now);
+      // Beside another flow the tunnel delivers its share, not what the path gives it alone.
+      if (this.mode === 'delay') this.pathBandwidth.add(Math.min(sample.rate, this.bandwidth.value), now);
     }
     const round = Math.max(this.minRttMs, 1);
-    // In competing mode the queue is another flow's: what the tunnel delivers is its share, not the bottleneck's rate.
-    if (recent && this.mode === 'delay' && this.queueingMs > this.queueTargetMs && !sample.appLimited && now - this.cappedAt >= round && this.bottleneckBound(recent)) {
+    // In competing mode the queue is another flow's: what the tunnel delivers is its share, not the
+    // bottleneck's rate. Within two rounds of a loss the shortfall is the bytes held behind it.
+    const afterLoss = now - this.lossSeenAt < 2 * round;
+    if (recent && this.mode === 'delay' && !afterLoss && this.queueingMs > this.queueTargetMs && !sample.appLimited && now - this.cappedAt >= round && this.bottleneckBound(recent)) {
       this.bandwidth.capAt(Math.max(recent.delivered, before * (1 - this.options.maxCapPerRound)));
       this.cappedAt = now;
     }
@@ -307,14 +315,16 @@ export class Congestion {
    * learns again whether the queue is its own.
    */
   private updateMode(inFlight: number, now: number): void {
-    const gap = now - this.lastAckAt;
-    this.lastAckAt = now;
-    if (!Number.isFinite(this.minRttMs)) return;
     const round = Math.max(this.minRttMs, 1);
+    // A round trip without acknowledgements while packets were in flight is a stalled event loop at one
+    // end, not a queue: its delay shows in every sample of the next round, and on a busy host such
+    // stalls come back to back. (With next to nothing in flight, acknowledgements are that rare anyway.)
+    const stalled = now - this.lastAckAt > round && this.lastInFlight >= 4 * PACKET_BYTES;
+    this.lastAckAt = now;
+    this.lastInFlight = inFlight;
+    if (!Number.isFinite(this.minRttMs)) return;
     if (this.mode === 'delay') {
-      // A round trip without acknowledgements is a stalled event loop at one end, not a queue: its
-      // delay shows in every sample of the next round, and on a busy host such stalls come back to back.
-      const foreign = gap < round && this.queueingMs - this.queueTargetMs > this.minRttMs * this.options.maxQueueCut;
+      const foreign = !stalled && this.queueingMs - this.queueTargetMs > this.minRttMs * this.options.maxQueueCut;
       if (!foreign) {
         this.foreignQueueSince = undefined;
         return;
@@ -368,6 +378,17 @@ export class Congestion {
     return this.options.cwndGain + (now - this.randomLossAt < RANDOM_LOSS_MEMORY_MS ? 1 : 0);
   }
 
+  /**
+   * Losses without a queue keep coming: the path drops packets at random. Every acknowledgement behind
+   * a lost segment then waits a round trip for its retransmission, most delivery-rate samples span such
+   * a wait and read low, and the estimate, probed one round in eight, sinks to half the path's rate
+   * (1 % loss lab). So while no queue stands the tunnel paces at the probe's gain: if that is more than
+   * the path takes, a queue forms and the usual cut applies.
+   */
+  private lossyPath(now: number): boolean {
+    return this.randomLosses >= LOSSY_PATH_LOSSES && now - this.randomLossAt < RANDOM_LOSS_MEMORY_MS;
+  }
+
   /** A sample late by a retransmission's round trip beyond the standing RTT; one loss event per round at most. */
   private looksLost(rttMs: number, now: number): boolean {
     if (!Number.isFinite(this.standingRttMs) || !Number.isFinite(this.minRttMs)) return false;
@@ -388,6 +409,7 @@ export class Congestion {
     if (events <= 0) return;
     this.lossEvents += events;
     if (this.queueingMs <= this.queueTargetMs) {
+      this.randomLosses = now - this.randomLossAt < RANDOM_LOSS_MEMORY_MS ? this.randomLosses + 1 : 1;
       this.randomLossAt = now;
       return;
     }
@@ -421,6 +443,7 @@ export class Congestion {
     if (this.phase === 'startup') return 2.89;
     if (this.phase === 'drain') return 1 / 2.89;
     let gain = this.cycleIndex === 0 ? this.options.probeGain : this.cycleIndex === 1 ? this.options.drainGain : 1;
+    if (this.lossyPath(now) && this.queueingMs <= this.queueTargetMs) gain = this.options.probeGain;
     // A standing queue above the target: pacing below the rate by enough to drain the excess within two
     // rounds (Vegas-like), at most maxQueueCut. The probe still runs (cut as much): pacing that stays
     // below the estimate delivers less, the filter forgets the higher samples, and without probes the
@@ -466,13 +489,14 @@ export class Congestion {
 
   /**
    * The gain cycle's next round. A probe whose bytes all arrived (the bandwidth grew by most of the
-   * probe's 25 % once its acknowledgements were in, a round later) found a pipe with room: startup
-   * again, as after a stall or a drained tunnel the estimate may be a fraction of the path's, and
+   * probe's 25 % once its acknowledgements were in, a round later) and left no queue found a pipe with
+   * room: startup again (a grown estimate beside a queue is acknowledgements bunched by a busy event
+   * loop, and startup on it overflowed the bottleneck), as after a stall or a drained tunnel the estimate may be a fraction of the path's, and
    * probes of 25 % every 8 rounds would take seconds to find it.
    */
   private nextCycleRound(now: number): void {
     const bandwidth = this.bandwidth.value;
-    if (this.cycleIndex === 1 && bandwidth >= this.probeBase * 1.2) {
+    if (this.cycleIndex === 1 && bandwidth >= this.probeBase * 1.2 && this.queueingMs <= this.queueTargetMs) {
       this.phase = 'startup';
       this.roundBandwidth = bandwidth;
       this.flatRounds = 0;

@@ -76,6 +76,28 @@ test('a loss without a queue (random loss) costs no back-off, and the window get
   t.true(cc.cwnd <= cwnd * 1.05, `cwnd ${cc.cwnd} against ${cwnd}`);
 });
 
+test('losses without a queue that keep coming (a lossy path) make the tunnel pace at the probe gain while no queue stands', (t) => {
+  const cc = new Congestion();
+  let now = steady(cc, 50);
+  const probeGain = cc.options.probeGain;
+  for (let i = 0; i < 3; i++, now = drive(cc, 2_500, 40, 100, now)) cc.onLoss(1, now);
+  // Three could be stalls read as losses.
+  t.is(cc.pacingRate(now), 2_500);
+  cc.onLoss(1, now);
+  t.is(cc.pacingRate(now), 2_500 * probeGain);
+  // A queue: the probe gain goes, the cut comes.
+  now = drive(cc, 2_500, 50, 45, now);
+  t.true(cc.pacingRate(now) < 2_500, `pacing ${cc.pacingRate(now)}`);
+  // The losses stop: most of a gain cycle cruises at the bandwidth again.
+  now = drive(cc, 2_500, 40, 2_500, now);
+  let cruising = 0;
+  for (let i = 0; i < 8 * 40; i++) {
+    now = drive(cc, 2_500, 40, 1, now);
+    if (cc.pacingRate(now) === 2_500) cruising++;
+  }
+  t.true(cruising >= 5 * 40, `${cruising} ms of 320 at the bandwidth`);
+});
+
 /** Acknowledgements over a path of 2,500 bytes/ms and 40 ms whose queue holds `queueMs` whatever the tunnel does. */
 function foreignQueue(cc: Congestion, queueMs: number, ms: number, start: number, inFlight = 100_000): number {
   let now = start;
@@ -147,6 +169,18 @@ test('competing mode ends when the queue has emptied for calmRounds, or after co
   t.is(held.mode, 'competing');
   foreignQueue(held, 40, 14 * 40, now);
   t.is(held.mode, 'delay');
+});
+
+test('RTT raised by event-loop stalls (a round without acknowledgements, packets in flight) does not switch modes', (t) => {
+  const cc = new Congestion();
+  let now = steady(cc, 1);
+  // Every 100 ms the receiver stalls 60 ms; the samples after each stall carry its delay.
+  for (let cycle = 0; cycle < 40; cycle++) {
+    now = foreignQueue(cc, 40, 40, now);
+    now += 60;
+  }
+  t.is(cc.mode, 'delay');
+  t.is(cc.competeEntries, 0);
 });
 
 test('a queue of the tunnel\'s own, which drains under the pacing cut, leaves it delay-based', (t) => {
@@ -221,4 +255,17 @@ test('a probe that finds room starts startup again; one that does not leaves the
   now = drive(full, 2_500, 40, 5_000);
   drive(full, 2_500, 40, 2_000, now);
   t.is(full.phase, 'steady');
+});
+
+test('a probe whose bandwidth grew beside a queue (acknowledgements bunched by a busy host) does not start startup again', (t) => {
+  const cc = new Congestion();
+  let now = drive(cc, 200, 40, 5_000);
+  let restarted = false;
+  for (let i = 0; i < 2_000; i++, now++) {
+    // Deliveries follow pacing, probes included, as on a roomy path, but with 5 ms of queue standing.
+    const rate = Math.min(20_000, cc.pacingRate(now));
+    cc.onAck({ now, acked: rate, rttMs: 45, oldestRttMs: 45, rate, appLimited: false, inFlight: rate * 45 });
+    restarted ||= cc.phase === 'startup';
+  }
+  t.false(restarted);
 });
