@@ -490,9 +490,10 @@ export class Congestion {
   /**
    * The gain cycle's next round. A probe whose bytes all arrived (the bandwidth grew by most of the
    * probe's 25 % once its acknowledgements were in, a round later) and left no queue found a pipe with
-   * room: startup again (a grown estimate beside a queue is acknowledgements bunched by a busy event
-   * loop, and startup on it overflowed the bottleneck), as after a stall or a drained tunnel the estimate may be a fraction of the path's, and
-   * probes of 25 % every 8 rounds would take seconds to find it.
+   * room: startup again, as after a stall or a drained tunnel the estimate may be a fraction of the
+   * path's, and probes of 25 % every 8 rounds would take seconds to find it. (An estimate that grew
+   * beside a queue is acknowledgements bunched by a busy event loop; startup on it overflowed the
+   * bottleneck.)
    */
   private nextCycleRound(now: number): void {
     const bandwidth = this.bandwidth.value;
