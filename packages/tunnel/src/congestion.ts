@@ -158,6 +158,12 @@ class WindowedMax {
 const RANDOM_LOSS_MEMORY_MS = 2_000;
 /** Random losses within RANDOM_LOSS_MEMORY_MS that make a path lossy (one is a stall read as a loss). */
 const LOSSY_PATH_LOSSES = 4;
+/**
+ * Least the loss window keeps on a loss, as Cubic's beta: with one hosted stream MulTCP's 1/(2N) is
+ * Reno's halving, which beside a Cubic flow (and with event-loop stalls read as losses) held the tunnel
+ * below what its delay mode got.
+ */
+const COMPETING_MIN_KEEP = 0.7;
 /** Pacing of the loss-based mode, above window / smoothed RTT: enough that the window, not pacing, limits. */
 const COMPETING_PACING_GAIN = 1.25;
 
@@ -419,7 +425,7 @@ export class Congestion {
       // over a round, and a stall read as a loss must not cut again.
       if (now - this.lossWindowCutAt < Math.max(this.srttMs, this.minRttMs)) return;
       this.lossWindowCutAt = now;
-      this.lossWindow = Math.max(this.floor(), this.lossWindow * factor);
+      this.lossWindow = Math.max(this.floor(), this.lossWindow * Math.max(COMPETING_MIN_KEEP, factor));
       this.cwnd = this.lossWindow;
       return;
     }

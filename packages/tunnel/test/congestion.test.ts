@@ -126,7 +126,7 @@ test('a queue that stands however far the tunnel cuts its pacing is another flow
   t.true(many.cwnd > 2_500 * many.srttMs * 0.8, `cwnd ${many.cwnd}: 8 of 9 flows`);
 });
 
-test('competing mode: the window grows N packets per round trip and a loss costs it 1/(2N)', (t) => {
+test('competing mode: the window grows N packets per round trip and a loss costs it 1/(2N), at most 30 %', (t) => {
   const growth = (streams: number) => {
     const cc = new Congestion();
     let now = steady(cc, streams);
@@ -146,7 +146,8 @@ test('competing mode: the window grows N packets per round trip and a loss costs
   };
   const one = growth(1);
   t.true(one.packets > 0.9 && one.packets < 1.1, `grew ${one.packets} packets`);
-  t.is(one.kept, 0.5);
+  // One stream backs off as Cubic does, not by Reno's half.
+  t.is(one.kept, 0.7);
   const eight = growth(8);
   t.true(eight.packets > 7.5 && eight.packets < 8.5, `grew ${eight.packets} packets`);
   t.is(eight.kept, 1 - 1 / 16);
