@@ -3,12 +3,19 @@
  * acknowledgement samples and the time, it answers how many bytes may be in flight (cwnd) and how fast
  * to send (pacing rate). No sockets, no timers.
  *
- * Delivery-rate and min-RTT based, as BBR, with a Vegas-like queue-delay target: the tunnel sends at the
- * bottleneck rate it measured and keeps the long leg's queue near empty, so the blender, not a network
- * queue, decides which stream's bytes go first. Seed 001's rules for a tunnel of N hosted streams: the
- * window never falls below N packets, and a loss costs the tunnel what it costs one of N flows (a
- * back-off of 1/(2N)), so the tunnel takes about what N TCP flows would.
+ * Two modes. `delay` (the normal one): delivery-rate and min-RTT based, as BBR, with a Vegas-like
+ * queue-delay target: the tunnel sends at the bottleneck rate it measured and keeps the long leg's queue
+ * near empty, so the blender, not a network queue, decides which stream's bytes go first. `competing`:
+ * a queue that stands whatever the tunnel does is another flow's, and a delay-based sender beside a
+ * queue-filling one yields everything; so the tunnel turns loss-based, MulTCP-like, as N flows: its
+ * window grows N packets per round trip and a loss costs it 1/(2N), until the queue empties.
+ * Seed 001's rules for a tunnel of N hosted streams hold in both: the window never falls below N
+ * packets, a loss costs the tunnel what it costs one of N flows, and a loss that comes without a queue
+ * (random loss on the path, not congestion) costs nothing.
  */
+
+/** A full-size TCP segment's payload on the long leg, bytes: the unit of additive increase and of a loss. */
+export const PACKET_BYTES = 1448;
 
 export interface CongestionOptions {
   /** Window before the first measurement, bytes. */
@@ -45,6 +52,18 @@ export interface CongestionOptions {
    */
   lossDelayMs: number;
   lossDelayFraction: number;
+  /**
+   * Rounds a queue must stand above the target by more than min RTT × maxQueueCut (pacing cut by half its
+   * most or more, which drains a queue of the tunnel's own within two or three rounds) before the
+   * tunnel takes it for another flow's and turns `competing`.
+   */
+  competeAfterRounds: number;
+  /** Rounds with the queue at or under the target that end `competing` (the other flow left or backed off). */
+  calmRounds: number;
+  /** Longest stretch in `competing`, ms: then delay mode again, to learn whether the queue is its own by now. */
+  competeHoldMs: number;
+  /** Most hosted streams the loss-based mode's aggressiveness counts (MulTCP with a large N overshoots). */
+  maxAggressiveness: number;
 }
 
 export const defaultCongestionOptions: Readonly<CongestionOptions> = Object.freeze({
@@ -63,6 +82,10 @@ export const defaultCongestionOptions: Readonly<CongestionOptions> = Object.free
   maxCapPerRound: 0.15,
   lossDelayMs: 10,
   lossDelayFraction: 0.5,
+  competeAfterRounds: 12,
+  calmRounds: 3,
+  competeHoldMs: 5_000,
+  maxAggressiveness: 32,
 });
 
 export function verifyCongestionOptions(options: CongestionOptions): void {
@@ -76,6 +99,7 @@ export function verifyCongestionOptions(options: CongestionOptions): void {
 }
 
 export type CongestionPhase = 'startup' | 'drain' | 'steady';
+export type CongestionMode = 'delay' | 'competing';
 
 /** One acknowledgement, as the writer measured it. */
 export interface AckSample {
@@ -127,9 +151,28 @@ class WindowedMax {
   }
 }
 
+/**
+ * How long a loss that came without a queue (random loss on the path) keeps the window's extra room, ms:
+ * the bytes behind each lost segment wait a round trip for its retransmission and stay in flight meanwhile.
+ */
+const RANDOM_LOSS_MEMORY_MS = 2_000;
+/** Random losses within RANDOM_LOSS_MEMORY_MS that make a path lossy (one is a stall read as a loss). */
+const LOSSY_PATH_LOSSES = 4;
+/**
+ * Least the loss window keeps on a loss, as Cubic's beta: with one hosted stream MulTCP's 1/(2N) is
+ * Reno's halving, which beside a Cubic flow (and with event-loop stalls read as losses) held the tunnel
+ * below what its delay mode got.
+ */
+const COMPETING_MIN_KEEP = 0.7;
+/** Pacing of the loss-based mode, above window / smoothed RTT: enough that the window, not pacing, limits. */
+const COMPETING_PACING_GAIN = 1.25;
+
 export class Congestion {
   readonly options: CongestionOptions;
   phase: CongestionPhase = 'startup';
+  mode: CongestionMode = 'delay';
+  /** Switches from delay to competing mode, in total. */
+  competeEntries = 0;
   /** Window: bytes that may be in flight. */
   cwnd: number;
   /** Min RTT, ms (Infinity before a sample). */
@@ -153,6 +196,8 @@ export class Congestion {
   private lossSeenAt = -Infinity;
   private streams = 0;
   private readonly bandwidth: WindowedMax;
+  /** The best rate over the min-RTT window: what the path gave the tunnel alone, before another flow took some. */
+  private readonly pathBandwidth: WindowedMax;
   private minRttCandidate = Infinity;
   private minRttWindowStart = 0;
   /** Startup ends once the bandwidth stops growing 25 % per round for three rounds. */
@@ -167,12 +212,26 @@ export class Congestion {
   /** After a loss: send at this fraction of the bandwidth until `backoffUntil`. */
   private backoffFactor = 1;
   private backoffUntil = 0;
+  /** Delay mode: since when a queue has stood too high to be the tunnel's own; undefined while none does. */
+  private foreignQueueSince: number | undefined;
+  private lastAckAt = -Infinity;
+  private lastInFlight = 0;
+  private lossWindowCutAt = -Infinity;
+  /** Competing mode: when it began, and since when the queue has been at or under the target. */
+  private competeSince = 0;
+  private calmSince: number | undefined;
+  /** The loss-based window of competing mode, bytes. */
+  private lossWindow = 0;
+  private randomLossAt = -Infinity;
+  /** Random losses in a row, each within RANDOM_LOSS_MEMORY_MS of the one before. */
+  private randomLosses = 0;
 
   constructor(options: Partial<CongestionOptions> = {}) {
     this.options = { ...defaultCongestionOptions, ...options };
     verifyCongestionOptions(this.options);
     this.cwnd = this.options.initialCwnd;
     this.bandwidth = new WindowedMax(this.options.bandwidthWindowMs);
+    this.pathBandwidth = new WindowedMax(this.options.minRttWindowMs);
   }
 
   /** The hosted streams changed: the floor and the loss response follow them. */
@@ -191,8 +250,12 @@ export class Congestion {
    * host's event loops add to every sample would read their noise as a queue and pace ever slower.
    */
   get queueTargetMs(): number {
+    return Math.max(this.fixedQueueTargetMs, this.rttDeviationMs);
+  }
+
+  private get fixedQueueTargetMs(): number {
     const fromRtt = Number.isFinite(this.minRttMs) ? this.minRttMs * this.options.queueTargetFraction : 0;
-    return Math.max(this.options.queueTargetMs, fromRtt, this.rttDeviationMs);
+    return Math.max(this.options.queueTargetMs, fromRtt);
   }
 
   /** Takes one acknowledgement; true when its delay tells of a lost segment (counted as a loss event). */
@@ -203,9 +266,16 @@ export class Congestion {
     this.trackRtt(rttMs, now);
     const recent = this.trackDelivery(sample, now);
     const before = this.bandwidth.value;
-    if (sample.rate !== undefined && (!sample.appLimited || sample.rate > before)) this.bandwidth.add(sample.rate, now);
+    if (sample.rate !== undefined && (!sample.appLimited || sample.rate > before)) {
+      this.bandwidth.add(sample.rate, now);
+      // Beside another flow the tunnel delivers its share, not what the path gives it alone.
+      if (this.mode === 'delay') this.pathBandwidth.add(Math.min(sample.rate, this.bandwidth.value), now);
+    }
     const round = Math.max(this.minRttMs, 1);
-    if (recent && this.queueingMs > this.queueTargetMs && !sample.appLimited && now - this.cappedAt >= round && this.bottleneckBound(recent)) {
+    // In competing mode the queue is another flow's: what the tunnel delivers is its share, not the
+    // bottleneck's rate. Within two rounds of a loss the shortfall is the bytes held behind it.
+    const afterLoss = now - this.lossSeenAt < 2 * round;
+    if (recent && this.mode === 'delay' && !afterLoss && this.queueingMs > this.queueTargetMs && !sample.appLimited && now - this.cappedAt >= round && this.bottleneckBound(recent)) {
       this.bandwidth.capAt(Math.max(recent.delivered, before * (1 - this.options.maxCapPerRound)));
       this.cappedAt = now;
     }
@@ -230,10 +300,99 @@ export class Congestion {
     } else if (this.phase === 'drain') {
       if (sample.inFlight <= this.bdp()) this.enterSteady(now);
     }
-    if (this.phase !== 'startup') this.cwnd = Math.max(this.bdp() * this.options.cwndGain, this.floor());
-    if (this.phase === 'steady' && now - this.cycleStart >= round) this.nextCycleRound(now);
+    if (!sample.appLimited && this.phase !== 'startup') this.updateMode(sample.inFlight, now);
+    if (this.mode === 'competing') {
+      // MulTCP's additive increase: N packets per round trip (a window's worth of acknowledgements).
+      if (!sample.appLimited) this.lossWindow += (this.aggressiveness() * PACKET_BYTES * sample.acked) / Math.max(this.lossWindow, PACKET_BYTES);
+      this.cwnd = Math.max(this.lossWindow, this.floor());
+    } else if (this.phase !== 'startup') {
+      this.cwnd = Math.max(this.bdp() * this.windowGain(now), this.floor());
+    }
+    if (this.mode === 'delay' && this.phase === 'steady' && now - this.cycleStart >= round) this.nextCycleRound(now);
     if (lost) this.onLoss(1, now);
     return lost;
+  }
+
+  /**
+   * Delay mode turns competing once a queue has stood for competeAfterRounds so high that pacing runs
+   * cut by at least half its most: a queue of the tunnel's own drains within two or three such rounds,
+   * so one that stays is another flow's. Competing mode ends when the queue has been at or under the
+   * target for calmRounds (the other flow left or backed off), or after competeHoldMs: then delay mode
+   * learns again whether the queue is its own.
+   */
+  private updateMode(inFlight: number, now: number): void {
+    const round = Math.max(this.minRttMs, 1);
+    // A round trip without acknowledgements while packets were in flight is a stalled event loop at one
+    // end, not a queue: its delay shows in every sample of the next round, and on a busy host such
+    // stalls come back to back. (With next to nothing in flight, acknowledgements are that rare anyway.)
+    const stalled = now - this.lastAckAt > round && this.lastInFlight >= 4 * PACKET_BYTES;
+    this.lastAckAt = now;
+    this.lastInFlight = inFlight;
+    if (!Number.isFinite(this.minRttMs)) return;
+    if (this.mode === 'delay') {
+      const foreign = !stalled && this.queueingMs - this.queueTargetMs > this.minRttMs * this.options.maxQueueCut;
+      if (!foreign) {
+        this.foreignQueueSince = undefined;
+        return;
+      }
+      this.foreignQueueSince ??= now;
+      if (now - this.foreignQueueSince >= this.options.competeAfterRounds * round) this.enterCompeting(inFlight, now);
+      return;
+    }
+    // The fixed target, not the one widened by the RTT's deviation: the other flow's queue makes the
+    // samples vary, and a target that grew with them would read its queue as calm.
+    if (this.queueingMs > this.fixedQueueTargetMs) this.calmSince = undefined;
+    else this.calmSince ??= now;
+    const calm = this.calmSince !== undefined && now - this.calmSince >= this.options.calmRounds * round;
+    if (calm || now - this.competeSince >= this.options.competeHoldMs) this.leaveCompeting(now);
+  }
+
+  /**
+   * Starts the loss-based window at the tunnel's fair share of what the path holds (pipe and the other
+   * flow's queue: the bandwidth it had alone over the smoothed RTT), N / (N + 1) of it beside one flow,
+   * rather than at the little it kept while yielding.
+   */
+  private enterCompeting(inFlight: number, now: number): void {
+    const n = this.aggressiveness();
+    const path = this.pathBandwidth.value * Math.max(this.srttMs, this.minRttMs);
+    this.mode = 'competing';
+    this.competeEntries++;
+    this.competeSince = now;
+    this.calmSince = undefined;
+    this.foreignQueueSince = undefined;
+    this.lossWindow = Math.max(inFlight, (path * n) / (n + 1), this.floor());
+    this.backoffUntil = 0;
+  }
+
+  private leaveCompeting(now: number): void {
+    this.mode = 'delay';
+    this.calmSince = undefined;
+    this.enterSteady(now);
+  }
+
+  /** Hosted streams as the loss response counts them: at least one, at most maxAggressiveness. */
+  private aggressiveness(): number {
+    return Math.min(this.options.maxAggressiveness, Math.max(1, this.streams));
+  }
+
+  /**
+   * The window over the BDP: cwndGain, one more while losses come without a queue (the bytes behind each
+   * lost segment stay in flight a round trip longer, and a window of two BDPs then stops the sender
+   * while the path has room).
+   */
+  private windowGain(now: number): number {
+    return this.options.cwndGain + (now - this.randomLossAt < RANDOM_LOSS_MEMORY_MS ? 1 : 0);
+  }
+
+  /**
+   * Losses without a queue keep coming: the path drops packets at random. Every acknowledgement behind
+   * a lost segment then waits a round trip for its retransmission, most delivery-rate samples span such
+   * a wait and read low, and the estimate, probed one round in eight, sinks to half the path's rate
+   * (1 % loss lab). So while no queue stands the tunnel paces at the probe's gain: if that is more than
+   * the path takes, a queue forms and the usual cut applies.
+   */
+  private lossyPath(now: number): boolean {
+    return this.randomLosses >= LOSSY_PATH_LOSSES && now - this.randomLossAt < RANDOM_LOSS_MEMORY_MS;
   }
 
   /** A sample late by a retransmission's round trip beyond the standing RTT; one loss event per round at most. */
@@ -247,14 +406,30 @@ export class Congestion {
   }
 
   /**
-   * The connection lost packets (`events` retransmission episodes). A tunnel of N streams backs off as
-   * one of N flows would: its rate falls by 1/(2N) for one round, not by half.
+   * The connection lost packets (`events` retransmission episodes). A loss while no queue stands is the
+   * path's (random loss), not congestion: no back-off, only room in the window for what waits on the
+   * retransmission. Otherwise a tunnel of N streams backs off as one of N flows would, by 1/(2N), not by
+   * half: in delay mode its pacing for two rounds, in competing mode its window.
    */
   onLoss(events: number, now: number): void {
     if (events <= 0) return;
     this.lossEvents += events;
-    const share = 1 / (2 * Math.max(1, this.streams));
-    this.backoffFactor = Math.max(0.5, 1 - share * Math.min(events, 4));
+    if (this.queueingMs <= this.queueTargetMs) {
+      this.randomLosses = now - this.randomLossAt < RANDOM_LOSS_MEMORY_MS ? this.randomLosses + 1 : 1;
+      this.randomLossAt = now;
+      return;
+    }
+    const factor = Math.max(0.5, 1 - Math.min(events, 4) / (2 * this.aggressiveness()));
+    if (this.mode === 'competing') {
+      // One back-off per smoothed round trip, as TCP's per window: the losses of one overflow arrive
+      // over a round, and a stall read as a loss must not cut again.
+      if (now - this.lossWindowCutAt < Math.max(this.srttMs, this.minRttMs)) return;
+      this.lossWindowCutAt = now;
+      this.lossWindow = Math.max(this.floor(), this.lossWindow * Math.max(COMPETING_MIN_KEEP, factor));
+      this.cwnd = this.lossWindow;
+      return;
+    }
+    this.backoffFactor = factor;
     this.backoffUntil = now + Math.max(this.minRttMs, 1) * 2;
   }
 
@@ -262,6 +437,7 @@ export class Congestion {
   pacingRate(now: number): number {
     const bandwidth = this.bandwidth.value;
     if (bandwidth === 0) return Infinity;
+    if (this.mode === 'competing') return (COMPETING_PACING_GAIN * this.cwnd) / Math.max(this.srttMs, this.minRttMs, 1);
     const paced = bandwidth * this.pacingGain(now);
     // Startup sends at least its window per round, as slow start does: an estimate taken from a few
     // health checks (bytes per ms) must not pace the first download at a few kB/s.
@@ -273,6 +449,7 @@ export class Congestion {
     if (this.phase === 'startup') return 2.89;
     if (this.phase === 'drain') return 1 / 2.89;
     let gain = this.cycleIndex === 0 ? this.options.probeGain : this.cycleIndex === 1 ? this.options.drainGain : 1;
+    if (this.lossyPath(now) && this.queueingMs <= this.queueTargetMs) gain = this.options.probeGain;
     // A standing queue above the target: pacing below the rate by enough to drain the excess within two
     // rounds (Vegas-like), at most maxQueueCut. The probe still runs (cut as much): pacing that stays
     // below the estimate delivers less, the filter forgets the higher samples, and without probes the
@@ -318,13 +495,15 @@ export class Congestion {
 
   /**
    * The gain cycle's next round. A probe whose bytes all arrived (the bandwidth grew by most of the
-   * probe's 25 % once its acknowledgements were in, a round later) found a pipe with room: startup
-   * again, as after a stall or a drained tunnel the estimate may be a fraction of the path's, and
-   * probes of 25 % every 8 rounds would take seconds to find it.
+   * probe's 25 % once its acknowledgements were in, a round later) and left no queue found a pipe with
+   * room: startup again, as after a stall or a drained tunnel the estimate may be a fraction of the
+   * path's, and probes of 25 % every 8 rounds would take seconds to find it. (An estimate that grew
+   * beside a queue is acknowledgements bunched by a busy event loop; startup on it overflowed the
+   * bottleneck.)
    */
   private nextCycleRound(now: number): void {
     const bandwidth = this.bandwidth.value;
-    if (this.cycleIndex === 1 && bandwidth >= this.probeBase * 1.2) {
+    if (this.cycleIndex === 1 && bandwidth >= this.probeBase * 1.2 && this.queueingMs <= this.queueTargetMs) {
       this.phase = 'startup';
       this.roundBandwidth = bandwidth;
       this.flatRounds = 0;

@@ -1,3 +1,5 @@
+import { PACKET_BYTES } from './congestion.js';
+
 /** What each end of a session reports to the other every qosIntervalMs (QOS frame, msgpack map). */
 export interface QosReport {
   /** Smoothed RTT measured by the reporter's PINGs, ms; -1 before the first sample. */
@@ -23,8 +25,6 @@ export interface QosReport {
   lossRate: number;
 }
 
-/** A full-size TCP segment's payload: a loss event costs about one of them. */
-const PACKET_BYTES = 1448;
 /** Fewer packets than this in an interval tell nothing about loss. */
 const MIN_PACKETS_FOR_LOSS = 100;
 

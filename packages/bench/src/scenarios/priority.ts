@@ -72,6 +72,34 @@ const COMPETING_MARKS_MS = [5_000, 15_000];
 /** The loss test's lab (the same leg with random loss) and its downloads. */
 const LOSSY_LAB: LabOptions = { ...LAB, lossPct: 1 };
 const LOSSY_DOWNLOADS = 50;
+/**
+ * Kernel congestion control of the plain TCP baselines' sender (origin-1, straight to the client): the
+ * hosts' default (BBR on this machine, which ignores random loss and does not yield to a queue) and
+ * Cubic, the loss-based TCP most of the Internet runs. The tunnel's own connections keep the back-end's
+ * default in both.
+ */
+const BASELINE_TCP = ['host default', 'cubic'] as const;
+type BaselineTcp = (typeof BASELINE_TCP)[number];
+
+/**
+ * Parts of the scenario to run, from OVERLAY_BENCH_PRIORITY (comma-separated; all when unset), so that one
+ * part can be measured again without the others' ten minutes; OVERLAY_BENCH_PRIORITY_CLI runs the
+ * gateways from another build (a baseline checkout) for back-to-back comparisons.
+ */
+const PARTS = ['shares', 'latency', 'competing', 'loss'] as const;
+type Part = (typeof PARTS)[number];
+
+function chosenParts(value = process.env.OVERLAY_BENCH_PRIORITY): Set<Part> {
+  if (!value) return new Set(PARTS);
+  const names = value.split(',').map((name) => name.trim()).filter(Boolean);
+  const unknown = names.filter((name) => !(PARTS as readonly string[]).includes(name));
+  if (unknown.length || names.length === 0) throw new Error(`OVERLAY_BENCH_PRIORITY: unknown part ${unknown.join(', ')}; known: ${PARTS.join(', ')}`);
+  return new Set(names as Part[]);
+}
+
+function gatewayCli(): string {
+  return process.env.OVERLAY_BENCH_PRIORITY_CLI || overlayCli();
+}
 
 /** The load's conditions: probes alone; probes beside bulk downloads, prioritized or all at priority 2. */
 type Mode = 'no load' | 'prioritized' | 'all priorities equal' | 'prioritized, kernel default';
@@ -135,7 +163,7 @@ async function startGateways(lab: Lab, dir: string, originUrl: string): Promise<
       rings: { weights: WEIGHTS },
     },
   }));
-  const backEnd = await lab.start('back-end', process.execPath, [overlayCli(), 'back-end', '--config', backEndConfig]);
+  const backEnd = await lab.start('back-end', process.execPath, [gatewayCli(), 'back-end', '--config', backEndConfig]);
   const tunnel = address(backEnd.ready, 'tunnel');
   const frontEndConfig = join(dir, 'front-end.json');
   const rules = [PROBE, ...BULK].map((cls) => ({ match: { header: { name: CLASS_HEADER, value: cls.name } }, priority: cls.priority }));
@@ -157,7 +185,7 @@ async function startGateways(lab: Lab, dir: string, originUrl: string): Promise<
     // The probes queue behind 24 downloads on a loaded box; the admission gate is not what is measured.
     admission: { threshold: 4_096, maxQueued: 8_192 },
   }));
-  const frontEnd = await lab.start('pop-a', process.execPath, [overlayCli(), 'front-end', '--config', frontEndConfig]);
+  const frontEnd = await lab.start('pop-a', process.execPath, [gatewayCli(), 'front-end', '--config', frontEndConfig]);
   const url = `http://${address(frontEnd.ready, 'http')}`;
   // The tunnel comes up right after the ready line; wait for a first answer through it.
   let lastError = '';
@@ -269,25 +297,42 @@ async function sharesByConnections(lab: Lab, gateways: Gateways, progress: (line
   return results;
 }
 
-/** The competing-flow test for each hosted-stream count. */
+/**
+ * Sets the kernel congestion control of the plain TCP baselines' sender (origin-1's default route, which
+ * its accepted connections follow); returns the one it runs. A route's congctl, not the sysctl: inside a
+ * network namespace the sysctl only takes what the root namespace allows (here reno and bbr).
+ */
+async function setBaselineTcp(lab: Lab, tcp: BaselineTcp): Promise<string> {
+  const { stdout: route } = await lab.exec('origin-1', 'ip', ['route', 'show', 'default']);
+  const plain = route.trim().replace(/\s+congctl\s+\S+/, '').split(/\s+/);
+  await lab.exec('origin-1', 'ip', ['route', 'replace', ...plain, ...(tcp === 'host default' ? [] : ['congctl', tcp])]);
+  if (tcp !== 'host default') return tcp;
+  const { stdout } = await lab.exec('origin-1', 'sysctl', ['-n', 'net.ipv4.tcp_congestion_control']);
+  return stdout.trim();
+}
+
+/** The competing-flow test for each hosted-stream count, beside a plain TCP flow of each baseline kind. */
 async function beside(lab: Lab, gateways: Gateways, originUrl: string, progress: (line: string) => void): Promise<BenchResult[]> {
   await setNotSentLowat(lab, NOTSENT_LOWAT);
   const results: BenchResult[] = [];
-  for (const streams of COMPETING_STREAMS) {
-    const shares = await runShares(lab, {
-      url: gateways.url, site: PRIORITIZED, classHeader: CLASS_HEADER, burst: 0, burstPath: '/bytes/1',
-      classes: Array.from({ length: streams }, () => BULK[0].name), direct: [`${originUrl}${BULK_PATH}`], path: BULK_PATH, marksMs: COMPETING_MARKS_MS,
-    });
-    if (shares.errors.length) throw new Error(`competing-flow test with ${streams} streams: ${shares.errors.join('; ')}`);
-    const [start, end] = shares.marks;
-    const bytes = end.map((total, i) => total - start[i]);
-    const direct = bytes.pop() ?? 0;
-    const tunnel = bytes.reduce((a, b) => a + b, 0);
-    const share = tunnel + direct === 0 ? 0 : (tunnel / (tunnel + direct)) * 100;
-    progress(`beside a plain TCP download: the tunnel with ${streams} stream(s) took ${share.toFixed(1)} % (${tunnel} against ${direct} bytes from 5 s to 15 s)`);
-    const label = `${streams} hosted stream${streams === 1 ? '' : 's'}`;
-    results.push(result(`tunnel share beside one competing TCP flow, ${label}`, '%', share, 'fair share per hosted connection', (streams / (streams + 1)) * 100));
-    await waitForDrain(lab, tunnelPort(gateways), 64 * 1024, 10_000);
+  for (const tcp of BASELINE_TCP) {
+    const algorithm = await setBaselineTcp(lab, tcp);
+    for (const streams of COMPETING_STREAMS) {
+      const shares = await runShares(lab, {
+        url: gateways.url, site: PRIORITIZED, classHeader: CLASS_HEADER, burst: 0, burstPath: '/bytes/1',
+        classes: Array.from({ length: streams }, () => BULK[0].name), direct: [`${originUrl}${BULK_PATH}`], path: BULK_PATH, marksMs: COMPETING_MARKS_MS,
+      });
+      if (shares.errors.length) throw new Error(`competing-flow test with ${streams} streams: ${shares.errors.join('; ')}`);
+      const [start, end] = shares.marks;
+      const bytes = end.map((total, i) => total - start[i]);
+      const direct = bytes.pop() ?? 0;
+      const tunnel = bytes.reduce((a, b) => a + b, 0);
+      const share = tunnel + direct === 0 ? 0 : (tunnel / (tunnel + direct)) * 100;
+      progress(`beside a plain TCP (${algorithm}) download: the tunnel with ${streams} stream(s) took ${share.toFixed(1)} % (${tunnel} against ${direct} bytes from 5 s to 15 s)`);
+      const label = `${streams} hosted stream${streams === 1 ? '' : 's'}`;
+      results.push(result(`tunnel share beside one competing TCP (${algorithm}) flow, ${label}`, '%', share, 'fair share per hosted connection', (streams / (streams + 1)) * 100));
+      await waitForDrain(lab, tunnelPort(gateways), 64 * 1024, 10_000);
+    }
   }
   return results;
 }
@@ -324,7 +369,8 @@ async function inLab<T>(options: LabOptions, dir: string, progress: (line: strin
 
 /**
  * Seed 001: one loss must not halve all hosted streams. With random loss on the long leg, the goodput of
- * one tunnel carrying LOSSY_DOWNLOADS downloads, of as many plain TCP downloads, and of one, from 5 s to 15 s.
+ * one tunnel carrying LOSSY_DOWNLOADS downloads, of as many plain TCP downloads, and of one, from 5 s to
+ * 15 s; the plain ones once with each baseline congestion control.
  */
 async function underLoss(lab: Lab, gateways: Gateways, originUrl: string, progress: (line: string) => void): Promise<BenchResult[]> {
   await setNotSentLowat(lab, NOTSENT_LOWAT);
@@ -343,38 +389,38 @@ async function underLoss(lab: Lab, gateways: Gateways, originUrl: string, progre
     return mbit;
   };
   const tunnel = await goodput(`one tunnel, ${LOSSY_DOWNLOADS} downloads`, Array.from({ length: LOSSY_DOWNLOADS }, () => BULK[0].name), 0);
-  const separate = await goodput(`${LOSSY_DOWNLOADS} plain TCP downloads`, [], LOSSY_DOWNLOADS);
-  const single = await goodput('one plain TCP download', [], 1);
   const label = `goodput under ${LOSSY_LAB.lossPct} % loss, one tunnel carrying ${LOSSY_DOWNLOADS} downloads`;
-  return [
-    result(label, 'Mbit/s', tunnel, `${LOSSY_DOWNLOADS} separate TCP connections`, separate, 'ratio >= 0.8'),
-    result(label, 'Mbit/s', tunnel, 'one TCP connection', single, 'ratio >= 2'),
-  ];
+  const results: BenchResult[] = [];
+  for (const tcp of BASELINE_TCP) {
+    const algorithm = await setBaselineTcp(lab, tcp);
+    const separate = await goodput(`${LOSSY_DOWNLOADS} plain TCP (${algorithm}) downloads`, [], LOSSY_DOWNLOADS);
+    const single = await goodput(`one plain TCP (${algorithm}) download`, [], 1);
+    results.push(
+      result(label, 'Mbit/s', tunnel, `${LOSSY_DOWNLOADS} separate TCP (${algorithm}) connections`, separate, 'ratio >= 0.8'),
+      result(label, 'Mbit/s', tunnel, `one TCP (${algorithm}) connection`, single, 'ratio >= 2'),
+    );
+  }
+  return results;
 }
 
-/** The latency windows, the share tests and the competing flow, on the lab as configured. */
-async function mainResults(lab: Lab, gateways: Gateways, originUrl: string, progress: (line: string) => void): Promise<{ results: BenchResult[]; charts: Chart[] }> {
-  // First, on a fresh tunnel (one connection); the latency windows then run on what striping left.
-  const byConnections = await sharesByConnections(lab, gateways, progress);
+/** The latency windows (ORDER): probe latency loaded against unloaded and FIFO, ring shares, goodput. */
+async function latencyResults(lab: Lab, gateways: Gateways, progress: (line: string) => void): Promise<{ results: BenchResult[]; charts: Chart[] }> {
   const windows: Record<Mode, Measured[]> = { 'no load': [], prioritized: [], 'all priorities equal': [], 'prioritized, kernel default': [] };
   for (const mode of ORDER) windows[mode].push(await measure(lab, gateways, mode, progress));
-  const competing = await beside(lab, gateways, originUrl, progress);
   const [idle, prioritized, equal, kernelDefault] = (['no load', 'prioritized', 'all priorities equal', 'prioritized, kernel default'] as const).map((mode) => merge(windows[mode]));
   const [idleMs, prioritizedMs, equalMs, kernelDefaultMs] = [idle, prioritized, equal, kernelDefault].map((m) => latency(m.probesMs));
   const goodput = (m: Measured) => (m.bytes * 8) / m.seconds / 1e6;
   const lowat = `tcp_notsent_lowat ${NOTSENT_LOWAT / 1024} KiB`;
   const results: BenchResult[] = [
     result('high-priority p99 under load', 'ms', prioritizedMs.p99, 'FIFO (all priorities equal)', equalMs.p99),
-    result('high-priority p99 under load', 'ms', prioritizedMs.p99, 'no load', idleMs.p99),
+    result('high-priority p99 under load', 'ms', prioritizedMs.p99, 'no load', idleMs.p99, 'ratio <= 1.5'),
     result('high-priority p50 under load', 'ms', prioritizedMs.p50, 'FIFO (all priorities equal)', equalMs.p50),
-    result('high-priority p50 under load', 'ms', prioritizedMs.p50, 'no load', idleMs.p50),
+    result('high-priority p50 under load', 'ms', prioritizedMs.p50, 'no load', idleMs.p50, 'ratio <= 1.2'),
     ...shareResults(prioritized),
-    ...byConnections,
     result('high-priority p99 under load, kernel default send buffer', 'ms', kernelDefaultMs.p99, lowat, prioritizedMs.p99),
     result('high-priority p50 under load, kernel default send buffer', 'ms', kernelDefaultMs.p50, lowat, prioritizedMs.p50),
-    result('long-leg goodput under load, prioritized', 'Mbit/s', goodput(prioritized), 'long-leg rate', LAB.rateMbit ?? 0),
+    result('long-leg goodput under load, prioritized', 'Mbit/s', goodput(prioritized), 'long-leg rate', LAB.rateMbit ?? 0, 'ratio >= 0.9'),
     result('long-leg goodput under load, all priorities equal', 'Mbit/s', goodput(equal), 'long-leg rate', LAB.rateMbit ?? 0),
-    ...competing,
   ];
   const charts: Chart[] = [{
     title: `${PROBE.bytes / 1024} KiB high-priority GETs: latency distribution`,
@@ -390,13 +436,32 @@ async function mainResults(lab: Lab, gateways: Gateways, originUrl: string, prog
   return { results, charts };
 }
 
+/** The parts that run on the lossless lab, in order: the share tests first, on a fresh tunnel (one connection). */
+async function mainResults(lab: Lab, gateways: Gateways, originUrl: string, parts: Set<Part>, progress: (line: string) => void): Promise<{ results: BenchResult[]; charts: Chart[] }> {
+  const results: BenchResult[] = [];
+  const charts: Chart[] = [];
+  if (parts.has('shares')) results.push(...await sharesByConnections(lab, gateways, progress));
+  if (parts.has('latency')) {
+    const windows = await latencyResults(lab, gateways, progress);
+    results.push(...windows.results);
+    charts.push(...windows.charts);
+  }
+  if (parts.has('competing')) results.push(...await beside(lab, gateways, originUrl, progress));
+  return { results, charts };
+}
+
 export const priorityScenario: Scenario = {
   name: 'priority',
   description: `${PROBE.bytes / 1024} KiB priority-0 GETs (one keep-alive connection, back to back) while ${BULK.map((c) => `${c.streams} downloads at priority ${c.priority}`).join(' and ')} saturate a ${LAB.rateMbit} Mbit/s, ${2 * (LAB.delayMs ?? 0)} ms RTT long leg: vs no load, vs all priorities equal; byte share per ring vs its weight; the tunnel's share beside a plain TCP download; ${LOSSY_DOWNLOADS} downloads in one tunnel vs ${LOSSY_DOWNLOADS} and 1 TCP connections under ${LOSSY_LAB.lossPct} % loss`,
   async run(progress) {
+    const parts = chosenParts();
     const dir = await mkdtemp(join(tmpdir(), 'overlay-bench-priority-'));
     try {
-      const main = await inLab(LAB, dir, progress, (lab, gateways, originUrl) => mainResults(lab, gateways, originUrl, progress));
+      const lossless = [...parts].some((part) => part !== 'loss');
+      const main = !lossless
+        ? { results: [], charts: [] }
+        : await inLab(LAB, dir, progress, (lab, gateways, originUrl) => mainResults(lab, gateways, originUrl, parts, progress));
+      if (!parts.has('loss')) return main;
       progress(`a second lab with ${LOSSY_LAB.lossPct} % random loss on the long leg`);
       const lossy = await inLab(LOSSY_LAB, dir, progress, (lab, gateways, originUrl) => underLoss(lab, gateways, originUrl, progress));
       return { results: [...main.results, ...lossy], charts: main.charts };
