@@ -34,6 +34,50 @@ export interface AccessEntry {
   traceparent?: string;
 }
 
+/** Characters of lines batched before they are written (ASCII but for non-ASCII paths: about 16 KiB, one write per ~50 requests). */
+const BATCH_CHARS = 16384;
+
+/** Printable ASCII without `"` and `\\`: goes into JSON as it is. */
+const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
+function text(value: string): string {
+  return PLAIN.test(value) ? `"${value}"` : JSON.stringify(value);
+}
+
+/** `,"name":value` for each field present, in AccessEntry's order: what JSON.stringify(entry) gives, at a fraction of its cost. */
+function entryFields(entry: AccessEntry): string {
+  let out = `,"client":${text(entry.client)},"method":${text(entry.method)}`;
+  if (entry.host !== undefined) out += `,"host":${text(entry.host)}`;
+  out += `,"path":${text(entry.path)},"status":${number(entry.status)},"bytesIn":${number(entry.bytesIn)},"bytesOut":${number(entry.bytesOut)}`;
+  if (entry.priority !== undefined) out += `,"priority":${number(entry.priority)}`;
+  if (entry.cache !== undefined) out += `,"cache":${text(entry.cache)}`;
+  if (entry.backEnd !== undefined) out += `,"backEnd":${text(entry.backEnd)}`;
+  if (entry.origin !== undefined) out += `,"origin":${text(entry.origin)}`;
+  if (entry.frontEnd !== undefined) out += `,"frontEnd":${text(entry.frontEnd)}`;
+  out += `,"durationMs":${number(entry.durationMs)}`;
+  if (entry.requestId !== undefined) out += `,"requestId":${text(entry.requestId)}`;
+  if (entry.traceparent !== undefined) out += `,"traceparent":${text(entry.traceparent)}`;
+  return out;
+}
+
+function number(value: number): string {
+  return Number.isFinite(value) ? String(value) : 'null';
+}
+
+/** The ISO time of now; the part up to the second is formatted once a second (toISOString is ~1 µs). */
+let isoSecond = -1;
+let isoPrefix = '';
+function isoNow(): string {
+  const now = Date.now();
+  const second = Math.floor(now / 1000);
+  if (second !== isoSecond) {
+    isoSecond = second;
+    isoPrefix = new Date(second * 1000).toISOString().slice(0, 20);
+  }
+  const ms = now - second * 1000;
+  return `${isoPrefix}${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}Z`;
+}
+
 export type AccessLogger = (entry: AccessEntry) => void;
 
 export interface AccessLogOptions {
@@ -66,27 +110,34 @@ export function createAccessLog(name: string, log: Logger, settings: AccessLogSe
   if (typeof destination !== 'number') {
     return { write: (entry) => void (sampled(entry) && destination.info(entry, 'access')), flush: () => undefined, close: () => undefined };
   }
-  const stream = pino.destination({ fd: destination, sync: true, minLength: flushMs > 0 ? 4096 : 0 });
+  // The batch is put together here and handed over whole: sonic-boom's own batching measures its whole
+  // buffer again on every line (Buffer.byteLength), which cost more than building the line.
+  const stream = pino.destination({ fd: destination, sync: true, minLength: 0 });
   const prefix = '{"level":30,"time":"';
   const middle = `","pid":${process.pid},"name":${JSON.stringify(name)}`;
+  let batch = '';
+  const writeBatch = () => {
+    if (batch === '') return;
+    stream.write(batch);
+    batch = '';
+  };
   let flush = () => undefined as void;
   let close = () => undefined as void;
   if (flushMs > 0) {
-    const onExit = () => stream.flushSync();
-    const timer = setInterval(() => stream.flush(), flushMs).unref();
-    process.once('exit', onExit);
-    flush = () => stream.flushSync();
+    const timer = setInterval(writeBatch, flushMs).unref();
+    process.once('exit', writeBatch);
+    flush = writeBatch;
     close = () => {
       clearInterval(timer);
-      process.off('exit', onExit);
-      stream.flushSync();
+      process.off('exit', writeBatch);
+      writeBatch();
     };
   }
   return {
     write: (entry) => {
       if (!sampled(entry)) return;
-      const fields = JSON.stringify(entry);
-      stream.write(`${prefix}${new Date().toISOString()}${middle}${fields.length > 2 ? `,${fields.slice(1, -1)}` : ''},"msg":"access"}\n`);
+      batch += `${prefix}${isoNow()}${middle}${entryFields(entry)},"msg":"access"}\n`;
+      if (flushMs === 0 || batch.length >= BATCH_CHARS) writeBatch();
     },
     flush,
     close,
