@@ -124,7 +124,7 @@ function logAnswer(
 function headSent(flow: Flow, cacheStatus: CacheStatus): void {
   flow.cacheStatus = cacheStatus;
   flow.ticket.start();
-  flow.context.metrics.responseHeadSeconds.observe({ priority: String(flow.stamp.priority) }, (performance.now() - flow.startedAt) / 1000);
+  flow.context.metrics.responseHeadSeconds.observe(String(flow.stamp.priority), (performance.now() - flow.startedAt) / 1000);
 }
 
 async function serve(flow: Flow): Promise<void> {
