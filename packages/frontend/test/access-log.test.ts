@@ -69,7 +69,7 @@ test('a line holds every field of its entry as JSON would, however odd the text'
   const file = join(await mkdtemp(join(tmpdir(), 'access-log-')), 'access.log');
   const fd = openSync(file, 'w');
   const enabled = { info: () => undefined, isLevelEnabled: () => true } as unknown as Logger;
-  const log = createAccessLog('back-end', enabled, { enabled: true, sample: 1, flushMs: 0 }, { destination: fd });
+  const log = createAccessLog('back-end', enabled, { enabled: true, sample: 1, flushMs: 60_000 }, { destination: fd });
   const entries: AccessEntry[] = [
     { client: '::1', method: 'GET', path: '/', status: 200, bytesIn: 0, bytesOut: 0, durationMs: 0 },
     {
@@ -77,6 +77,9 @@ test('a line holds every field of its entry as JSON would, however odd the text'
       backEnd: 'be "1"', origin: 'o\tx', frontEnd: 'fe-1', durationMs: 1.234, requestId: '😀', traceparent: '00-x',
     },
     { client: '10.0.0.2', method: 'GET', path: '/nan', status: 200, bytesIn: Number.NaN, bytesOut: Number.POSITIVE_INFINITY, durationMs: -0.5 },
+    // Longer than a whole batch (16 KiB), between two short ones.
+    { client: '10.0.0.3', method: 'GET', path: `/${'ü'.repeat(9000)}`, status: 414, bytesIn: 0, bytesOut: 0, durationMs: 2 },
+    { client: '10.0.0.4', method: 'GET', path: '/after', status: 200, bytesIn: 0, bytesOut: 0, durationMs: 3 },
   ];
   for (const entry of entries) log.write(entry);
   log.close();
