@@ -1,28 +1,12 @@
 import { validateHeaderName, validateHeaderValue } from 'node:http';
 import type { BackendSelector } from '@overlay/balancer';
-import { errorCode, ignoreError, type Logger } from '@overlay/common';
+import { errorCode, ignoreError } from '@overlay/common';
 import { parseResponseHead, type ResponseHead } from '@overlay/stream-heads';
 import type { TunnelStream } from '@overlay/tunnel';
 import type { BackEndRoute } from './backends.js';
 import type { GatewayContext } from './context.js';
 import { ExchangeError, FrontEndErrorCode } from './errors.js';
 import type { Site } from './sites.js';
-
-export interface ExchangeRequest {
-  selector: BackendSelector<BackEndRoute>;
-  /** Opens the stream on a route (OPEN frame with the head); may throw when the tunnel cannot. */
-  open: (route: BackEndRoute) => TunnelStream;
-  /** Starts sending on a freshly opened stream: pipe the body, or end at once, or nothing (raw streams). */
-  send: (stream: TunnelStream) => void;
-  /** May the work be sent again after a back-end failed it? (idempotent, no body) */
-  retryable: boolean;
-  replyTimeoutMs: number;
-  /** Calls back when the client went away (the exchange stops and the stream is reset); returns an unsubscribe. */
-  watchClient: ClientWatch;
-  log: Logger;
-  /** Told about every retry, for metrics. */
-  onRetry?: (from: BackEndRoute, code: string) => void;
-}
 
 export interface Exchanged {
   route: BackEndRoute;
@@ -131,21 +115,21 @@ class Exchange {
   private deadline: Deadline | undefined;
   private unwatch: (() => void) | undefined;
 
-  constructor(private readonly request: ExchangeRequest, private readonly done: ExchangeDone) {
+  constructor(private readonly context: GatewayContext, private readonly site: Site, private readonly request: SiteExchange, private readonly done: ExchangeDone) {
     this.retriesLeft = request.retryable ? 1 : 0;
   }
 
   /** Opens a stream on `route` (or the next usable one) and waits for its reply. */
   attempt(route: BackEndRoute | undefined): void {
-    const { request, tried } = this;
+    const { context, site, request, tried } = this;
     while (route) {
       tried.push(route.id);
       let stream: TunnelStream;
       try {
-        stream = request.open(route);
+        stream = route.open({ priority: request.priority, meta: request.meta });
       } catch (err) {
-        request.log.warn({ backEnd: route.id, code: errorCode(err) }, 'back-end route could not open a stream; trying another');
-        route = request.selector.alternate(tried);
+        context.log.warn({ backEnd: route.id, code: errorCode(err) }, 'back-end route could not open a stream; trying another');
+        route = site.selector.alternate(tried);
         continue;
       }
       stream.on('error', ignoreError); // failures are read from `stream.errored`; an unheard error must not crash the process
@@ -163,10 +147,10 @@ class Exchange {
       stream.on('close', this.onClose);
       stream.on('end', this.onEnd);
       this.unwatch = request.watchClient(this.onAbort);
-      this.deadline = deadlines.add(request.replyTimeoutMs, this.onTimeout);
+      this.deadline = deadlines.add(context.replyTimeoutMs, this.onTimeout);
       return;
     }
-    this.done(noRouteError(request.selector, tried), undefined);
+    this.done(noRouteError(site.selector, tried), undefined);
   }
 
   /** The wait is over (whichever way): its listeners and deadline go. */
@@ -197,11 +181,10 @@ class Exchange {
     this.deadline = undefined;
     this.settle().destroy();
     const route = this.route as BackEndRoute;
-    this.done(new ExchangeError(FrontEndErrorCode.replyTimeout, `no response head from back-end ${route.id} within ${this.request.replyTimeoutMs} ms`, 504, { backEnd: route.id }), undefined);
+    this.done(new ExchangeError(FrontEndErrorCode.replyTimeout, `no response head from back-end ${route.id} within ${this.context.replyTimeoutMs} ms`, 504, { backEnd: route.id }), undefined);
   };
 
   private replied(meta: unknown): void {
-    const { request } = this;
     const route = this.route as BackEndRoute;
     const stream = this.stream as TunnelStream;
     let reply: ResponseHead;
@@ -212,55 +195,54 @@ class Exchange {
       this.done(new ExchangeError(FrontEndErrorCode.badReply, `back-end ${route.id} sent an invalid response head`, 502, { cause: err, backEnd: route.id }), undefined);
       return;
     }
-    const next = reply.error?.retryable && this.retriesLeft > 0 ? request.selector.alternate(this.tried) : undefined;
+    const next = reply.error?.retryable && this.retriesLeft > 0 ? this.site.selector.alternate(this.tried) : undefined;
     if (!next) return this.done(undefined, { route, stream, reply });
-    request.log.info({ backEnd: route.id, code: reply.error?.code, next: next.id }, 'back-end could not serve; retrying on another');
-    request.onRetry?.(route, reply.error?.code ?? 'unknown');
+    this.context.log.info({ backEnd: route.id, code: reply.error?.code, next: next.id }, 'back-end could not serve; retrying on another');
+    this.retried(route, reply.error?.code ?? 'unknown');
     stream.destroy();
-    this.retriesLeft--;
     this.attempt(next);
   }
 
   /** The stream closed or ended before a reply. */
   private failed(error: Error | undefined, stream = this.stream as TunnelStream): void {
-    const { request } = this;
     const route = this.route as BackEndRoute;
     stream.destroy();
     const code = errorCode(error);
     const mayRetry = this.retriesLeft > 0 && (error as { retryable?: boolean } | undefined)?.retryable === true;
-    request.log.warn({ backEnd: route.id, code, reason: error?.message, retry: mayRetry }, 'stream failed before the response head');
-    const next = mayRetry ? request.selector.alternate(this.tried) : undefined;
+    this.context.log.warn({ backEnd: route.id, code, reason: error?.message, retry: mayRetry }, 'stream failed before the response head');
+    const next = mayRetry ? this.site.selector.alternate(this.tried) : undefined;
     if (!next) {
       const why = mayRetry ? ' and no other route is usable' : '';
       this.done(new ExchangeError(FrontEndErrorCode.backEndFailed, `back-end ${route.id} failed (${code})${why}`, 502, { cause: error, backEnd: route.id }), undefined);
       return;
     }
-    request.onRetry?.(route, code);
-    this.retriesLeft--;
+    this.retried(route, code);
     this.attempt(next);
+  }
+
+  /** Counted in the retry metric; the one retry is used. */
+  private retried(from: BackEndRoute, code: string): void {
+    this.context.metrics.retries.inc({ backend: from.id, code });
+    this.retriesLeft--;
   }
 }
 
-/** What a front-end exchange needs beyond what its gateway and site supply. */
-export interface SiteExchange extends Pick<ExchangeRequest, 'send' | 'retryable' | 'watchClient'> {
+/** A request for the exchange: the stream head and how to send on a stream. */
+export interface SiteExchange {
   priority: number;
   /** The stream head (request or TCP) for the OPEN frame. */
   meta: unknown;
+  /** Starts sending on a freshly opened stream: pipe the body, or end at once, or nothing (raw streams). */
+  send: (stream: TunnelStream) => void;
+  /** May the work be sent again after a back-end failed it? (idempotent, no body) */
+  retryable: boolean;
+  /** Calls back when the client went away (the exchange stops and the stream is reset); returns an unsubscribe. */
+  watchClient: ClientWatch;
 }
 
 /** An exchange for a request to `site`: its back-end selector, the gateway's reply timeout, log and retry metric. */
 export function exchangeWith(context: GatewayContext, site: Site, request: SiteExchange, done: ExchangeDone): void {
-  // Spelled out, not spread: one object shape on the per-request path.
-  new Exchange({
-    selector: site.selector,
-    open: (route) => route.open({ priority: request.priority, meta: request.meta }),
-    send: request.send,
-    retryable: request.retryable,
-    replyTimeoutMs: context.replyTimeoutMs,
-    watchClient: request.watchClient,
-    log: context.log,
-    onRetry: (route, code) => context.metrics.retries.inc({ backend: route.id, code }),
-  }, done).attempt(site.selector.pick());
+  new Exchange(context, site, request, done).attempt(site.selector.pick());
 }
 
 /** `exchangeWith` as a promise, for the paths that run once per connection (upgrades, TCP sites). */

@@ -80,6 +80,7 @@ test('a line holds every field of its entry as JSON would, however odd the text'
     // Longer than a whole batch (16 KiB), between two short ones.
     { client: '10.0.0.3', method: 'GET', path: `/${'ü'.repeat(9000)}`, status: 414, bytesIn: 0, bytesOut: 0, durationMs: 2 },
     { client: '10.0.0.4', method: 'GET', path: '/after', status: 200, bytesIn: 0, bytesOut: 0, durationMs: 3 },
+    ...[0.001, 0.05, 12.345, 999.999, 1234567.891, 0.1 + 0.2, 1 / 3].map((durationMs) => ({ client: '10.0.0.5', method: 'GET', path: '/d', status: 200, bytesIn: 0, bytesOut: 0, durationMs })),
   ];
   for (const entry of entries) log.write(entry);
   log.close();
