@@ -127,8 +127,10 @@ function logAnswer(
   context: GatewayContext, req: IncomingMessage, trace: RequestTrace, startedAt: number,
   answer: Pick<AccessEntry, 'status' | 'bytesIn' | 'bytesOut' | 'priority' | 'cache' | 'backEnd' | 'origin'>,
 ): void {
+  // Field by field, not spread: one object shape, built without copying.
   context.accessLog({
-    client: clientAddress(req.socket.remoteAddress), method: req.method ?? 'GET', host: req.headers.host, path: req.url ?? '/', ...answer,
+    client: clientAddress(req.socket.remoteAddress), method: req.method ?? 'GET', host: req.headers.host, path: req.url ?? '/',
+    status: answer.status, bytesIn: answer.bytesIn, bytesOut: answer.bytesOut, priority: answer.priority, cache: answer.cache, backEnd: answer.backEnd, origin: answer.origin,
     durationMs: Math.round((performance.now() - startedAt) * 1000) / 1000, requestId: trace.requestId, traceparent: trace.traceparent,
   });
 }
@@ -290,7 +292,8 @@ function relay(flow: Flow, { route, stream, reply }: Exchanged, cacheStatus: Cac
   });
   if (reply.error) context.log.info({ backEnd: route.id, code: reply.error.code, status: reply.status }, 'back-end answered with an error');
   headSent(flow, cacheStatus);
-  res.writeHead(reply.status, relayedFields(reply, { ...flow.stamp, cache: cacheStatus }));
+  const { frontEnd, priority, requestId } = flow.stamp;
+  res.writeHead(reply.status, relayedFields(reply, { frontEnd, priority, requestId, cache: cacheStatus }));
 }
 
 function countOut(flow: Flow, bytes: number): void {
