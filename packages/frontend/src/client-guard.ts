@@ -75,7 +75,8 @@ export function guardClientServer(server: Server, slots: SourceSlotOptions, onRe
     const socket = req.socket;
     settled(socket);
     open.set(socket, (open.get(socket) ?? 0) + 1);
-    res.once('close', () => {
+    // A response closes once: `on` spares once()'s wrapper.
+    res.on('close', () => {
       const left = (open.get(socket) ?? 1) - 1;
       open.set(socket, left);
       if (left === 0) idle.get(socket)?.();

@@ -7,7 +7,7 @@ import type { TunnelStream } from '@overlay/tunnel';
 import { requestTrace, withTrace, type RequestTrace } from './access-log.js';
 import { IDEMPOTENT_METHODS, pathOf, type GatewayContext } from './context.js';
 import { ExchangeError, FrontEndErrorCode } from './errors.js';
-import { closeOf, exchangeFor, type Exchanged } from './exchange.js';
+import { exchangeWith, type ExchangeDone, type Exchanged } from './exchange.js';
 import { buildRequestHead, clientAddress, headLimitProblem, protoOf } from './request-head.js';
 import {
   STORED_BACKEND_FIELD, headerMap, relayedFields, sendLocal, serveCached, type CacheStatus, type OverlayStamp,
@@ -35,6 +35,8 @@ interface Flow {
   cacheStatus: CacheStatus | '';
   /** The back-end's stream being relayed, once there is one. */
   stream: TunnelStream | undefined;
+  /** Told when the client's response closes while an exchange waits for its reply (the exchange's client watch). */
+  clientGone: (() => void) | undefined;
   trace: RequestTrace;
   /** Body bytes from and to the client (counted in the metrics once, when the request finishes), and who served it, for the access log. */
   bytesIn: number;
@@ -48,14 +50,21 @@ export type RequestHandler = (req: IncomingMessage, res: ServerResponse, expects
 /** The per-request path: site, priority, admission, cache, back-end exchange, relay. */
 export function createRequestHandler(context: GatewayContext): RequestHandler {
   return (req, res, expectsContinue) => {
-    handle(context, req, res, expectsContinue).catch((err: unknown) => {
-      context.log.error({ err, url: req.url }, 'request handling failed');
-      sendLocal(res, 500, 'internal error', { frontEnd: context.id }, { close: true });
-    });
+    try {
+      handle(context, req, res, expectsContinue);
+    } catch (err) {
+      internalError(context, req, res, err);
+    }
   };
 }
 
-async function handle(context: GatewayContext, req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): Promise<void> {
+/** A bug on the request path: logged, and the client gets a 500 (or its connection cut) instead of a crash. */
+function internalError(context: GatewayContext, req: IncomingMessage, res: ServerResponse, err: unknown): void {
+  context.log.error({ err, url: req.url }, 'request handling failed');
+  sendLocal(res, 500, 'internal error', { frontEnd: context.id }, { close: true });
+}
+
+function handle(context: GatewayContext, req: IncomingMessage, res: ServerResponse, expectsContinue: boolean): void {
   const startedAt = performance.now();
   const { metrics } = context;
   const trace = requestTrace(req.headers);
@@ -83,9 +92,12 @@ async function handle(context: GatewayContext, req: IncomingMessage, res: Server
     logAnswer(context, req, trace, startedAt, { status: 503, bytesIn: 0, bytesOut, priority });
     return;
   }
-  const flow: Flow = { context, site, req, res, stamp, ticket: admission.ticket, expectsContinue, startedAt, cacheStatus: '', stream: undefined, trace, bytesIn: 0, bytesOut: 0 };
-  res.once('close', () => finish(flow));
-  await serve(flow);
+  const flow: Flow = {
+    context, site, req, res, stamp, ticket: admission.ticket, expectsContinue, startedAt, cacheStatus: '', stream: undefined, clientGone: undefined, trace, bytesIn: 0, bytesOut: 0,
+  };
+  // 'close' comes once: `on` spares once()'s wrapper.
+  res.on('close', () => finish(flow));
+  serve(flow);
 }
 
 /** The client's response closed (sent, or the client left): the relay stops and the request is counted. */
@@ -107,6 +119,7 @@ function finish(flow: Flow): void {
   logAnswer(context, req, flow.trace, flow.startedAt, {
     status: Number(status), bytesIn: flow.bytesIn, bytesOut: flow.bytesOut, priority: stamp.priority, cache: flow.cacheStatus || undefined, backEnd: flow.backEnd, origin: flow.origin,
   });
+  flow.clientGone?.();
 }
 
 /** The request's access line: relayed, served from cache, or answered by the front-end itself (404, 503). */
@@ -114,8 +127,10 @@ function logAnswer(
   context: GatewayContext, req: IncomingMessage, trace: RequestTrace, startedAt: number,
   answer: Pick<AccessEntry, 'status' | 'bytesIn' | 'bytesOut' | 'priority' | 'cache' | 'backEnd' | 'origin'>,
 ): void {
+  // Field by field, not spread: one object shape, built without copying.
   context.accessLog({
-    client: clientAddress(req.socket.remoteAddress), method: req.method ?? 'GET', host: req.headers.host, path: req.url ?? '/', ...answer,
+    client: clientAddress(req.socket.remoteAddress), method: req.method ?? 'GET', host: req.headers.host, path: req.url ?? '/',
+    status: answer.status, bytesIn: answer.bytesIn, bytesOut: answer.bytesOut, priority: answer.priority, cache: answer.cache, backEnd: answer.backEnd, origin: answer.origin,
     durationMs: Math.round((performance.now() - startedAt) * 1000) / 1000, requestId: trace.requestId, traceparent: trace.traceparent,
   });
 }
@@ -124,10 +139,10 @@ function logAnswer(
 function headSent(flow: Flow, cacheStatus: CacheStatus): void {
   flow.cacheStatus = cacheStatus;
   flow.ticket.start();
-  flow.context.metrics.responseHeadSeconds.observe({ priority: String(flow.stamp.priority) }, (performance.now() - flow.startedAt) / 1000);
+  flow.context.metrics.responseHeadSeconds.observe(String(flow.stamp.priority), (performance.now() - flow.startedAt) / 1000);
 }
 
-async function serve(flow: Flow): Promise<void> {
+function serve(flow: Flow): void {
   const { context, req, res } = flow;
   const cacheRequest: CacheRequest = { method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers };
   const lookup: LookupResult = !context.cache ? CACHE_DISABLED
@@ -141,24 +156,29 @@ async function serve(flow: Flow): Promise<void> {
     serveCached(res, lookup.response, { ...flow.stamp, cache: 'HIT' });
     return;
   }
-  let cacheStatus: CacheStatus = lookup.status === 'bypass' ? 'BYPASS' : 'MISS';
+  const cacheStatus: CacheStatus = lookup.status === 'bypass' ? 'BYPASS' : 'MISS';
   const requestTime = Date.now();
-  let exchanged = await forwardOrAnswer(flow, lookup.status === 'stale' ? lookup.conditionalHeaders : undefined, cacheStatus);
-  if (!exchanged) return;
-  if (lookup.status === 'stale' && exchanged.reply.status === 304 && context.cache) {
-    exchanged.stream.resume();
-    const refreshed = context.cache.refresh(lookup.entry, { status: 304, headers: headerMap(exchanged.reply.headers) }, { requestTime });
-    if (refreshed) {
-      headSent(flow, 'HIT');
-      countOut(flow, refreshed.body.length);
-      serveCached(res, refreshed, { ...flow.stamp, cache: 'HIT', backEnd: exchanged.reply.backEnd });
+  forwardOrAnswer(flow, lookup.status === 'stale' ? lookup.conditionalHeaders : undefined, cacheStatus, (exchanged) => {
+    if (lookup.status === 'stale' && exchanged.reply.status === 304 && context.cache) {
+      exchanged.stream.resume();
+      const refreshed = context.cache.refresh(lookup.entry, { status: 304, headers: headerMap(exchanged.reply.headers) }, { requestTime });
+      if (refreshed) {
+        headSent(flow, 'HIT');
+        countOut(flow, refreshed.body.length);
+        serveCached(res, refreshed, { ...flow.stamp, cache: 'HIT', backEnd: exchanged.reply.backEnd });
+        return;
+      }
+      // The 304 speaks of another representation: fetch it whole.
+      forwardOrAnswer(flow, undefined, 'MISS', (whole) => answer(flow, whole, 'MISS', { request: cacheRequest, requestTime }));
       return;
     }
-    // The 304 speaks of another representation: fetch it whole.
-    exchanged = await forwardOrAnswer(flow, undefined, 'MISS');
-    if (!exchanged) return;
-    cacheStatus = 'MISS';
-  }
+    answer(flow, exchanged, cacheStatus, { request: cacheRequest, requestTime });
+  });
+}
+
+/** The back-end's reply, relayed (and stored when the cache may) unless it cannot be a final answer. */
+function answer(flow: Flow, exchanged: Exchanged, cacheStatus: CacheStatus, store: StoreIntent): void {
+  const { context, req, res } = flow;
   if (exchanged.reply.status < 200) {
     // A REPLY is the final head; an informational status belongs to upgrades only.
     exchanged.stream.destroy();
@@ -167,32 +187,39 @@ async function serve(flow: Flow): Promise<void> {
     sendLocal(res, 502, `back-end ${exchanged.route.id} answered ${exchanged.reply.status} as a final status`, { ...flow.stamp, cache: cacheStatus }, { code: FrontEndErrorCode.badReply, close: !req.complete });
     return;
   }
-  if (context.cache && cacheRequest.method !== 'GET' && cacheRequest.method !== 'HEAD') context.cache.invalidate(cacheRequest, exchanged.reply.status);
-  relay(flow, exchanged, cacheStatus, cacheStatus === 'MISS' ? { request: cacheRequest, requestTime } : undefined);
+  const { method } = store.request;
+  if (context.cache && method !== 'GET' && method !== 'HEAD') context.cache.invalidate(store.request, exchanged.reply.status);
+  relay(flow, exchanged, cacheStatus, cacheStatus === 'MISS' ? store : undefined);
 }
 
-/** The exchange, or undefined after the client got the front-end's own error answer. */
-async function forwardOrAnswer(flow: Flow, conditional: Record<string, string> | undefined, cacheStatus: CacheStatus): Promise<Exchanged | undefined> {
-  try {
-    return await forward(flow, conditional);
-  } catch (err) {
-    if (!(err instanceof ExchangeError)) throw err;
-    const { res, context } = flow;
-    if (res.destroyed || err.status === 499) return undefined;
-    context.metrics.backEndFailures.inc({ backend: err.backEnd ?? '', code: err.code });
-    flow.cacheStatus = cacheStatus;
-    flow.backEnd = err.backEnd;
-    sendLocal(res, err.status, err.message, { ...flow.stamp, cache: cacheStatus }, {
-      code: err.code,
-      retryAfterSeconds: err.retryAfterSeconds,
-      // The body may be half-read (or never asked for after Expect): do not reuse the connection.
-      close: !flow.req.complete,
-    });
-    return undefined;
-  }
+/**
+ * Forwards the request and hands `then` the exchange; when there is none, the client gets the front-end's
+ * own error answer instead (nothing, when it already left). A bug in `then` is a 500, not a crash in the
+ * tunnel's event that delivered the reply.
+ */
+function forwardOrAnswer(flow: Flow, conditional: Record<string, string> | undefined, cacheStatus: CacheStatus, then: (exchanged: Exchanged) => void): void {
+  forward(flow, conditional, (err, exchanged) => {
+    const { res, req, context } = flow;
+    try {
+      if (exchanged) return then(exchanged);
+      if (!(err instanceof ExchangeError)) throw err;
+      if (res.destroyed || err.status === 499) return;
+      context.metrics.backEndFailures.inc({ backend: err.backEnd ?? '', code: err.code });
+      flow.cacheStatus = cacheStatus;
+      flow.backEnd = err.backEnd;
+      sendLocal(res, err.status, err.message, { ...flow.stamp, cache: cacheStatus }, {
+        code: err.code,
+        retryAfterSeconds: err.retryAfterSeconds,
+        // The body may be half-read (or never asked for after Expect): do not reuse the connection.
+        close: !req.complete,
+      });
+    } catch (failure) {
+      internalError(context, req, res, failure);
+    }
+  });
 }
 
-function forward(flow: Flow, conditional: Record<string, string> | undefined): Promise<Exchanged> {
+function forward(flow: Flow, conditional: Record<string, string> | undefined, done: ExchangeDone): void {
   const { context, site, req, res, stamp } = flow;
   const head = buildRequestHead(
     { method: req.method ?? 'GET', url: req.url ?? '/', rawHeaders: req.rawHeaders, headers: req.headers },
@@ -200,8 +227,8 @@ function forward(flow: Flow, conditional: Record<string, string> | undefined): P
   );
   head.headers = withTrace(head.headers, flow.trace);
   const problem = headLimitProblem(head);
-  if (problem) return Promise.reject(new ExchangeError(FrontEndErrorCode.headTooLarge, `request head too large: ${problem}`, 431));
-  return exchangeFor(context, site, {
+  if (problem) return done(new ExchangeError(FrontEndErrorCode.headTooLarge, `request head too large: ${problem}`, 431), undefined);
+  exchangeWith(context, site, {
     priority: stamp.priority,
     meta: head,
     send: (stream) => {
@@ -214,8 +241,12 @@ function forward(flow: Flow, conditional: Record<string, string> | undefined): P
       req.pipe(stream);
     },
     retryable: IDEMPOTENT_METHODS.has(head.method) && !head.hasBody,
-    watchClient: closeOf(res),
-  });
+    // The response's 'close' is heard once, by finish(), which tells the waiting exchange.
+    watchClient: (gone) => {
+      flow.clientGone = gone;
+      return () => (flow.clientGone = undefined);
+    },
+  }, done);
 }
 
 interface StoreIntent {
@@ -239,7 +270,8 @@ function relay(flow: Flow, { route, stream, reply }: Exchanged, cacheStatus: Cac
   flow.stream = stream;
   flow.backEnd = route.id;
   flow.origin = reply.origin;
-  stream.once('close', () => {
+  // 'close' and 'end' come once each: `on` spares once()'s wrapper.
+  stream.on('close', () => {
     // The back-end failed mid-body: cut the client's connection so it sees a truncated response.
     if (!stream.readableEnded && !res.writableEnded) res.destroy();
   });
@@ -253,14 +285,15 @@ function relay(flow: Flow, { route, stream, reply }: Exchanged, cacheStatus: Cac
       res.once('drain', resumeStream);
     }
   });
-  stream.once('end', () => {
+  stream.on('end', () => {
     res.end();
     const body = collector?.body();
     if (cache && store && body) cache.store(store.request, { status: reply.status, headers: storedHeaders }, body, { requestTime: store.requestTime });
   });
   if (reply.error) context.log.info({ backEnd: route.id, code: reply.error.code, status: reply.status }, 'back-end answered with an error');
   headSent(flow, cacheStatus);
-  res.writeHead(reply.status, relayedFields(reply, { ...flow.stamp, cache: cacheStatus }));
+  const { frontEnd, priority, requestId } = flow.stamp;
+  res.writeHead(reply.status, relayedFields(reply, { frontEnd, priority, requestId, cache: cacheStatus }));
 }
 
 function countOut(flow: Flow, bytes: number): void {

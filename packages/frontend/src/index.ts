@@ -15,6 +15,7 @@ export { buildRequestHead, clientAddress, requestHasBody, type ForwardContext } 
 export { SiteTable, hostName, type Site } from './sites.js';
 export { watchIdle, type Every } from './idle-watch.js';
 export { requestTrace, withTrace, type RequestTrace } from './access-log.js';
+export { TalliedHistogram } from './metrics.js';
 export {
   CertificateStore, newTicketKeys, readCertificates, defaultTlsSettings,
   type CertificatePem, type CertificateSource, type CertificateInfo, type SiteCertificate, type TlsSettings,

@@ -1,7 +1,8 @@
 import type { AdmissionGate } from '@overlay/admission';
 import { defaultBackendSelectorOptions, evaluateRoutes } from '@overlay/balancer';
 import type { HttpCache } from '@overlay/cache';
-import { Counter, Gauge, Histogram, type Registry } from '@overlay/common';
+import { Counter, Gauge, type Registry } from '@overlay/common';
+import type { Metric } from 'prom-client';
 import { byteCountsBySite, Tally, type ByteCounts } from '@overlay/stream-heads';
 import type { BackEndRoute } from './backends.js';
 
@@ -20,15 +21,17 @@ export class FrontEndMetrics {
   readonly backEndFailures: Counter<'backend' | 'code'>;
   readonly tcpConnections: Counter<'site' | 'outcome'>;
   readonly upgrades: Counter<'site' | 'status'>;
-  readonly responseHeadSeconds: Histogram<'priority'>;
+  /** By priority: `observe(String(priority), seconds)`. */
+  readonly responseHeadSeconds: TalliedHistogram;
   /** `bytes` for one site, shared by all its connections. */
   readonly bytesOf: (site: string) => ByteCounts;
   readonly clientRefusals: Counter<'reason'>;
   private readonly answered = new Tally<'site' | 'status' | 'priority' | 'cache'>();
+  private readonly carried = new Tally<'site' | 'direction'>();
 
   constructor(registry: Registry, sources: MetricSources) {
     const registers = [registry];
-    const answered = this.answered;
+    const { answered, carried } = this;
     this.clientRefusals = new Counter({
       name: 'overlay_frontend_client_refusals_total',
       help: 'Client connections cut or requests refused before reaching a site: head-slot-evicted, duplicate-host, malformed',
@@ -49,6 +52,9 @@ export class FrontEndMetrics {
       help: 'Body bytes carried: direction "in" from clients, "out" to clients (HTTP bodies, upgraded and TCP streams)',
       labelNames: ['site', 'direction'],
       registers,
+      collect() {
+        carried.drainInto(this);
+      },
     });
     this.admissionRefusals = new Counter({
       name: 'overlay_frontend_admission_refusals_total',
@@ -80,20 +86,80 @@ export class FrontEndMetrics {
       labelNames: ['site', 'status'],
       registers,
     });
-    this.responseHeadSeconds = new Histogram({
-      name: 'overlay_frontend_response_head_seconds',
-      help: 'Time from a request head to the response head reaching the client, by priority',
-      labelNames: ['priority'],
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-      registers,
-    });
-    this.bytesOf = byteCountsBySite(this.bytes);
+    this.responseHeadSeconds = new TalliedHistogram(
+      'overlay_frontend_response_head_seconds',
+      'Time from a request head to the response head reaching the client, by priority',
+      'priority',
+      [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registry,
+    );
+    // Counted per request (and per WebSocket chunk): into plain numbers, moved to the counter when read.
+    this.bytesOf = byteCountsBySite({ inc: (labels, bytes) => carried.add(`${labels.site}\n${labels.direction}`, labels, bytes) });
     registerLiveGauges(registry, sources);
   }
 
   /** One relayed request answered: `requests` without hashing labels on the request path. */
   countRequest(site: string, status: string, priority: string, cache: string): void {
     this.answered.add(`${site}\n${status}\n${priority}\n${cache}`, { site, status, priority, cache });
+  }
+}
+
+interface HistogramSeries {
+  /** Observations per bucket (not cumulative), in the order of the upper bounds. */
+  buckets: number[];
+  sum: number;
+  count: number;
+}
+
+/**
+ * A histogram over one label whose observations are counted in plain numbers: prom-client's `observe`
+ * validates and hashes its label object (0.5–1 µs) on every call, once per request here. It is read
+ * through the registry in prom-client's own shape (values named `_bucket`, `_sum`, `_count`; summed
+ * across cluster workers), computed when read.
+ */
+export class TalliedHistogram {
+  readonly type = 'histogram';
+  readonly aggregator = 'sum';
+  private readonly series = new Map<string, HistogramSeries>();
+
+  constructor(readonly name: string, readonly help: string, private readonly label: string, private readonly upperBounds: readonly number[], registry: Registry) {
+    registry.registerMetric(this as unknown as Metric);
+  }
+
+  observe(labelValue: string, value: number): void {
+    let series = this.series.get(labelValue);
+    if (!series) {
+      series = { buckets: this.upperBounds.map(() => 0), sum: 0, count: 0 };
+      this.series.set(labelValue, series);
+    }
+    const bucket = this.upperBounds.findIndex((bound) => value <= bound);
+    if (bucket >= 0) series.buckets[bucket]++;
+    series.sum += value;
+    series.count++;
+  }
+
+  /** The text exposition's form: the series' label apart (`sharedLabels`), as prom-client writes it. */
+  getForPromString() {
+    const values: Array<{ metricName: string; labels: Record<string, string | number>; sharedLabels: Record<string, string>; value: number; exemplar?: null }> = [];
+    for (const [labelValue, { buckets, sum, count }] of this.series) {
+      const sharedLabels = { [this.label]: labelValue };
+      const bucket = (le: string | number, value: number) => values.push({ metricName: `${this.name}_bucket`, labels: { le }, sharedLabels, value, exemplar: null });
+      let below = 0;
+      this.upperBounds.forEach((le, i) => bucket(le, (below += buckets[i])));
+      bucket('+Inf', count);
+      values.push({ metricName: `${this.name}_sum`, labels: {}, sharedLabels, value: sum }, { metricName: `${this.name}_count`, labels: {}, sharedLabels, value: count });
+    }
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+  }
+
+  /** The JSON form (cluster workers): every value with all its labels. */
+  get() {
+    const metric = this.getForPromString();
+    return { ...metric, values: metric.values.map(({ sharedLabels, labels, ...value }) => ({ ...value, labels: { ...labels, ...sharedLabels } })) };
+  }
+
+  reset(): void {
+    this.series.clear();
   }
 }
 

@@ -64,3 +64,34 @@ test('lines written to a file descriptor are JSON of the process log shape, batc
   t.false('cache' in parsed);
   t.false(Number.isNaN(Date.parse(parsed.time)));
 });
+
+test('a line holds every field of its entry as JSON would, however odd the text', async (t) => {
+  const file = join(await mkdtemp(join(tmpdir(), 'access-log-')), 'access.log');
+  const fd = openSync(file, 'w');
+  const enabled = { info: () => undefined, isLevelEnabled: () => true } as unknown as Logger;
+  const log = createAccessLog('back-end', enabled, { enabled: true, sample: 1, flushMs: 60_000 }, { destination: fd });
+  const entries: AccessEntry[] = [
+    { client: '::1', method: 'GET', path: '/', status: 200, bytesIn: 0, bytesOut: 0, durationMs: 0 },
+    {
+      client: '10.0.0.1', method: 'PO"ST', host: 'h\\ost', path: '/ä/\u0000/\n/\u2028/"\\', status: 503, bytesIn: 12, bytesOut: 1e21, priority: 0, cache: 'MISS',
+      backEnd: 'be "1"', origin: 'o\tx', frontEnd: 'fe-1', durationMs: 1.234, requestId: '😀', traceparent: '00-x',
+    },
+    { client: '10.0.0.2', method: 'GET', path: '/nan', status: 200, bytesIn: Number.NaN, bytesOut: Number.POSITIVE_INFINITY, durationMs: -0.5 },
+    // Longer than a whole batch (16 KiB), between two short ones.
+    { client: '10.0.0.3', method: 'GET', path: `/${'ü'.repeat(9000)}`, status: 414, bytesIn: 0, bytesOut: 0, durationMs: 2 },
+    { client: '10.0.0.4', method: 'GET', path: '/after', status: 200, bytesIn: 0, bytesOut: 0, durationMs: 3 },
+    ...[0.001, 0.05, 12.345, 999.999, 1234567.891, 0.1 + 0.2, 1 / 3].map((durationMs) => ({ client: '10.0.0.5', method: 'GET', path: '/d', status: 200, bytesIn: 0, bytesOut: 0, durationMs })),
+  ];
+  for (const entry of entries) log.write(entry);
+  log.close();
+  closeSync(fd);
+  const lines = (await readFile(file, 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+  t.is(lines.length, entries.length);
+  lines.forEach((line, i) => {
+    const { level, time, pid, name, msg, ...fields } = line;
+    t.like({ level, pid, name, msg }, { level: 30, pid: process.pid, name: 'back-end', msg: 'access' });
+    t.regex(String(time), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+    t.true(Math.abs(Date.parse(String(time)) - Date.now()) < 60_000);
+    t.deepEqual(fields, JSON.parse(JSON.stringify(entries[i])));
+  });
+});

@@ -1,4 +1,6 @@
+import { request as httpRequest } from 'node:http';
 import { startDemoOrigin, type DemoOrigin } from '@overlay/demo-origin';
+import type { TunnelStream } from '@overlay/tunnel';
 import type { FrontEnd } from '@overlay/frontend';
 import test, { type ExecutionContext } from 'ava';
 import { backEndsOf, metricSum, scrape, send, startTestFrontEnd, waitFor, waitForTunnels } from './support/helpers.js';
@@ -126,4 +128,21 @@ test('no connected back-end: 502 at once; no response head in time: 504', async 
   t.is(down.status, 502);
   t.is(down.headers['x-overlay-error'], 'ERR_NO_BACKEND');
   t.true(Date.now() - started < 1_000);
+});
+
+test('a client that leaves before the response head resets its stream at once and is counted as 499', async (t) => {
+  const { frontEnd, a, b } = await twoBackEnds(t);
+  a.behaviour = 'hang';
+  b.behaviour = 'hang';
+  const waiting: TunnelStream[] = [];
+  for (const backEnd of [a, b]) backEnd.server.on('stream', (stream: TunnelStream) => waiting.push(stream));
+  const req = httpRequest({ host: '127.0.0.1', port: frontEnd.http.port, path: '/bytes/100', headers: { host: 'demo.test' } });
+  req.on('error', () => {});
+  req.end();
+  await waitFor(() => waiting.length === 1, 'the back-end got the stream');
+  req.destroy();
+  // Well within the reply timeout (120 s by default): the front-end stops waiting when the client goes.
+  await waitFor(() => waiting[0].destroyed, 'the stream was reset');
+  await waitFor(async () => metricSum(await scrape(frontEnd.admin), 'overlay_frontend_requests_total', { status: '499' }) === 1, 'a 499 counted');
+  t.is(metricSum(await scrape(frontEnd.admin), 'overlay_frontend_backend_failures_total'), 0, 'no error answer was attempted');
 });
