@@ -148,7 +148,9 @@ export class HealthMonitor implements OriginHealthView {
         this.probing.delete(origin);
         if (this.closed) return;
         // Only a healthy answer speaks for the content: a failed probe keeps what the last good one said.
-        if (result.ok && check.freshnessHeader !== undefined) {
+        // A probe sent before a config change that dropped the origin or its freshness header says nothing now.
+        const stillAsked = this.origins.includes(origin) && this.checkOf(origin).freshnessHeader === check.freshnessHeader;
+        if (result.ok && check.freshnessHeader !== undefined && stillAsked) {
           if (result.freshness === undefined) this.contentFreshness.delete(origin.id);
           else this.contentFreshness.set(origin.id, result.freshness);
         }

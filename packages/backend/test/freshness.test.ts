@@ -5,10 +5,13 @@ import { startHarness, waitFor } from './helpers.js';
 
 /** An origin whose probe answer the test sets: a status and, when given, an `x-content-version`. */
 async function versionedOrigin(t: { teardown(fn: () => void): void }) {
-  const answer: { status: number; version?: string; probes: number } = { status: 200, version: '7', probes: 0 };
+  const answer: { status: number; version?: string; probes: number; delayMs: number } = { status: 200, version: '7', probes: 0, delayMs: 0 };
   const server = createServer((req, res) => {
     answer.probes++;
-    res.writeHead(answer.status, answer.version === undefined ? {} : { 'x-content-version': answer.version }).end();
+    const { status, version } = answer;
+    const reply = () => res.writeHead(status, version === undefined ? {} : { 'x-content-version': version }).end();
+    if (answer.delayMs > 0) setTimeout(reply, answer.delayMs);
+    else reply();
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   t.teardown(() => server.close());
@@ -47,8 +50,13 @@ test('a site that drops freshness forgets what its origins said', async (t) => {
   const site = { origins: [{ url: origin.url }], healthCheck: { path: '/status', intervalMs: 100, freshness: { header: 'x-content-version' } } };
   const { backEnd } = await startHarness(t, { sites: { news: site }, health: { intervalMs: 60_000, timeoutMs: 1_000 } });
   await waitFor(() => freshnessOf(backEnd) === 7, 'version 7 read');
+  // A probe sent under the old config is still out when the config changes; its answer must not count.
+  origin.answer.delayMs = 300;
+  const sent = origin.answer.probes;
+  await waitFor(() => origin.answer.probes > sent, 'a probe in flight');
   backEnd.update({ sites: { news: { ...site, healthCheck: { path: '/status', intervalMs: 100 } } } });
   t.is(freshnessOf(backEnd), undefined);
+  origin.answer.delayMs = 0;
   await afterProbes(origin.answer);
   t.is(freshnessOf(backEnd), undefined, 'probes no longer read it');
 });
