@@ -2,9 +2,10 @@ import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { SmoothedValue, monotonicNow, silentLogger, type Clock, type Logger } from '@overlay/common';
 import { decodeAck, encodeAck, encodeFrame, encodeWindow, FrameDecoder, packPayload, unpackPayload } from './codec.js';
-import { decompress } from './compress.js';
+import { inflatedLength } from './compress.js';
 import { protocolError, resetError, TunnelError, TunnelErrorCode } from './errors.js';
 import { ReceiveWindow } from './flow.js';
+import { PLAIN, ReadAssembler } from './inbound.js';
 import { FrameFlag, FrameType, MAX_STREAM_ID, WireError, wireErrorName } from './frame.js';
 import type { PeerHello } from './handshake.js';
 import type { SessionOptions, Settings } from './options.js';
@@ -24,6 +25,8 @@ export interface OpenOptions {
 export interface SessionStats {
   streams: number;
   bytesSent: number;
+  /** Socket writes this connection made (each a batch of frames). */
+  writes: number;
   bytesReceived: number;
   dataBytesSent: number;
   dataBytesReceived: number;
@@ -81,7 +84,7 @@ export class TunnelSession extends EventEmitter implements StreamHost {
   private localOpened = 0;
   private windowsTotal = 0;
   private lastReceivedAt: number;
-  private touched: TunnelStream[] = [];
+  private readonly arrivals = new ReadAssembler<TunnelStream>();
   /** Frames other than ACK arrived since the last ACK went out (ACKs themselves are not acknowledged). */
   private unacked = false;
   private ackedUpTo = 0;
@@ -359,11 +362,12 @@ export class TunnelSession extends EventEmitter implements StreamHost {
     try {
       this.decoder.push(chunk);
     } catch (err) {
-      this.deliverTouched(chunk.length);
+      this.deliverArrivals(chunk.length);
       this.failProtocol(err as Error);
       return;
     }
-    this.deliverTouched(chunk.length);
+    this.deliverArrivals(chunk.length);
+    if (this.closed) return;
     if (this.unacked) this.scheduleAck();
   };
 
@@ -391,19 +395,21 @@ export class TunnelSession extends EventEmitter implements StreamHost {
   }
 
   /** Pushes what each stream received in this socket read as one buffer: one push per stream per read. */
-  private deliverTouched(readLength: number): void {
-    const touched = this.touched;
-    if (touched.length === 0) return;
-    this.touched = [];
-    for (const stream of touched) {
-      const pieces = stream.pieces;
-      stream.pieces = null;
-      if (stream.destroyed) continue;
-      if (pieces && pieces.length) queueReceived(stream.inbox, pieces, readLength);
-      stream.deliver();
-      if (stream.finReceived) this.maybeRemove(stream);
+  private deliverArrivals(readLength: number): void {
+    if (this.arrivals.empty) return;
+    try {
+      this.arrivals.flush(readLength, this.deliverArrival);
+    } catch (err) {
+      this.failProtocol(err as Error);
     }
   }
+
+  private readonly deliverArrival = (stream: TunnelStream, chunks: readonly Buffer[]): void => {
+    if (stream.destroyed) return;
+    for (const chunk of chunks) stream.inbox.push(chunk);
+    stream.deliver();
+    if (stream.finReceived) this.maybeRemove(stream);
+  };
 
   private readonly onFrame = (type: number, flags: number, id: number, payload: Buffer): void => {
     this.stats.framesReceived++;
@@ -433,12 +439,12 @@ export class TunnelSession extends EventEmitter implements StreamHost {
   }
 
   private onDataFrame(flags: number, id: number, payload: Buffer): void {
-    let data = payload;
+    let inflated = PLAIN;
     if (flags & FrameFlag.COMPRESSED) {
       if (!this.options.settings.compression) throw protocolError('compressed DATA, but compression was not agreed');
-      data = decompress(payload, this.options.settings.maxFramePayload);
+      inflated = inflatedLength(payload, this.options.settings.maxFramePayload);
     }
-    const length = data.length;
+    const length = inflated === PLAIN ? payload.length : inflated;
     this.stats.dataBytesReceived += length;
     if (!this.recvSession.receive(length)) throw protocolError('peer overran the session window', WireError.FLOW_CONTROL_ERROR);
     const stream = this.streams.get(id);
@@ -449,11 +455,9 @@ export class TunnelSession extends EventEmitter implements StreamHost {
     }
     if (stream.finReceived) throw protocolError(`DATA after FIN on stream ${id}`, WireError.STREAM_CLOSED);
     if (!stream.recv.receive(length)) throw protocolError(`peer overran the window of stream ${id}`, WireError.FLOW_CONTROL_ERROR);
-    if (stream.pieces === null) {
-      stream.pieces = [];
-      this.touched.push(stream);
-    }
-    if (length > 0) stream.pieces.push(data);
+    // Inflated when the read is delivered, straight into the stream's buffer for this read.
+    if (length > 0) this.arrivals.add(stream, payload, inflated);
+    else this.arrivals.touch(stream);
     if (flags & FrameFlag.FIN) stream.finReceived = true;
   }
 
@@ -627,22 +631,6 @@ export class TunnelSession extends EventEmitter implements StreamHost {
 function failStream(stream: TunnelStream, error: Error): void {
   if (stream.listenerCount('error') > 0) stream.destroy(error);
   else stream.destroy();
-}
-
-/**
- * Moves one socket read's pieces for a stream into its inbox. When they make up at least half of the
- * read, they are queued as they are (views pin at most twice their size, and buffers of their own pin
- * nothing else); otherwise they are copied together into one buffer, so that a small piece does not pin
- * a whole read buffer for as long as its reader stalls.
- */
-function queueReceived(inbox: Buffer[], pieces: Buffer[], readLength: number): void {
-  let total = 0;
-  for (const piece of pieces) total += piece.length;
-  if (total * 2 >= readLength) {
-    for (const piece of pieces) inbox.push(piece);
-  } else {
-    inbox.push(pieces.length === 1 ? Buffer.from(pieces[0]) : Buffer.concat(pieces, total));
-  }
 }
 
 function clampPriority(priority: number, rings: number): number {
