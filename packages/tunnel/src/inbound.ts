@@ -1,9 +1,11 @@
 import { decompressInto } from './compress.js';
 
-/** What the assembler needs of a stream: where it keeps the stream's bytes of the current read. */
+/** What the assembler needs of a stream: its place in the current read, and the inbox its chunks go to. */
 export interface ReadSlotted {
   /** The stream's place in the current socket read's assembly; -1 when this read has not touched it. */
   readSlot: number;
+  /** Received chunks waiting for the reader. */
+  inbox: Buffer[];
 }
 
 /** Marks a piece whose bytes go as they are; any other value is the length a COMPRESSED piece inflates to. */
@@ -24,6 +26,11 @@ export const JOINED_CHUNK_BYTES = 64 * 1024;
  */
 export class ReadAssembler<S extends ReadSlotted> {
   private streams: S[] = [];
+  /** Per slot: bytes (inflated) this read brought the stream and not yet placed in a chunk. */
+  private readonly unplaced: number[] = [];
+  /** Per slot: the chunk being filled and how far. */
+  private readonly targets: Array<Buffer | null> = [];
+  private readonly filled: number[] = [];
   /** Per piece, in arrival order: slot, payload (a view into the read), PLAIN or inflated length. */
   private pieces: Array<number | Buffer> = [];
 
@@ -36,67 +43,70 @@ export class ReadAssembler<S extends ReadSlotted> {
     if (stream.readSlot < 0) {
       stream.readSlot = this.streams.length;
       this.streams.push(stream);
+      this.unplaced.push(0);
+      this.targets.push(null);
+      this.filled.push(0);
     }
     return stream.readSlot;
   }
 
   /** A piece for `stream`: `inflated` is PLAIN for bytes as they are, else the length they inflate to. */
   add(stream: S, payload: Buffer, inflated: number): void {
-    this.pieces.push(this.touch(stream), payload, inflated);
+    const slot = this.touch(stream);
+    this.unplaced[slot] += inflated === PLAIN ? payload.length : inflated;
+    this.pieces.push(slot, payload, inflated);
   }
 
   /**
-   * Hands each touched stream its joined chunks (none when the read only brought a FIN), in the order the
-   * streams were first touched. Throws a TunnelError for a corrupt compressed piece, after which nothing
-   * is delivered; the assembler is empty again either way.
+   * Moves each touched stream's joined chunks into its inbox, then calls `deliver` for each (also for a
+   * stream the read only brought a FIN), in the order the streams were first touched. Throws a
+   * TunnelError for a corrupt compressed piece (the session is done for then), without calling `deliver`;
+   * the assembler is empty again either way.
    */
-  flush(readLength: number, deliver: (stream: S, chunks: readonly Buffer[]) => void): void {
-    const { streams, pieces } = this;
+  flush(readLength: number, deliver: (stream: S) => void): void {
+    const { streams, pieces, unplaced, targets, filled } = this;
     this.streams = [];
     this.pieces = [];
-    for (const stream of streams) stream.readSlot = -1;
-    const chunks = streams.map((): Buffer[] => []);
-    const sizes = chunkSizes(streams.length, pieces);
-    const filled = new Array<number>(streams.length).fill(0);
-    const current = new Array<Buffer | null>(streams.length).fill(null);
-    for (let i = 0; i < pieces.length; i += 3) {
-      const slot = pieces[i] as number;
-      const payload = pieces[i + 1] as Buffer;
-      const inflated = pieces[i + 2] as number;
-      let target = current[slot];
-      if (target === null) {
-        const size = sizes[slot].shift() as number;
-        if (inflated === PLAIN && payload.length === size && size * 2 >= readLength) {
-          chunks[slot].push(payload);
-          continue;
+    try {
+      for (let i = 0; i < pieces.length; i += 3) {
+        const slot = pieces[i] as number;
+        const payload = pieces[i + 1] as Buffer;
+        const inflated = pieces[i + 2] as number;
+        const length = inflated === PLAIN ? payload.length : inflated;
+        let target = targets[slot];
+        if (target === null) {
+          const size = unplaced[slot] <= JOINED_CHUNK_BYTES ? unplaced[slot] : chunkSizeFrom(pieces, i, slot);
+          unplaced[slot] -= size;
+          if (inflated === PLAIN && length === size && size * 2 >= readLength) {
+            streams[slot].inbox.push(payload);
+            continue;
+          }
+          target = targets[slot] = Buffer.allocUnsafe(size);
+          filled[slot] = 0;
+          streams[slot].inbox.push(target);
         }
-        target = current[slot] = Buffer.allocUnsafe(size);
-        chunks[slot].push(target);
-        filled[slot] = 0;
+        if (inflated === PLAIN) payload.copy(target, filled[slot]);
+        else decompressInto(payload, target, filled[slot], inflated);
+        filled[slot] += length;
+        if (filled[slot] === target.length) targets[slot] = null;
       }
-      if (inflated === PLAIN) payload.copy(target, filled[slot]);
-      else decompressInto(payload, target, filled[slot], inflated);
-      filled[slot] += inflated === PLAIN ? payload.length : inflated;
-      if (filled[slot] === target.length) current[slot] = null;
+    } finally {
+      for (const stream of streams) stream.readSlot = -1;
+      unplaced.length = targets.length = filled.length = 0;
     }
-    for (let i = 0; i < streams.length; i++) deliver(streams[i], chunks[i]);
+    for (const stream of streams) deliver(stream);
   }
 }
 
-/** Per slot, the sizes of its chunks: pieces in order, a new chunk where the next would pass the cap. */
-function chunkSizes(slots: number, pieces: ReadonlyArray<number | Buffer>): number[][] {
-  const sizes = Array.from({ length: slots }, (): number[] => []);
-  const open = new Array<number>(slots).fill(0);
-  for (let i = 0; i < pieces.length; i += 3) {
-    const slot = pieces[i] as number;
+/** The size of the chunk that starts with piece `start` of `slot`: its pieces from there, up to the cap. */
+function chunkSizeFrom(pieces: ReadonlyArray<number | Buffer>, start: number, slot: number): number {
+  let size = 0;
+  for (let i = start; i < pieces.length; i += 3) {
+    if (pieces[i] !== slot) continue;
     const inflated = pieces[i + 2] as number;
     const length = inflated === PLAIN ? (pieces[i + 1] as Buffer).length : inflated;
-    if (open[slot] > 0 && open[slot] + length > JOINED_CHUNK_BYTES) {
-      sizes[slot].push(open[slot]);
-      open[slot] = 0;
-    }
-    open[slot] += length;
+    if (size > 0 && size + length > JOINED_CHUNK_BYTES) break;
+    size += length;
   }
-  for (let slot = 0; slot < slots; slot++) if (open[slot] > 0) sizes[slot].push(open[slot]);
-  return sizes;
+  return size;
 }

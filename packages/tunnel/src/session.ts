@@ -404,9 +404,8 @@ export class TunnelSession extends EventEmitter implements StreamHost {
     }
   }
 
-  private readonly deliverArrival = (stream: TunnelStream, chunks: readonly Buffer[]): void => {
+  private readonly deliverArrival = (stream: TunnelStream): void => {
     if (stream.destroyed) return;
-    for (const chunk of chunks) stream.inbox.push(chunk);
     stream.deliver();
     if (stream.finReceived) this.maybeRemove(stream);
   };

@@ -2,9 +2,9 @@ import test from 'ava';
 import lz4 from 'lz4';
 import { JOINED_CHUNK_BYTES, PLAIN, ReadAssembler, TunnelErrorCode, TunnelError } from '@overlay/tunnel';
 
-interface Slotted { name: string; readSlot: number }
+interface Slotted { name: string; readSlot: number; inbox: Buffer[] }
 
-const stream = (name: string): Slotted => ({ name, readSlot: -1 });
+const stream = (name: string): Slotted => ({ name, readSlot: -1, inbox: [] });
 
 /** A COMPRESSED payload as the writer makes it: u32 BE inflated length | lz4 block. */
 function compressed(bytes: Buffer): Buffer {
@@ -18,7 +18,7 @@ function compressed(bytes: Buffer): Buffer {
 
 function flushAll(assembler: ReadAssembler<Slotted>, readLength: number): Array<[string, Buffer[]]> {
   const delivered: Array<[string, Buffer[]]> = [];
-  assembler.flush(readLength, (s, chunks) => delivered.push([s.name, [...chunks]]));
+  assembler.flush(readLength, (s) => delivered.push([s.name, s.inbox.splice(0)]));
   return delivered;
 }
 
