@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { SmoothedValue, monotonicNow, silentLogger, type Clock, type Logger } from '@overlay/common';
-import { decodeAck, encodeAck, encodeFrame, encodeWindow, FrameDecoder, packPayload, unpackPayload } from './codec.js';
+import { decodeAck, encodeAck, encodeFrame, FrameDecoder, packPayload, unpackPayload } from './codec.js';
 import { inflatedLength } from './compress.js';
 import { protocolError, resetError, TunnelError, TunnelErrorCode } from './errors.js';
 import { ReceiveWindow } from './flow.js';
@@ -165,7 +165,7 @@ export class TunnelSession extends EventEmitter implements StreamHost {
     const priority = clampPriority(options.priority ?? 2, this.writer.blender.ringCount);
     const stream = this.createStream(id, priority, undefined);
     this.localOpened++;
-    this.queueControl(encodeFrame(FrameType.OPEN, 0, id, packPayload({ p: priority, m: options.meta })));
+    this.queueControl(FrameType.OPEN, id, packPayload({ p: priority, m: options.meta }));
     return stream;
   }
 
@@ -173,7 +173,7 @@ export class TunnelSession extends EventEmitter implements StreamHost {
   goAway(reason = 'draining'): Promise<void> {
     if (!this.closed && !this.draining) {
       this.draining = true;
-      this.queueControl(encodeFrame(FrameType.GOAWAY, 0, 0, packPayload({ last: this.lastPeerStreamId, code: WireError.NO_ERROR, reason })));
+      this.queueControl(FrameType.GOAWAY, 0, packPayload({ last: this.lastPeerStreamId, code: WireError.NO_ERROR, reason }));
       this.drainTimer = setTimeout(() => this.destroy(new TunnelError(TunnelErrorCode.GOAWAY, 'drain timeout')), this.options.drainTimeoutMs);
       this.drainTimer.unref();
       this.closeIfDrained();
@@ -246,7 +246,7 @@ export class TunnelSession extends EventEmitter implements StreamHost {
 
   sendReply(stream: TunnelStream, meta: unknown): void {
     if (stream.removed) return;
-    this.queueControl(encodeFrame(FrameType.REPLY, 0, stream.id, packPayload(meta)));
+    this.queueControl(FrameType.REPLY, stream.id, packPayload(meta));
   }
 
   consumed(stream: TunnelStream): void {
@@ -256,7 +256,7 @@ export class TunnelSession extends EventEmitter implements StreamHost {
     const now = this.clock();
     if (!stream.removed && !stream.finReceived) {
       const increment = stream.recv.consume(delta, now, this.rtt.value, this.mayGrow);
-      if (increment > 0) this.queueControl(encodeWindow(stream.id, increment));
+      if (increment > 0) this.queueControl(FrameType.WINDOW, stream.id, increment);
     } else {
       stream.recv.consume(delta, now, undefined, this.mayGrow);
     }
@@ -268,7 +268,7 @@ export class TunnelSession extends EventEmitter implements StreamHost {
     if (!(stream.finSent && stream.finReceived)) {
       const wire = error instanceof TunnelError ? error.wire : error ? WireError.INTERNAL_ERROR : WireError.CANCEL;
       const reason = error ? error.message.slice(0, 200) : 'cancelled';
-      this.queueControl(encodeFrame(FrameType.RESET, 0, stream.id, packPayload({ code: wire, reason })));
+      this.queueControl(FrameType.RESET, stream.id, packPayload({ code: wire, reason }));
       this.rememberReset(stream.id);
     }
     this.remove(stream);
@@ -350,7 +350,7 @@ export class TunnelSession extends EventEmitter implements StreamHost {
 
   private returnSessionCredit(bytes: number): void {
     const increment = this.recvSession.consume(bytes, this.clock(), undefined, () => false);
-    if (increment > 0) this.queueControl(encodeWindow(0, increment));
+    if (increment > 0) this.queueControl(FrameType.WINDOW, 0, increment);
   }
 
   // ---- reading ---------------------------------------------------------------------------------
@@ -476,7 +476,7 @@ export class TunnelSession extends EventEmitter implements StreamHost {
 
   private refuse(id: number, reason: string): void {
     this.rememberReset(id);
-    this.queueControl(encodeFrame(FrameType.RESET, 0, id, packPayload({ code: WireError.REFUSED_STREAM, reason })));
+    this.queueControl(FrameType.RESET, id, packPayload({ code: WireError.REFUSED_STREAM, reason }));
   }
 
   private onReply(id: number, payload: Buffer): void {
@@ -584,8 +584,9 @@ export class TunnelSession extends EventEmitter implements StreamHost {
 
   // ---- writing ---------------------------------------------------------------------------------
 
-  private queueControl(frame: Buffer): void {
-    if (!this.closed) this.lane.queueControl(frame);
+  /** Queues a control frame (flags 0); `payload` is its bytes, or a WINDOW increment. */
+  private queueControl(type: number, streamId: number, payload: Buffer | number): void {
+    if (!this.closed) this.lane.queueControl(type, 0, streamId, payload);
   }
 
   // ---- liveness and QoS ------------------------------------------------------------------------

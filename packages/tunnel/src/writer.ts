@@ -7,7 +7,7 @@ import { SendCredit } from './flow.js';
 import { FrameFlag, HEADER_SIZE } from './frame.js';
 import type { RingSettings, SessionOptions, Settings } from './options.js';
 import type { TunnelStream } from './stream.js';
-import { WriteBatch } from './write-batch.js';
+import { controlPayloadLength, WriteBatch } from './write-batch.js';
 
 /** Payload one write may carry, in writeBatchBytes: bounds the receiver's work per read when everything compresses. */
 const MAX_PAYLOAD_PER_BATCH = 16;
@@ -78,7 +78,8 @@ export class WriteLane {
   /** Bytes per ring this connection carried since it began. */
   readonly ringBytes: number[];
   readonly stats: LaneStats = { bytesSent: 0, writes: 0, dataBytesSent: 0, framesSent: 0, compressionSaved: 0 };
-  control: Buffer[] = [];
+  /** Control frames waiting, flat: type << 8 | flags, stream id, payload (bytes, or a WINDOW increment). */
+  control: Array<number | Buffer> = [];
   /** Bytes of control frames waiting (list and slots). */
   controlBytes = 0;
   private readonly latest: Record<LatestSlot, Buffer | null> = { ack: null, pingAck: null, ping: null, qos: null };
@@ -112,10 +113,11 @@ export class WriteLane {
     return this.controlBytes > 0;
   }
 
-  queueControl(frame: Buffer): void {
+  /** Queues a control frame; it is written straight into the batch when its turn comes (no frame buffer of its own). */
+  queueControl(type: number, flags: number, streamId: number, payload: Buffer | number): void {
     if (this.closed) return;
-    this.control.push(frame);
-    this.addControlBytes(frame.length);
+    this.control.push((type << 8) | flags, streamId, payload);
+    this.addControlBytes(HEADER_SIZE + controlPayloadLength(payload));
   }
 
   /** Queues `frame` in `slot`, replacing the frame still waiting there. */
@@ -136,8 +138,12 @@ export class WriteLane {
       this.latest[slot] = null;
       frames++;
     }
-    for (const frame of this.control) this.batch.appendFrame(frame);
-    frames += this.control.length;
+    const control = this.control;
+    for (let i = 0; i < control.length; i += 3) {
+      const typeFlags = control[i] as number;
+      this.batch.appendControl(typeFlags >> 8, typeFlags & 0xff, control[i + 1] as number, control[i + 2] as Buffer | number);
+    }
+    frames += control.length / 3;
     this.control = [];
     this.controlBytes = 0;
     return frames;
