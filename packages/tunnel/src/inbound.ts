@@ -21,10 +21,10 @@ export const JOINED_CHUNK_BYTES = 16 * 1024;
 /**
  * Joins what one socket read brought each stream into chunks of up to JOINED_CHUNK_BYTES, so that its
  * reader gets small pieces (1 KiB answers, short frames) as one chunk: one 'data' event, one write
- * onwards. Compressed pieces are inflated straight into those chunks. A chunk made of one plain piece is handed on
- * as the view it is when the stream's pieces make up at least half of the read (they pin at most twice
- * their size); anything else is copied, so a small piece does not pin a whole read buffer for as long as
- * its reader stalls.
+ * onwards. Compressed pieces are inflated straight into those chunks, without a buffer of their own.
+ * A chunk made of one plain piece is handed on as the view it is when the stream's pieces make up at
+ * least half of the read (they pin at most twice their size); anything else is copied, so a small piece
+ * does not pin a whole read buffer for as long as its reader stalls.
  */
 export class ReadAssembler<S extends ReadSlotted> {
   private streams: S[] = [];

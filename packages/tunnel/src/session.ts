@@ -394,7 +394,7 @@ export class TunnelSession extends EventEmitter implements StreamHost {
     this.lane.queueLatest('ack', encodeAck(this.ackedUpTo));
   }
 
-  /** Pushes what each stream received in this socket read as one buffer: one push per stream per read. */
+  /** Hands each stream what this socket read brought it, joined into chunks (ReadAssembler). */
   private deliverArrivals(readLength: number): void {
     if (this.arrivals.empty) return;
     try {
