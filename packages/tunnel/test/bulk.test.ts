@@ -43,10 +43,10 @@ test('a large compressible body: many frames per socket write, reader chunks wit
   const writes = pair.serverSession.getStats().writes - writesBefore;
   const frames = session.getStats().framesReceived - framesBefore;
   t.log(`${writes} socket writes, ${frames} frames, ${chunks} chunks for ${BODY_BYTES / 1024 / 1024} MiB`);
-  // A write holds writeBatchBytes of wire bytes, not of payload: compressed, that is far more payload
-  // (at least twice as much on average, with room for a loaded machine; one batch of payload per write
-  // would be 512 writes here).
-  t.true(writes * 2 * defaultSessionOptions.writeBatchBytes <= BODY_BYTES, `${writes} writes`);
+  // A write holds writeBatchBytes of wire bytes, not of payload: compressed, that is more payload than a
+  // batch on average (at most one batch of payload per write would take 512 writes or more here; quiet
+  // runs take about 85, one under a load of 15 with other test files took 376).
+  t.true(writes * defaultSessionOptions.writeBatchBytes < BODY_BYTES, `${writes} writes`);
   // The reader's chunks are joined up to the cap, never larger.
   t.true(largest <= JOINED_CHUNK_BYTES, `largest chunk ${largest}`);
   // The window grew while the reader kept up: the sender was not held at the initial 256 KiB.
