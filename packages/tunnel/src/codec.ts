@@ -47,12 +47,6 @@ export function decodeAck(payload: Buffer): number {
   return payload.readUInt32BE(0) * 2 ** 32 + payload.readUInt32BE(4);
 }
 
-export function encodeWindow(streamId: number, increment: number): Buffer {
-  const payload = Buffer.allocUnsafe(4);
-  payload.writeUInt32BE(increment, 0);
-  return encodeFrame(FrameType.WINDOW, 0, streamId, payload);
-}
-
 /**
  * `owned` is true when the payload is a buffer of its own (assembled across reads), false when it is a
  * view into the chunk being decoded.

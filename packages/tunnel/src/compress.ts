@@ -28,18 +28,24 @@ export function compressInto(batch: WriteBatch<unknown>, scratch: Buffer): numbe
   return length - compressed - 4;
 }
 
-/** Inflates a COMPRESSED payload; a lie about the length or a corrupt block is a COMPRESSION_ERROR. */
-export function decompress(payload: Buffer, maxLength: number): Buffer {
+/** The length a COMPRESSED payload says it inflates to; a claim past the frame limit is a COMPRESSION_ERROR. */
+export function inflatedLength(payload: Buffer, maxLength: number): number {
   if (payload.length < 5) throw protocolError('compressed payload shorter than its header', WireError.COMPRESSION_ERROR);
   const length = payload.readUInt32BE(0);
   if (length > Math.min(maxLength, MAX_INPUT)) throw protocolError(`compressed payload claims ${length} bytes, past the frame limit`, WireError.COMPRESSION_ERROR);
-  const out = Buffer.allocUnsafe(length);
+  return length;
+}
+
+/**
+ * Inflates a COMPRESSED payload into `target` at `offset`, where `length` (its inflatedLength) bytes are
+ * free; a corrupt block, or one inflating to another length, is a COMPRESSION_ERROR.
+ */
+export function decompressInto(payload: Buffer, target: Buffer, offset: number, length: number): void {
   let written: number;
   try {
-    written = lz4.decodeBlock(payload.subarray(4), out);
+    written = lz4.decodeBlock(payload.subarray(4), target.subarray(offset, offset + length));
   } catch (err) {
     throw protocolError(`corrupt lz4 block: ${(err as Error).message}`, WireError.COMPRESSION_ERROR);
   }
   if (written !== length) throw protocolError(`lz4 block inflated to ${written} bytes, header said ${length}`, WireError.COMPRESSION_ERROR);
-  return out;
 }

@@ -7,6 +7,7 @@ export { FrameDecoder, encodeFrame, packPayload, unpackPayload, writeHeader } fr
 export { FrameType, FrameFlag, WireError, HEADER_SIZE, wireErrorName } from './frame.js';
 export { initiatorHandshake, acceptorHandshake, keyId, MAGIC, PROTOCOL_VERSION, type PeerHello } from './handshake.js';
 export { ReceiveWindow } from './flow.js';
+export { JOINED_CHUNK_BYTES, PLAIN, ReadAssembler } from './inbound.js';
 export { defaultSessionOptions, defaultSettings, resolveSessionOptions, type RingSettings, type SessionOptions, type Settings } from './options.js';
 export { emptyQosReport, lossRateOf, readQosReport, type QosReport } from './qos.js';
 export { ADVISED_NOTSENT_LOWAT, notSentLowatAdvice } from './kernel.js';

@@ -80,7 +80,7 @@ export const defaultSessionOptions: Readonly<SessionOptions> = Object.freeze({
   maxDataFrame: 16 * 1024,
   writeLowWatermark: 16 * 1024,
   writeBatchBytes: 64 * 1024,
-  streamHighWaterMark: 64 * 1024,
+  streamHighWaterMark: 256 * 1024,
   pingIntervalMs: 1_000,
   deadPeerTimeoutMs: 15_000,
   qosIntervalMs: 2_000,

@@ -1,10 +1,11 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import { SmoothedValue, monotonicNow, silentLogger, type Clock, type Logger } from '@overlay/common';
-import { decodeAck, encodeAck, encodeFrame, encodeWindow, FrameDecoder, packPayload, unpackPayload } from './codec.js';
-import { decompress } from './compress.js';
+import { decodeAck, encodeAck, encodeFrame, FrameDecoder, packPayload, unpackPayload } from './codec.js';
+import { inflatedLength } from './compress.js';
 import { protocolError, resetError, TunnelError, TunnelErrorCode } from './errors.js';
 import { ReceiveWindow } from './flow.js';
+import { PLAIN, ReadAssembler } from './inbound.js';
 import { FrameFlag, FrameType, MAX_STREAM_ID, WireError, wireErrorName } from './frame.js';
 import type { PeerHello } from './handshake.js';
 import type { SessionOptions, Settings } from './options.js';
@@ -24,6 +25,8 @@ export interface OpenOptions {
 export interface SessionStats {
   streams: number;
   bytesSent: number;
+  /** Socket writes this connection made (each a batch of frames). */
+  writes: number;
   bytesReceived: number;
   dataBytesSent: number;
   dataBytesReceived: number;
@@ -81,7 +84,7 @@ export class TunnelSession extends EventEmitter implements StreamHost {
   private localOpened = 0;
   private windowsTotal = 0;
   private lastReceivedAt: number;
-  private touched: TunnelStream[] = [];
+  private readonly arrivals = new ReadAssembler<TunnelStream>();
   /** Frames other than ACK arrived since the last ACK went out (ACKs themselves are not acknowledged). */
   private unacked = false;
   private ackedUpTo = 0;
@@ -162,7 +165,7 @@ export class TunnelSession extends EventEmitter implements StreamHost {
     const priority = clampPriority(options.priority ?? 2, this.writer.blender.ringCount);
     const stream = this.createStream(id, priority, undefined);
     this.localOpened++;
-    this.queueControl(encodeFrame(FrameType.OPEN, 0, id, packPayload({ p: priority, m: options.meta })));
+    this.queueControl(FrameType.OPEN, id, packPayload({ p: priority, m: options.meta }));
     return stream;
   }
 
@@ -170,7 +173,7 @@ export class TunnelSession extends EventEmitter implements StreamHost {
   goAway(reason = 'draining'): Promise<void> {
     if (!this.closed && !this.draining) {
       this.draining = true;
-      this.queueControl(encodeFrame(FrameType.GOAWAY, 0, 0, packPayload({ last: this.lastPeerStreamId, code: WireError.NO_ERROR, reason })));
+      this.queueControl(FrameType.GOAWAY, 0, packPayload({ last: this.lastPeerStreamId, code: WireError.NO_ERROR, reason }));
       this.drainTimer = setTimeout(() => this.destroy(new TunnelError(TunnelErrorCode.GOAWAY, 'drain timeout')), this.options.drainTimeoutMs);
       this.drainTimer.unref();
       this.closeIfDrained();
@@ -243,7 +246,7 @@ export class TunnelSession extends EventEmitter implements StreamHost {
 
   sendReply(stream: TunnelStream, meta: unknown): void {
     if (stream.removed) return;
-    this.queueControl(encodeFrame(FrameType.REPLY, 0, stream.id, packPayload(meta)));
+    this.queueControl(FrameType.REPLY, stream.id, packPayload(meta));
   }
 
   consumed(stream: TunnelStream): void {
@@ -253,7 +256,7 @@ export class TunnelSession extends EventEmitter implements StreamHost {
     const now = this.clock();
     if (!stream.removed && !stream.finReceived) {
       const increment = stream.recv.consume(delta, now, this.rtt.value, this.mayGrow);
-      if (increment > 0) this.queueControl(encodeWindow(stream.id, increment));
+      if (increment > 0) this.queueControl(FrameType.WINDOW, stream.id, increment);
     } else {
       stream.recv.consume(delta, now, undefined, this.mayGrow);
     }
@@ -265,7 +268,7 @@ export class TunnelSession extends EventEmitter implements StreamHost {
     if (!(stream.finSent && stream.finReceived)) {
       const wire = error instanceof TunnelError ? error.wire : error ? WireError.INTERNAL_ERROR : WireError.CANCEL;
       const reason = error ? error.message.slice(0, 200) : 'cancelled';
-      this.queueControl(encodeFrame(FrameType.RESET, 0, stream.id, packPayload({ code: wire, reason })));
+      this.queueControl(FrameType.RESET, stream.id, packPayload({ code: wire, reason }));
       this.rememberReset(stream.id);
     }
     this.remove(stream);
@@ -347,7 +350,7 @@ export class TunnelSession extends EventEmitter implements StreamHost {
 
   private returnSessionCredit(bytes: number): void {
     const increment = this.recvSession.consume(bytes, this.clock(), undefined, () => false);
-    if (increment > 0) this.queueControl(encodeWindow(0, increment));
+    if (increment > 0) this.queueControl(FrameType.WINDOW, 0, increment);
   }
 
   // ---- reading ---------------------------------------------------------------------------------
@@ -359,11 +362,12 @@ export class TunnelSession extends EventEmitter implements StreamHost {
     try {
       this.decoder.push(chunk);
     } catch (err) {
-      this.deliverTouched(chunk.length);
+      this.deliverArrivals(chunk.length);
       this.failProtocol(err as Error);
       return;
     }
-    this.deliverTouched(chunk.length);
+    this.deliverArrivals(chunk.length);
+    if (this.closed) return;
     if (this.unacked) this.scheduleAck();
   };
 
@@ -390,20 +394,21 @@ export class TunnelSession extends EventEmitter implements StreamHost {
     this.lane.queueLatest('ack', encodeAck(this.ackedUpTo));
   }
 
-  /** Pushes what each stream received in this socket read as one buffer: one push per stream per read. */
-  private deliverTouched(readLength: number): void {
-    const touched = this.touched;
-    if (touched.length === 0) return;
-    this.touched = [];
-    for (const stream of touched) {
-      const pieces = stream.pieces;
-      stream.pieces = null;
-      if (stream.destroyed) continue;
-      if (pieces && pieces.length) queueReceived(stream.inbox, pieces, readLength);
-      stream.deliver();
-      if (stream.finReceived) this.maybeRemove(stream);
+  /** Hands each stream what this socket read brought it, joined into chunks (ReadAssembler). */
+  private deliverArrivals(readLength: number): void {
+    if (this.arrivals.empty) return;
+    try {
+      this.arrivals.flush(readLength, this.deliverArrival);
+    } catch (err) {
+      this.failProtocol(err as Error);
     }
   }
+
+  private readonly deliverArrival = (stream: TunnelStream): void => {
+    if (stream.destroyed) return;
+    stream.deliver();
+    if (stream.finReceived) this.maybeRemove(stream);
+  };
 
   private readonly onFrame = (type: number, flags: number, id: number, payload: Buffer): void => {
     this.stats.framesReceived++;
@@ -433,12 +438,12 @@ export class TunnelSession extends EventEmitter implements StreamHost {
   }
 
   private onDataFrame(flags: number, id: number, payload: Buffer): void {
-    let data = payload;
+    let inflated = PLAIN;
     if (flags & FrameFlag.COMPRESSED) {
       if (!this.options.settings.compression) throw protocolError('compressed DATA, but compression was not agreed');
-      data = decompress(payload, this.options.settings.maxFramePayload);
+      inflated = inflatedLength(payload, this.options.settings.maxFramePayload);
     }
-    const length = data.length;
+    const length = inflated === PLAIN ? payload.length : inflated;
     this.stats.dataBytesReceived += length;
     if (!this.recvSession.receive(length)) throw protocolError('peer overran the session window', WireError.FLOW_CONTROL_ERROR);
     const stream = this.streams.get(id);
@@ -449,11 +454,9 @@ export class TunnelSession extends EventEmitter implements StreamHost {
     }
     if (stream.finReceived) throw protocolError(`DATA after FIN on stream ${id}`, WireError.STREAM_CLOSED);
     if (!stream.recv.receive(length)) throw protocolError(`peer overran the window of stream ${id}`, WireError.FLOW_CONTROL_ERROR);
-    if (stream.pieces === null) {
-      stream.pieces = [];
-      this.touched.push(stream);
-    }
-    if (length > 0) stream.pieces.push(data);
+    // Inflated when the read is delivered, straight into the stream's buffer for this read.
+    if (length > 0) this.arrivals.add(stream, payload, inflated);
+    else this.arrivals.touch(stream);
     if (flags & FrameFlag.FIN) stream.finReceived = true;
   }
 
@@ -473,7 +476,7 @@ export class TunnelSession extends EventEmitter implements StreamHost {
 
   private refuse(id: number, reason: string): void {
     this.rememberReset(id);
-    this.queueControl(encodeFrame(FrameType.RESET, 0, id, packPayload({ code: WireError.REFUSED_STREAM, reason })));
+    this.queueControl(FrameType.RESET, id, packPayload({ code: WireError.REFUSED_STREAM, reason }));
   }
 
   private onReply(id: number, payload: Buffer): void {
@@ -581,8 +584,9 @@ export class TunnelSession extends EventEmitter implements StreamHost {
 
   // ---- writing ---------------------------------------------------------------------------------
 
-  private queueControl(frame: Buffer): void {
-    if (!this.closed) this.lane.queueControl(frame);
+  /** Queues a control frame (flags 0); `payload` is its bytes, or a WINDOW increment. */
+  private queueControl(type: number, streamId: number, payload: Buffer | number): void {
+    if (!this.closed) this.lane.queueControl(type, 0, streamId, payload);
   }
 
   // ---- liveness and QoS ------------------------------------------------------------------------
@@ -627,22 +631,6 @@ export class TunnelSession extends EventEmitter implements StreamHost {
 function failStream(stream: TunnelStream, error: Error): void {
   if (stream.listenerCount('error') > 0) stream.destroy(error);
   else stream.destroy();
-}
-
-/**
- * Moves one socket read's pieces for a stream into its inbox. When they make up at least half of the
- * read, they are queued as they are (views pin at most twice their size, and buffers of their own pin
- * nothing else); otherwise they are copied together into one buffer, so that a small piece does not pin
- * a whole read buffer for as long as its reader stalls.
- */
-function queueReceived(inbox: Buffer[], pieces: Buffer[], readLength: number): void {
-  let total = 0;
-  for (const piece of pieces) total += piece.length;
-  if (total * 2 >= readLength) {
-    for (const piece of pieces) inbox.push(piece);
-  } else {
-    inbox.push(pieces.length === 1 ? Buffer.from(pieces[0]) : Buffer.concat(pieces, total));
-  }
 }
 
 function clampPriority(priority: number, rings: number): number {

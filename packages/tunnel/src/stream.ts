@@ -35,7 +35,7 @@ export class TunnelStream extends Duplex {
   /** @internal */ recv: ReceiveWindow;
   /** @internal Bytes handed to push() so far. */ pushed = 0;
   /** @internal Bytes whose consumption was already reported to flow control. */ reported = 0;
-  /** @internal Received pieces of the current socket read, coalesced before delivery. */ pieces: Buffer[] | null = null;
+  /** @internal This stream's place in the assembly of the current socket read (-1: none). */ readSlot = -1;
   /** @internal Received bytes waiting for the reader to ask (held within the stream's window). */ inbox: Buffer[] = [];
   /** @internal The reader asked for data (_read) and push() has not said stop since. */ wantsData = false;
   /** @internal */ finReceived = false;

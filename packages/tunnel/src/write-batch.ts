@@ -1,5 +1,10 @@
-import { writeHeader } from './codec.js';
+import { encodeFrame, writeHeader } from './codec.js';
 import { FrameType, HEADER_SIZE } from './frame.js';
+
+/** Payload bytes of a queued control frame: its own, or the 4 of a WINDOW increment. */
+export function controlPayloadLength(payload: Buffer | number): number {
+  return typeof payload === 'number' ? 4 : payload.length;
+}
 
 /** What one socket write takes: views to send, and the pooled buffers behind them to recycle after. */
 export interface BatchOut {
@@ -52,6 +57,20 @@ export class WriteBatch<S = unknown> {
     const target = this.ensure(frame.length);
     frame.copy(target, this.pos);
     this.pos += frame.length;
+  }
+
+  /** Writes a control frame in place: `payload` is its bytes, or a WINDOW increment (u32 BE). */
+  appendControl(type: number, flags: number, streamId: number, payload: Buffer | number): void {
+    const length = controlPayloadLength(payload);
+    if (typeof payload !== 'number' && HEADER_SIZE + length > this.capacity) {
+      this.appendFrame(encodeFrame(type, flags, streamId, payload));
+      return;
+    }
+    const target = this.ensure(HEADER_SIZE + length);
+    writeHeader(target, this.pos, type, flags, streamId, length);
+    if (typeof payload === 'number') target.writeUInt32BE(payload, this.pos + HEADER_SIZE);
+    else payload.copy(target, this.pos + HEADER_SIZE);
+    this.pos += HEADER_SIZE + length;
   }
 
   /** Starts a DATA frame for `stream`, with room for at least `reserve` bytes of header and payload. */
