@@ -245,7 +245,8 @@ export class TunnelClient extends EventEmitter {
   private retireIdle(): void {
     const now = this.clock();
     for (const slot of [...this.slots]) {
-      if (slot.index === 0) continue;
+      // A connection still coming up was asked for by the streams open now: a slow handshake is not idleness.
+      if (slot.index === 0 || slot.connecting) continue;
       const session = slot.session;
       if (session && session.streamCount > 0) {
         slot.idleSince = now;
